@@ -1,0 +1,3 @@
+from frames_mcp.cli import main
+
+main()

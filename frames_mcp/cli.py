@@ -1,0 +1,60 @@
+"""Command line: arguments, logging, transport choice and --demo wiring; nothing else."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from frames_mcp import __version__
+from frames_mcp.config import Settings
+from frames_mcp.errors import ConfigurationError
+
+log = logging.getLogger("frames_mcp")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="frames-mcp",
+        description="MCP server for Runway Frames image generation through useapi.net. "
+        "Reads USEAPI_TOKEN, USEAPI_BASE_URL, USEAPI_EMAIL and FRAMES_MCP_WAIT_SECONDS from the environment.",
+    )
+    p.add_argument("--version", action="version", version=f"frames-mcp {__version__}")
+    p.add_argument("--transport", choices=["stdio", "http"], default="stdio", help="default: stdio")
+    p.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="HTTP port (default 8000)")
+    p.add_argument(
+        "--demo",
+        action="store_true",
+        help="run against a built-in simulator of useapi.net: no token, no credits, placeholder images",
+    )
+    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    return p
+
+
+def _configure_logging(level: str) -> None:
+    # stderr only: in stdio mode stdout carries the protocol and nothing else.
+    logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("httpx2", "httpcore", "httpcore2", "uvicorn.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    _configure_logging(args.log_level)
+    try:
+        settings = Settings.from_env(demo=args.demo)
+    except ConfigurationError as e:
+        print(f"frames-mcp: {e.describe()}", file=sys.stderr)
+        raise SystemExit(2) from None
+    if settings.token is None and not settings.demo:
+        log.warning("USEAPI_TOKEN is not set: tools will explain how to set it (or run with --demo)")
+
+    from frames_mcp.server import build_server  # after logging is set, so the SDK keeps our handler
+
+    server = build_server(settings)
+    if args.transport == "stdio":
+        server.run("stdio")
+    else:
+        server.run("streamable-http", host=args.host, port=args.port, streamable_http_path="/mcp")

@@ -1,0 +1,225 @@
+"""An async client for the parts of useapi.net's Runway v1 API that Frames needs. Knows nothing of MCP.
+
+Retry policy, because frames/create has no idempotency key and a blind retry pays twice:
+- create is retried only when it provably did not run: a 429 answer, or a connection that failed
+  before the request was sent;
+- reads (GET) are retried on 5xx answers and on transport errors.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Generator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import anyio
+import httpx2
+from pydantic import SecretStr, ValidationError
+
+from frames_mcp.errors import (
+    BadRequestError,
+    BusyError,
+    InvalidResponseError,
+    MissingTokenError,
+    TransportError,
+    UpstreamError,
+    UseapiError,
+    error_for_status,
+)
+from frames_mcp.models import TASK_ID_RE, FramesRequest, Task
+
+log = logging.getLogger(__name__)
+
+API_PREFIX = "/v1/runwayml"
+USER_AGENT = "frames-mcp"
+
+
+class _BearerAuth(httpx2.Auth):
+    """Adds the token per request; its repr never shows it."""
+
+    def __init__(self, token: SecretStr) -> None:
+        self._token = token
+
+    def auth_flow(self, request: httpx2.Request) -> Generator[httpx2.Request, httpx2.Response, None]:
+        request.headers["Authorization"] = f"Bearer {self._token.get_secret_value()}"
+        yield request
+
+    def __repr__(self) -> str:
+        return "_BearerAuth(token='**********')"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    read_attempts: int = 3  # a GET is tried at most this often
+    read_backoff: float = 0.5  # seconds, doubled each time, with jitter
+    busy_min: float = 10.0  # the docs: "wait in a loop for at least 10..30 seconds and retry again"
+    busy_max: float = 30.0
+
+
+def task_path(task_id: str) -> str:
+    """The tasks/{taskId} path, for a taskId of the documented form only.
+
+    `:` and `@` stay as they are (useapi's own clients send them raw); anything else that is not
+    unreserved is escaped, so no value can climb to another endpoint.
+    """
+    if not TASK_ID_RE.fullmatch(task_id):
+        raise BadRequestError(
+            "That is not a taskId of the documented form user:<digits>-runwayml:<email>-task:<uuid>.",
+            status_code=400,
+            hint="Pass the taskId exactly as generate_frames or list_tasks returned it.",
+        )
+    return f"{API_PREFIX}/tasks/{quote(task_id, safe=':@-._~+%')}"
+
+
+def _retry_after_seconds(response: httpx2.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def _parse_json(response: httpx2.Response) -> Any:
+    try:
+        return response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
+        return None
+
+
+class UseapiClient:
+    """useapi.net Runway v1 over one shared httpx2.AsyncClient (made and closed by the caller)."""
+
+    def __init__(
+        self,
+        http: httpx2.AsyncClient,
+        token: SecretStr | None,
+        *,
+        retry: RetryPolicy | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+    ) -> None:
+        self._http = http
+        self._auth = _BearerAuth(token) if token is not None else None
+        self.retry = retry or RetryPolicy()
+        self._clock = clock
+        self._sleep = sleep
+
+    def __repr__(self) -> str:
+        return f"UseapiClient(base_url={str(self._http.base_url)!r})"
+
+    @property
+    def has_token(self) -> bool:
+        return self._auth is not None
+
+    # ---- endpoints ----------------------------------------------------------------------------------
+
+    async def create_frames(
+        self,
+        request: FramesRequest,
+        *,
+        deadline: float | None = None,
+        on_busy: Callable[[BusyError, float], Awaitable[None]] | None = None,
+    ) -> Task:
+        """POST frames/create. A 429 is retried with backoff while the deadline allows; nothing else is."""
+        body = request.body()
+        while True:
+            try:
+                data = await self._send("POST", f"{API_PREFIX}/frames/create", json=body)
+            except BusyError as busy:
+                delay = self._busy_delay(busy)
+                if deadline is None or self._clock() + delay >= deadline:
+                    raise
+                log.info("frames/create: account busy (429), retrying in %.1fs", delay)
+                if on_busy is not None:
+                    await on_busy(busy, delay)
+                await self._sleep(delay)
+                continue
+            except TransportError as e:
+                # Retry only a request that never left: then useapi cannot have started a task.
+                if e.sent or deadline is None or self._clock() + 1.0 >= deadline:
+                    raise
+                log.info("frames/create: connection failed before sending, retrying")
+                await self._sleep(1.0)
+                continue
+            return self._task(data)
+
+    async def get_task(self, task_id: str) -> Task:
+        return self._task(await self._read("GET", task_path(task_id)))
+
+    async def list_tasks(
+        self,
+        *,
+        offset: int = 0,
+        limit: int = 20,
+        statuses: list[str] | None = None,
+        email: str | None = None,
+    ) -> list[Task]:
+        params: dict[str, str | int] = {"offset": offset, "limit": limit}
+        if statuses:
+            params["statuses"] = ",".join(statuses)
+        if email:
+            params["email"] = email
+        data = await self._read("GET", f"{API_PREFIX}/tasks/", params=params)
+        items = data.get("tasks", data.get("items", [])) if isinstance(data, dict) else data
+        if not isinstance(items, list):
+            raise InvalidResponseError("The task list is not a JSON array.", status_code=200)
+        return [self._task(item) for item in items if isinstance(item, dict)]
+
+    # ---- plumbing -----------------------------------------------------------------------------------
+
+    def _busy_delay(self, busy: BusyError) -> float:
+        if busy.retry_after is not None:
+            return busy.retry_after
+        return random.uniform(self.retry.busy_min, self.retry.busy_max)  # noqa: S311 - jitter, not crypto
+
+    @staticmethod
+    def _task(data: Any) -> Task:
+        try:
+            return Task.model_validate(data)
+        except ValidationError:
+            raise InvalidResponseError("The answer is not a task: it has no taskId.", status_code=200) from None
+
+    async def _read(self, method: str, path: str, **kwargs: Any) -> Any:
+        """A request with no side effect: retried on 5xx and transport errors."""
+        delay = self.retry.read_backoff
+        for attempt in range(1, self.retry.read_attempts + 1):
+            try:
+                return await self._send(method, path, **kwargs)
+            except (UpstreamError, TransportError, InvalidResponseError) as e:
+                if attempt == self.retry.read_attempts:
+                    raise
+                log.info("%s %s failed (%s), retry %d", method, path.split("/tasks/")[0], type(e).__name__, attempt)
+                await self._sleep(delay * random.uniform(0.8, 1.2))  # noqa: S311
+                delay *= 2
+        raise AssertionError("unreachable")
+
+    async def _send(self, method: str, path: str, **kwargs: Any) -> Any:
+        if self._auth is None:
+            raise MissingTokenError()
+        try:
+            response = await self._http.request(method, path, auth=self._auth, **kwargs)
+        except (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout) as e:
+            raise TransportError(f"Could not connect to useapi.net ({type(e).__name__}).", sent=False) from None
+        except httpx2.TimeoutException as e:
+            raise TransportError(f"useapi.net did not answer in time ({type(e).__name__}).", sent=True) from None
+        except httpx2.TransportError as e:
+            raise TransportError(f"The connection to useapi.net failed ({type(e).__name__}).", sent=True) from None
+        data = _parse_json(response)
+        if response.status_code >= 400:
+            raise error_for_status(response.status_code, data, _retry_after_seconds(response))
+        if data is None:
+            raise InvalidResponseError(
+                f"useapi.net answered {response.status_code} with a body that is not JSON.",
+                status_code=response.status_code,
+            )
+        return data
+
+
+__all__ = ["RetryPolicy", "UseapiClient", "UseapiError", "task_path"]
