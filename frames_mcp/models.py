@@ -296,3 +296,41 @@ class TaskResult(BaseModel):
     error: FailureOut | None = Field(default=None, description="Why the task failed, when it did.")
     nextStep: str | None = Field(default=None, description="What to do next, when anything is left to do.")
     simulated: bool = Field(default=False, description="True in demo mode: images are simulated placeholders.")
+
+
+# ---- list_tasks ------------------------------------------------------------------------------------------
+
+ListedStatus = Literal["PENDING", "RUNNING", "THROTTLED", "SUCCEEDED", "FAILED"]
+
+
+class LedgerTaskOut(BaseModel):
+    taskId: str = Field(description="Pass it to get_task to wait for the task or fetch its images.")
+    account: str | None = Field(default=None, description="The Runway account the task runs on.")
+    prompt: str = Field(description="The start of the task's text_prompt.")
+    createdAt: str = Field(description="When this server created the task (UTC, ISO 8601).")
+    status: str = Field(description="The last known status.")
+    done: bool = Field(description="True when the task reached a final status.")
+    progress: float | None = Field(default=None, ge=0, le=1, description="Fraction complete, when known.")
+    checkedAt: str = Field(description="When the status was last read from useapi.net (UTC, ISO 8601).")
+
+
+class AccountTaskOut(BaseModel):
+    taskId: str
+    status: str
+    done: bool
+    progress: float | None = Field(default=None, ge=0, le=1)
+    prompt: str | None = Field(default=None, description="The start of the task's text_prompt, when it has one.")
+    createdAt: str | None = None
+    images: int = Field(default=0, description="How many images the task produced.")
+
+
+class TaskListResult(BaseModel):
+    """This server's recent tasks, newest first, and on request the account's own task list."""
+
+    tasks: list[LedgerTaskOut] = Field(
+        description="Tasks this server process created (newest first), each with its last known status."
+    )
+    account: list[AccountTaskOut] | None = Field(
+        default=None, description="The account's task list from useapi.net (GET /v1/runwayml/tasks), when asked."
+    )
+    accountError: str | None = Field(default=None, description="Why the account's task list could not be read.")

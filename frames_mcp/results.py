@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from mcp.types import CallToolResult, ContentBlock, ResourceLink, TextContent
 
-from frames_mcp.models import ArtifactOut, FailureOut, Task, TaskResult
+from frames_mcp.ledger import Entry, summarize
+from frames_mcp.models import (
+    AccountTaskOut,
+    ArtifactOut,
+    FailureOut,
+    LedgerTaskOut,
+    Task,
+    TaskListResult,
+    TaskResult,
+)
 
 # Options worth echoing back: what the model needs to vary or reproduce a result.
 _ECHOED_OPTIONS = (
@@ -167,4 +177,72 @@ def error_result(r: TaskResult, message: str) -> CallToolResult:
     text = f"{message}\nThe task was created: taskId {r.taskId}. It may still finish; call get_task with this taskId."
     return CallToolResult(
         content=[TextContent(type="text", text=text)], structured_content=r.model_dump(mode="json"), is_error=True
+    )
+
+
+# ---- list_tasks ------------------------------------------------------------------------------------------
+
+
+def _iso(wall: float) -> str:
+    return dt.datetime.fromtimestamp(wall, dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def ledger_task(entry: Entry) -> LedgerTaskOut:
+    return LedgerTaskOut(
+        taskId=entry.taskId,
+        account=entry.account,
+        prompt=entry.prompt,
+        createdAt=_iso(entry.created),
+        status=entry.status,
+        done=entry.done,
+        progress=entry.progress,
+        checkedAt=_iso(entry.updated),
+    )
+
+
+def account_task(task: Task) -> AccountTaskOut:
+    prompt = (task.options or {}).get("text_prompt")
+    return AccountTaskOut(
+        taskId=task.taskId,
+        status=task.status,
+        done=task.is_terminal,
+        progress=1.0
+        if task.succeeded
+        else None
+        if task.progressRatio is None
+        else min(1.0, max(0.0, task.progressRatio)),
+        prompt=summarize(prompt) if isinstance(prompt, str) else None,
+        createdAt=task.createdAt,
+        images=sum(1 for a in task.artifacts if a.url),
+    )
+
+
+def _listed_line(
+    n: int, task_id: str, status: str, progress: float | None, prompt: str | None, when: str | None
+) -> str:
+    done = f" {progress:.0%}" if progress is not None and status not in ("SUCCEEDED",) else ""
+    about = f' "{prompt}"' if prompt else ""
+    created = f" (created {when})" if when else ""
+    return f"{n}. {status}{done}{about}{created}: taskId {task_id}"
+
+
+def task_list_result(r: TaskListResult) -> CallToolResult:
+    lines = [
+        f"{len(r.tasks)} task(s) created by this server, newest first:"
+        if r.tasks
+        else "No tasks created by "
+        "this server process yet (it keeps no record across restarts: use account=true for the account's list)."
+    ]
+    lines += [_listed_line(i, t.taskId, t.status, t.progress, t.prompt, t.createdAt) for i, t in enumerate(r.tasks, 1)]
+    if r.account is not None:
+        lines.append(f"The account's task list at useapi.net ({len(r.account)} shown):")
+        lines += [
+            _listed_line(i, t.taskId, t.status, t.progress, t.prompt, t.createdAt) for i, t in enumerate(r.account, 1)
+        ]
+    if r.accountError:
+        lines.append(f"The account's task list could not be read: {r.accountError}")
+    if any(not t.done for t in r.tasks):
+        lines.append("Call get_task with a taskId (and wait_seconds) to wait for an unfinished task or get its images.")
+    return CallToolResult(
+        content=[TextContent(type="text", text="\n".join(lines))], structured_content=r.model_dump(mode="json")
     )

@@ -4,6 +4,9 @@ Retry policy, because frames/create has no idempotency key and a blind retry pay
 - create is retried only when it provably did not run: a 429 answer, or a connection that failed
   before the request was sent;
 - reads (GET) are retried on 5xx answers and on transport errors.
+
+Every method takes an optional `deadline` (a `clock()` time): no request outlives it (each one gets an
+httpx2 timeout cut to the time left) and no retry or backoff sleeps past it.
 """
 
 from __future__ import annotations
@@ -59,6 +62,9 @@ class RetryPolicy:
     read_backoff: float = 0.5  # seconds, doubled each time, with jitter
     busy_min: float = 10.0  # the docs: "wait in a loop for at least 10..30 seconds and retry again"
     busy_max: float = 30.0
+    busy_floor: float = 1.0  # a 429 backoff cut shorter than this to fit the deadline is not worth a retry
+    create_timeout: float = 30.0  # one POST frames/create, at most
+    read_timeout: float = 10.0  # one GET, at most: a slower answer is retried (reads have no side effect)
 
 
 def task_path(task_id: str) -> str:
@@ -84,6 +90,12 @@ def _retry_after_seconds(response: httpx2.Response) -> float | None:
         return max(0.0, float(value))
     except ValueError:
         return None
+
+
+def _timeout(limit: float, deadline: float | None, now: float) -> httpx2.Timeout:
+    """An httpx2 timeout of at most `limit` seconds, cut to what is left before `deadline`."""
+    seconds = limit if deadline is None else min(limit, deadline - now)
+    return httpx2.Timeout(max(seconds, 0.05))
 
 
 def _parse_json(response: httpx2.Response) -> Any:
@@ -125,16 +137,27 @@ class UseapiClient:
         request: FramesRequest,
         *,
         deadline: float | None = None,
+        retry_until: float | None = None,
         on_busy: Callable[[BusyError, float], Awaitable[None]] | None = None,
     ) -> Task:
-        """POST frames/create. A 429 is retried with backoff while the deadline allows; nothing else is."""
+        """POST frames/create. A 429 is retried with backoff while `retry_until` allows; nothing else is.
+
+        The backoff honours Retry-After (with a little jitter); without it the documented 10-30 s are
+        drawn at random and cut to fit. When no retry fits before `retry_until` the BusyError is raised:
+        no task was created. Each POST is shielded from cancellation, so a create already sent always
+        returns its task to the caller (who records it) even when the call is being cancelled.
+        `deadline` bounds each request; `retry_until` (default: `deadline`) bounds the retries.
+        """
         body = request.body()
+        retry_until = deadline if retry_until is None else retry_until
         while True:
             try:
-                data = await self._send("POST", f"{API_PREFIX}/frames/create", json=body)
+                with anyio.CancelScope(shield=True):
+                    timeout = _timeout(self.retry.create_timeout, deadline, self._clock())
+                    data = await self._send("POST", f"{API_PREFIX}/frames/create", json=body, timeout=timeout)
             except BusyError as busy:
-                delay = self._busy_delay(busy)
-                if deadline is None or self._clock() + delay >= deadline:
+                delay = self.busy_delay(busy, retry_until)
+                if delay is None:
                     raise
                 log.info("frames/create: account busy (429), retrying in %.1fs", delay)
                 if on_busy is not None:
@@ -143,15 +166,29 @@ class UseapiClient:
                 continue
             except TransportError as e:
                 # Retry only a request that never left: then useapi cannot have started a task.
-                if e.sent or deadline is None or self._clock() + 1.0 >= deadline:
+                if e.sent or retry_until is None or self._clock() + 1.0 >= retry_until:
                     raise
                 log.info("frames/create: connection failed before sending, retrying")
                 await self._sleep(1.0)
                 continue
             return self._task(data)
 
-    async def get_task(self, task_id: str) -> Task:
-        return self._task(await self._read("GET", task_path(task_id)))
+    async def get_task(self, task_id: str, *, deadline: float | None = None) -> Task:
+        return self._task(await self._read("GET", task_path(task_id), deadline=deadline))
+
+    async def account_max_jobs(self, email: str | None, *, deadline: float | None = None) -> int | None:
+        """The maxJobs configured for an account at useapi (GET accounts/{email}); with no email, the sum
+        over every usable account (useapi then picks one with a free slot). None when unknown."""
+        path = f"{API_PREFIX}/accounts/{quote(email, safe='@')}" if email else f"{API_PREFIX}/accounts"
+        data = await self._read("GET", path, deadline=deadline)
+        # The answer also holds each account's password and session token: only maxJobs is kept.
+        accounts = [data] if email else list(data.values()) if isinstance(data, dict) else []
+        limits = [
+            a["maxJobs"]
+            for a in accounts
+            if isinstance(a, dict) and isinstance(a.get("maxJobs"), int) and a["maxJobs"] > 0 and not a.get("error")
+        ]
+        return sum(limits) if limits else None
 
     async def list_tasks(
         self,
@@ -160,13 +197,14 @@ class UseapiClient:
         limit: int = 20,
         statuses: list[str] | None = None,
         email: str | None = None,
+        deadline: float | None = None,
     ) -> list[Task]:
         params: dict[str, str | int] = {"offset": offset, "limit": limit}
         if statuses:
             params["statuses"] = ",".join(statuses)
         if email:
             params["email"] = email
-        data = await self._read("GET", f"{API_PREFIX}/tasks/", params=params)
+        data = await self._read("GET", f"{API_PREFIX}/tasks/", params=params, deadline=deadline)
         items = data.get("tasks", data.get("items", [])) if isinstance(data, dict) else data
         if not isinstance(items, list):
             raise InvalidResponseError("The task list is not a JSON array.", status_code=200)
@@ -174,10 +212,20 @@ class UseapiClient:
 
     # ---- plumbing -----------------------------------------------------------------------------------
 
-    def _busy_delay(self, busy: BusyError) -> float:
+    def busy_delay(self, busy: BusyError, until: float | None) -> float | None:
+        """Seconds to back off after a 429, or None when no retry fits before `until`.
+
+        Retry-After is honoured as given (plus up to 10% jitter) and never cut; the documented 10-30 s
+        are drawn at random and cut to leave a second for the retry itself.
+        """
+        if until is None:
+            return None
+        left = until - self._clock()
         if busy.retry_after is not None:
-            return busy.retry_after
-        return random.uniform(self.retry.busy_min, self.retry.busy_max)  # noqa: S311 - jitter, not crypto
+            delay = busy.retry_after * random.uniform(1.0, 1.1)  # noqa: S311 - jitter, not crypto
+            return delay if delay + self.retry.busy_floor <= left else None
+        delay = min(random.uniform(self.retry.busy_min, self.retry.busy_max), left - 1.0)  # noqa: S311
+        return delay if delay >= self.retry.busy_floor else None
 
     @staticmethod
     def _task(data: Any) -> Task:
@@ -186,17 +234,21 @@ class UseapiClient:
         except ValidationError:
             raise InvalidResponseError("The answer is not a task: it has no taskId.", status_code=200) from None
 
-    async def _read(self, method: str, path: str, **kwargs: Any) -> Any:
-        """A request with no side effect: retried on 5xx and transport errors."""
+    async def _read(self, method: str, path: str, *, deadline: float | None = None, **kwargs: Any) -> Any:
+        """A request with no side effect: retried on 5xx, transport errors and garbled answers, within
+        the deadline."""
         delay = self.retry.read_backoff
         for attempt in range(1, self.retry.read_attempts + 1):
+            timeout = _timeout(self.retry.read_timeout, deadline, self._clock())
             try:
-                return await self._send(method, path, **kwargs)
+                return await self._send(method, path, timeout=timeout, **kwargs)
             except (UpstreamError, TransportError, InvalidResponseError) as e:
-                if attempt == self.retry.read_attempts:
+                pause = delay * random.uniform(0.8, 1.2)  # noqa: S311
+                out_of_time = deadline is not None and self._clock() + pause + 0.1 >= deadline
+                if attempt == self.retry.read_attempts or out_of_time:
                     raise
                 log.info("%s %s failed (%s), retry %d", method, path.split("/tasks/")[0], type(e).__name__, attempt)
-                await self._sleep(delay * random.uniform(0.8, 1.2))  # noqa: S311
+                await self._sleep(pause)
                 delay *= 2
         raise AssertionError("unreachable")
 
