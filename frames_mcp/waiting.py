@@ -37,11 +37,13 @@ TRANSIENT_ERRORS: tuple[type[FramesError], ...] = (UpstreamError, TransportError
 class PollSchedule:
     first: float = 1.0  # the first poll after create comes this soon at the latest
     minimum: float = 0.25  # never poll one task more often than this
-    maximum: float = 8.0  # never leave a task unpolled longer than this
+    maximum: float = 12.0  # never leave a task unpolled longer than this
     growth: float = 1.6  # a poll that brought no news makes the next interval this much longer
     probe: float = 0.5  # after the predicted start, look this far into the run to measure its rate
     margin: float = 0.05  # aim this long after a confident predicted finish
-    tolerance: float = 0.25  # a finish predicted within this many seconds is aimed at directly
+    tolerance: float = 0.1  # a finish predicted within this many seconds (less rounding) is aimed at directly
+    refine: float = 0.7  # otherwise the next poll comes after this fraction of the predicted remaining time,
+    stretch: float = 3.0  # and, from one reading, after at most this multiple of the time measured so far
     ratio_step: float = 0.01  # the resolution of progressRatio ("0.42")
     final_lead: float = 0.4  # the last poll is sent this long before the budget ends
     estimate_every: float = 2.0  # while a long wait runs, report the estimated progress this often
@@ -64,6 +66,15 @@ class Observation:
         return (self.status, self.ratio, eta) != (other.status, other.ratio, other_eta)
 
 
+@dataclass(frozen=True)
+class Prediction:
+    end: float  # clock time the task should finish
+    error: float  # its uncertainty, seconds
+    reducible: float  # the part of `error` another reading would shrink (the rest is the last reading's rounding)
+    since: float  # clock time the measurement starts from (the run's start, or its first reading)
+    single: bool  # made from a single reading of progress
+
+
 class Predictor:
     """Predicts when one task finishes, from its observations, and picks the next poll time."""
 
@@ -84,8 +95,8 @@ class Predictor:
                 return None
         return None
 
-    def finish(self) -> tuple[float, float] | None:
-        """(predicted finish, its uncertainty in seconds) of a running task, when its rate is measurable."""
+    def finish(self) -> Prediction | None:
+        """When a running task should finish, if its rate is measurable yet."""
         running = [o for o in self.observations if o.status == "RUNNING" and o.ratio is not None]
         if not running:
             return None
@@ -104,9 +115,15 @@ class Predictor:
         if gained <= 0 or spent <= 0:
             return None
         rate = gained / spent
+        previous = running[-2] if len(running) >= 2 else None
+        if previous is not None and previous.ratio is not None and last.at > previous.at:
+            recent = last.ratio - previous.ratio
+            if recent >= 4 * q:  # progress that speeds up: trust the latest stretch
+                rate = max(rate, recent / (last.at - previous.at))
         left = max(0.0, 1.0 - last.ratio) / rate
         relative = (anchor_err + q) / gained + time_err / spent
-        return last.at + left, left * relative + q / rate
+        single = len(running) == 1  # one reading says little about the shape of the progress curve
+        return Prediction(last.at + left, left * relative + q / rate, left * relative, anchor_at, single)
 
     def ratio_at(self, t: float) -> float | None:
         """The progress expected at time t (for estimated progress between polls), if predictable."""
@@ -114,7 +131,7 @@ class Predictor:
         last = self.observations[-1] if self.observations else None
         if predicted is None or last is None or last.ratio is None or last.status != "RUNNING":
             return None
-        end = predicted[0]
+        end = predicted.end
         if end <= last.at:
             return last.ratio
         return min(0.99, last.ratio + (1.0 - last.ratio) * (t - last.at) / (end - last.at))
@@ -128,9 +145,12 @@ class Predictor:
         target: float | None = None
         predicted = self.finish() if last.status == "RUNNING" else None
         if predicted is not None:
-            end, err = predicted
-            refine_at = end - 2 * err
-            target = end + err + s.margin if err <= s.tolerance or refine_at - now < s.minimum else refine_at
+            if predicted.reducible <= s.tolerance:  # sure enough: land just after the finish
+                target = predicted.end + predicted.error + s.margin
+            else:  # measure again well before the finish, where the rate reads far more precisely
+                target = last.at + s.refine * (predicted.end - last.at)
+                if predicted.single:
+                    target = min(target, last.at + s.stretch * (last.at - predicted.since))
         elif last.queued and last.eta is not None and news:
             target = last.at + last.eta + s.probe
         if target is None or not news:
