@@ -8,16 +8,30 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import pytest
 from mcp import Client
 from pydantic import SecretStr
 
 from frames_mcp.config import Settings
+from frames_mcp.jobs import Tuning
 from frames_mcp.server import build_server
 from frames_mcp.simulator import Simulator, SimulatorConfig, run_in_thread
+from frames_mcp.useapi import RetryPolicy
+from frames_mcp.waiting import PollSchedule
 
 # Short simulated times: a task is queued 0.1 s and runs 0.4 s, so a full generation takes about half a second.
 FAST = {"queue_seconds": 0.1, "run_seconds": 0.4, "image_px": 64}
+
+# Server timings shrunk to match such tasks: a quicker first look, and request timeouts small enough for
+# fault tests, yet generous for a loaded 2-core machine.
+FAST_TUNING = Tuning(
+    schedule=PollSchedule(first=0.3, probe=0.15, minimum=0.1),
+    retry=RetryPolicy(read_backoff=0.05, create_timeout=1.0, read_timeout=1.0),
+    request_floor=3.0,
+    recovery_seconds=2.0,
+    orphan_check_every=0.2,
+)
 
 
 @pytest.fixture
@@ -28,10 +42,33 @@ def anyio_backend() -> str:
 @pytest.fixture
 def sim() -> Iterator[Simulator]:
     """A fresh simulator per test, so faults, task counts and request logs never leak between tests."""
-    simulator = Simulator(SimulatorConfig(**FAST))  # type: ignore[arg-type]
+    yield from serve_sim(SimulatorConfig(**FAST))  # type: ignore[arg-type]
+
+
+def serve_sim(config: SimulatorConfig) -> Iterator[Simulator]:
+    """A simulator served from a thread for the duration of a fixture, its URL as `base_url`."""
+    simulator = Simulator(config)
     with run_in_thread(simulator) as base_url:
         simulator.base_url = base_url  # type: ignore[attr-defined]
         yield simulator
+
+
+async def sim_task_ids(sim: Simulator) -> list[str]:
+    """Every task the simulated account holds, newest first (its own GET tasks/ listing)."""
+    async with httpx2.AsyncClient(base_url=sim.base_url) as http:  # type: ignore[attr-defined]
+        r = await http.get(
+            "/v1/runwayml/tasks/", params={"limit": 1000}, headers={"Authorization": f"Bearer {sim.config.token}"}
+        )
+    return [t["taskId"] for t in r.json()]
+
+
+def text_of(result: Any) -> str:
+    """All the text a tool result shows the model."""
+    return "\n".join(getattr(c, "text", "") for c in result.content)
+
+
+def creates(sim: Simulator) -> int:
+    return sum(1 for r in sim.request_log if r.method == "POST" and r.path.endswith("/frames/create"))
 
 
 def settings_for(sim: Simulator, **overrides: Any) -> Settings:
