@@ -134,6 +134,14 @@ class Simulator:
         task = self._tasks.get(task_id[-36:])
         return task.phase(self.config.clock()).status if task and task.task_id == task_id else None
 
+    def finish_time(self, task_id: str) -> float | None:
+        """The `config.clock()` time the task reaches (or reached) its final status; None for an unknown or
+        stuck task (for benchmarks that measure how soon a client notices)."""
+        task = self._tasks.get(task_id[-36:])
+        if task is None or task.task_id != task_id or task.stuck:
+            return None
+        return task.created + task.queue_s + (0.0 if task.outcome == "moderated" else task.run_s)
+
     # ---- what the gate asks ------------------------------------------------------------------------
 
     def take_fault(self, method: str, path: str) -> Fault | None:

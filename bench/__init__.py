@@ -1,0 +1,1 @@
+"""frames-mcp benchmarks: `uv run python -m bench` (core figures; see bench/core.py)."""

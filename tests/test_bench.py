@@ -1,0 +1,23 @@
+"""The benchmark entry point runs (figures are not tests: this only checks that the command works)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_bench_entry_point_runs_with_tiny_parameters() -> None:
+    # `python -m bench` is the one command the README names; --quick shrinks it to a few seconds.
+    out = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--no-write", "--only", "concurrency"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert "<!-- core:start -->" in out.stdout and "concurrency: makespan" in out.stdout
+    assert "| concurrency: upstream 429s | 0 |" in out.stdout
