@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
@@ -11,6 +12,18 @@ from frames_mcp.errors import ConfigurationError
 from frames_mcp.models import EMAIL_PATTERN, WAIT_MAX
 
 DEFAULT_BASE_URL = "https://api.useapi.net"
+DEFAULT_MAX_IMAGE_MB = 50.0  # per image, downloaded or uploaded; Frames PNGs are about 1.5-4 MB
+
+# Settings field -> the environment variable that sets it (for messages and the CLI help).
+ENV_NAMES = {
+    "base_url": "USEAPI_BASE_URL",
+    "email": "USEAPI_EMAIL",
+    "wait_seconds": "FRAMES_MCP_WAIT_SECONDS",
+    "output_dir": "FRAMES_MCP_OUTPUT_DIR",
+    "preview": "FRAMES_MCP_PREVIEW",
+    "allow_private_urls": "FRAMES_MCP_ALLOW_PRIVATE_URLS",
+    "max_image_mb": "FRAMES_MCP_MAX_IMAGE_MB",
+}
 
 
 class Settings(BaseModel):
@@ -21,6 +34,34 @@ class Settings(BaseModel):
     email: str | None = Field(default=None, pattern=EMAIL_PATTERN)
     wait_seconds: int = Field(default=45, ge=0, le=WAIT_MAX)
     demo: bool = False
+    output_dir: Path | None = Field(default=None, description="Where save=true writes images; absolute.")
+    preview: bool = Field(default=True, description="Attach a contact sheet to finished results by default.")
+    allow_private_urls: bool = Field(
+        default=False, description="Let upload_image fetch URLs on loopback, private or link-local addresses."
+    )
+    max_image_mb: float = Field(default=DEFAULT_MAX_IMAGE_MB, gt=0, le=1024)
+
+    @property
+    def max_image_bytes(self) -> int:
+        return int(self.max_image_mb * 1024 * 1024)
+
+    @field_validator("output_dir", mode="before")
+    @classmethod
+    def _absolute_dir(cls, v: object) -> object:
+        if v is None or (isinstance(v, str) and not v.strip()):
+            return None
+        text = str(v)
+        if "\0" in text:
+            raise ValueError("the path contains a NUL byte")
+        path = Path(text).expanduser()
+        if not path.is_absolute():
+            raise ValueError(
+                f"must be an absolute path, got {text!r}. A relative directory would resolve against whatever "
+                "working directory the MCP client starts the server in (often /)."
+            )
+        if path.exists() and not path.is_dir():
+            raise ValueError(f"{text!r} exists and is not a directory")
+        return path
 
     @field_validator("token", mode="before")
     @classmethod
@@ -40,12 +81,15 @@ class Settings(BaseModel):
             "base_url": env.get("USEAPI_BASE_URL") or DEFAULT_BASE_URL,
             "email": env.get("USEAPI_EMAIL") or None,
         }
-        if env.get("FRAMES_MCP_WAIT_SECONDS"):
-            raw["wait_seconds"] = env["FRAMES_MCP_WAIT_SECONDS"]
+        for field in ("wait_seconds", "output_dir", "preview", "allow_private_urls", "max_image_mb"):
+            if env.get(ENV_NAMES[field]):
+                raw[field] = env[ENV_NAMES[field]]
         raw.update(overrides)
         try:
             return cls.model_validate(raw)
         except ValidationError as e:
-            names = {"base_url": "USEAPI_BASE_URL", "email": "USEAPI_EMAIL", "wait_seconds": "FRAMES_MCP_WAIT_SECONDS"}
-            problems = "; ".join(f"{names.get(str(err['loc'][0]), err['loc'][0])}: {err['msg']}" for err in e.errors())
+            problems = "; ".join(
+                f"{ENV_NAMES.get(str(err['loc'][0]), err['loc'][0])}: {err['msg'].removeprefix('Value error, ')}"
+                for err in e.errors()
+            )
             raise ConfigurationError(f"Invalid configuration: {problems}") from None

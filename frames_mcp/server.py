@@ -18,9 +18,10 @@ from pydantic import BaseModel, Field, SecretStr
 
 from frames_mcp import __version__, catalog
 from frames_mcp.config import Settings
+from frames_mcp.delivery import Delivery, deliver
 from frames_mcp.errors import FramesError, InvalidResponseError, MissingTokenError, TransportError
 from frames_mcp.models import WAIT_MAX, FramesRequest, Task, TaskId, TaskResult
-from frames_mcp.results import call_tool_result, error_result, task_result
+from frames_mcp.results import error_result, task_result
 from frames_mcp.useapi import UseapiClient
 from frames_mcp.waiting import wait_for_task
 
@@ -33,7 +34,12 @@ frames-mcp generates images with Runway's Frames model through useapi.net.
   the returned taskId (wait_seconds up to 50) until it is done. Never call generate_frames again just because
   a wait ended: that pays for a second task.
 - list_styles lists the style presets, aspect ratios and ranges you may use.
-- Image links are signed and expire within 24-48 h; get_task returns fresh ones.
+- Image links are signed and expire within 24-48 h; when one has expired, call get_task: it returns fresh ones.
+- A finished result shows all images as one small contact sheet (preview) and, when the server has an output
+  directory, saves them there (save).
+- Reference images: upload_image gives an assetId; pass it as imageAssetId1..3 to generate_frames and cite it
+  in text_prompt as @IMG_1..@IMG_3. describe_image turns an uploaded image into a starting prompt.
+- The prompt frames_prompt helps write a strong text_prompt; frames://tasks/{taskId} is a task's state as JSON.
 """
 
 HTTP_TIMEOUT = httpx2.Timeout(connect=10.0, read=30.0, write=30.0, pool=10.0)
@@ -43,6 +49,11 @@ HTTP_TIMEOUT = httpx2.Timeout(connect=10.0, read=30.0, write=30.0, pool=10.0)
 class AppState:
     client: UseapiClient
     settings: Settings
+    downloads: httpx2.AsyncClient  # artifact and upload_image URLs: no base URL, no token, redirects by hand
+
+    def delivery(self, preview: bool, save: bool) -> Delivery:
+        s = self.settings
+        return Delivery(self.downloads, preview, save, s.output_dir, s.max_image_bytes)
 
 
 class _Progress:
@@ -104,6 +115,25 @@ def _wait_param(default: int, description: str) -> inspect.Parameter:
     )
 
 
+def _flag_param(name: str, default: bool, description: str) -> inspect.Parameter:
+    return inspect.Parameter(
+        name,
+        inspect.Parameter.KEYWORD_ONLY,
+        annotation=Annotated[bool, Field(description=description)],
+        default=default,
+    )
+
+
+PREVIEW_DOC = (
+    "Attach one contact sheet of the finished images (a small JPEG grid, numbered) so you can see them. "
+    "Default from the server configuration."
+)
+SAVE_DOC = (
+    "Save the finished images into the server's output directory (FRAMES_MCP_OUTPUT_DIR) and list the paths. "
+    "On by default when that directory is configured."
+)
+
+
 def _ctx_param() -> inspect.Parameter:
     return inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=Context)
 
@@ -140,12 +170,12 @@ def build_server(settings: Settings) -> MCPServer[AppState]:
                 base_url = await stack.enter_async_context(simulator.serve(sim))
                 token = SecretStr(sim.config.token)
                 log.warning("demo mode: simulated useapi.net at %s; images are placeholders", base_url)
+            headers = {"User-Agent": f"frames-mcp/{__version__}"}
             http = await stack.enter_async_context(
-                httpx2.AsyncClient(
-                    base_url=base_url, timeout=HTTP_TIMEOUT, headers={"User-Agent": f"frames-mcp/{__version__}"}
-                )
+                httpx2.AsyncClient(base_url=base_url, timeout=HTTP_TIMEOUT, headers=headers)
             )
-            yield AppState(client=UseapiClient(http, token), settings=settings)
+            downloads = await stack.enter_async_context(httpx2.AsyncClient(timeout=HTTP_TIMEOUT, headers=headers))
+            yield AppState(client=UseapiClient(http, token), settings=settings, downloads=downloads)
 
     mcp: MCPServer[AppState] = MCPServer(
         "frames-mcp",
@@ -169,21 +199,37 @@ def build_server(settings: Settings) -> MCPServer[AppState]:
             read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
         ),
     )
-    @_flat_tool(FramesRequest, [_wait_param(settings.wait_seconds, wait_doc), _ctx_param()])
+    @_flat_tool(
+        FramesRequest,
+        [
+            _wait_param(settings.wait_seconds, wait_doc),
+            _flag_param("preview", settings.preview, PREVIEW_DOC),
+            _flag_param("save", settings.output_dir is not None, SAVE_DOC),
+            _ctx_param(),
+        ],
+    )
     async def generate_frames(
-        ctx: Context[AppState], wait_seconds: int, **fields: Any
+        ctx: Context[AppState], wait_seconds: int, preview: bool, save: bool, **fields: Any
     ) -> Annotated[CallToolResult, TaskResult]:
         """Generate 1 or 4 images with Runway Frames from a text prompt (POST /v1/runwayml/frames/create).
 
         Each call creates a paid task (unless exploreMode) and waits up to wait_seconds for it. The result
         gives every image URL (markdown links, resource links, structured content) with the seed and
-        options, or, when the wait ends first, the taskId to pass to get_task. Do not call again to
-        "retry" a running task. Image links expire within 24-48 h; get_task re-signs them.
+        options, a contact sheet of the images (preview) and the saved files (save), or, when the wait ends
+        first, the taskId to pass to get_task. Do not call again to "retry" a running task.
+        Reference images: upload them with upload_image, pass the assetIds as imageAssetId1..3 and cite them
+        in text_prompt as @IMG_1..@IMG_3 (e.g. "@IMG_1 riding a @IMG_2"); leave email out then, the task
+        runs on the account holding the assets. Image links expire within 24-48 h: when one has expired,
+        call get_task, which returns freshly signed ones.
         """
         state = _state(ctx)
         _require_token(state)
         request = FramesRequest.model_validate(fields)
-        if request.email is None and state.settings.email:
+        problem = request.reference_problem()
+        if problem is not None:
+            raise ToolError(f"{problem} Nothing was created or charged.")
+        # With references the assets' account runs the task: a default email could only conflict with it.
+        if request.email is None and state.settings.email and not request.references:
             request = request.model_copy(update={"email": state.settings.email})
         deadline = time.monotonic() + wait_seconds
         try:
@@ -198,7 +244,7 @@ def build_server(settings: Settings) -> MCPServer[AppState]:
         except FramesError as e:
             raise ToolError(e.describe()) from None
         log.info("created task %s", task.taskId)
-        return await _wait_and_render(ctx, state, task, deadline, request.body())
+        return await _wait_and_render(ctx, state, task, deadline, request.body(), state.delivery(preview, save))
 
     @_tool(
         mcp,
@@ -214,11 +260,13 @@ def build_server(settings: Settings) -> MCPServer[AppState]:
             int,
             Field(ge=0, le=WAIT_MAX, description="Seconds to wait for the task to finish (0-50). 0 returns at once."),
         ] = 0,
+        preview: Annotated[bool, Field(description=PREVIEW_DOC)] = settings.preview,
+        save: Annotated[bool, Field(description=SAVE_DOC)] = settings.output_dir is not None,
     ) -> Annotated[CallToolResult, TaskResult]:
         """Check a Frames task (GET /v1/runwayml/tasks/{taskId}) and return its images when done.
 
-        Use it to pick up a task whose generate_frames wait ended, and to get freshly signed image URLs
-        when earlier links have expired.
+        Use it to pick up a task whose generate_frames wait ended, and whenever an image link has expired
+        (links last 24-48 h; HTTP 403 means expired): every call returns freshly signed URLs.
         """
         state = _state(ctx)
         _require_token(state)
@@ -227,7 +275,7 @@ def build_server(settings: Settings) -> MCPServer[AppState]:
             task = await state.client.get_task(taskId)
         except FramesError as e:
             raise ToolError(f"{e.describe()} (taskId {taskId})") from None
-        return await _wait_and_render(ctx, state, task, deadline, None)
+        return await _wait_and_render(ctx, state, task, deadline, None, state.delivery(preview, save))
 
     @_tool(
         mcp,
@@ -259,7 +307,12 @@ def build_server(settings: Settings) -> MCPServer[AppState]:
 
 
 async def _wait_and_render(
-    ctx: Context[AppState], state: AppState, task: Task, deadline: float, requested: dict[str, Any] | None
+    ctx: Context[AppState],
+    state: AppState,
+    task: Task,
+    deadline: float,
+    requested: dict[str, Any] | None,
+    how: Delivery,
 ) -> CallToolResult:
     progress = _Progress(ctx)
     await progress(task)
@@ -267,4 +320,4 @@ async def _wait_and_render(
         task = await wait_for_task(state.client, task, deadline, on_update=progress)
     except FramesError as e:
         return error_result(task_result(task, requested=requested, simulated=state.settings.demo), e.describe())
-    return call_tool_result(task_result(task, requested=requested, simulated=state.settings.demo))
+    return await deliver(task_result(task, requested=requested, simulated=state.settings.demo), how)

@@ -26,7 +26,12 @@ GENERATE_PROPERTIES: dict[str, dict[str, Any]] = {
     "replyRef": {"anyOf": [{"type": "string", "maxLength": 1024}, {"type": "null"}]},
     "maxJobs": {"anyOf": [{"type": "integer", "minimum": 1, "maximum": 10}, {"type": "null"}]},
     "email": {"anyOf": [{"type": "string", "maxLength": 254}, {"type": "null"}]},
+    "imageAssetId1": {"anyOf": [{"type": "string", "maxLength": 400}, {"type": "null"}], "default": None},
+    "imageAssetId2": {"anyOf": [{"type": "string", "maxLength": 400}, {"type": "null"}], "default": None},
+    "imageAssetId3": {"anyOf": [{"type": "string", "maxLength": 400}, {"type": "null"}], "default": None},
     "wait_seconds": {"type": "integer", "minimum": 0, "maximum": 50, "default": 10},
+    "preview": {"type": "boolean", "default": True},
+    "save": {"type": "boolean", "default": False},
 }
 
 
