@@ -5,22 +5,49 @@ from __future__ import annotations
 import inspect
 import logging
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 import httpx2
+from mcp import MCPError
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
+from mcp.server.mcpserver.prompts import Prompt
+from mcp.types import (
+    INVALID_PARAMS,
+    CallToolResult,
+    Completion,
+    CompletionArgument,
+    CompletionContext,
+    PromptReference,
+    ResourceTemplateReference,
+    TextContent,
+    ToolAnnotations,
+)
 from pydantic import BaseModel, Field, SecretStr
 
-from frames_mcp import __version__, catalog
+from frames_mcp import __version__, catalog, prompting, sources
 from frames_mcp.config import Settings
 from frames_mcp.delivery import Delivery, deliver
-from frames_mcp.errors import FramesError, InvalidResponseError, MissingTokenError, TransportError
-from frames_mcp.models import WAIT_MAX, FramesRequest, Task, TaskId, TaskResult
+from frames_mcp.errors import FramesError, InvalidResponseError, MissingTokenError, NotFoundError, TransportError
+from frames_mcp.fetch import Guard
+from frames_mcp.models import (
+    ASPECT_RATIOS,
+    STYLES,
+    TASK_ID_RE,
+    WAIT_MAX,
+    AssetId,
+    Email,
+    FramesRequest,
+    ImageDescription,
+    Task,
+    TaskId,
+    TaskResult,
+    UploadedAsset,
+)
 from frames_mcp.results import error_result, task_result
 from frames_mcp.useapi import UseapiClient
 from frames_mcp.waiting import wait_for_task
@@ -43,6 +70,7 @@ frames-mcp generates images with Runway's Frames model through useapi.net.
 """
 
 HTTP_TIMEOUT = httpx2.Timeout(connect=10.0, read=30.0, write=30.0, pool=10.0)
+TASK_TEMPLATE = "frames://tasks/{taskId}"
 
 
 @dataclass
@@ -50,6 +78,7 @@ class AppState:
     client: UseapiClient
     settings: Settings
     downloads: httpx2.AsyncClient  # artifact and upload_image URLs: no base URL, no token, redirects by hand
+    recent_tasks: deque[str]  # taskIds this server returned lately, newest last (for completions)
 
     def delivery(self, preview: bool, save: bool) -> Delivery:
         s = self.settings
@@ -156,8 +185,20 @@ def _require_token(state: AppState) -> None:
         raise ToolError(MissingTokenError().describe())
 
 
+class _CheckedPrompt(Prompt):
+    """A prompt whose missing arguments are named in the error (the SDK's error says only "Internal error")."""
+
+    async def render(self, arguments: dict[str, Any] | None, context: Any) -> Any:
+        missing = [a for a in self.arguments or [] if a.required and not (arguments or {}).get(a.name)]
+        if missing:
+            wanted = "; ".join(f"{a.name}: {a.description}" for a in missing)
+            raise MCPError(INVALID_PARAMS, f"{self.name} needs {wanted}")
+        return await super().render(arguments, context)
+
+
 def build_server(settings: Settings) -> MCPServer[AppState]:
     """An MCPServer wired to useapi at settings.base_url (or, with settings.demo, to a built-in simulator)."""
+    recent_tasks: deque[str] = deque(maxlen=50)
 
     @asynccontextmanager
     async def lifespan(server: MCPServer[AppState]) -> AsyncIterator[AppState]:
@@ -175,7 +216,7 @@ def build_server(settings: Settings) -> MCPServer[AppState]:
                 httpx2.AsyncClient(base_url=base_url, timeout=HTTP_TIMEOUT, headers=headers)
             )
             downloads = await stack.enter_async_context(httpx2.AsyncClient(timeout=HTTP_TIMEOUT, headers=headers))
-            yield AppState(client=UseapiClient(http, token), settings=settings, downloads=downloads)
+            yield AppState(UseapiClient(http, token), settings, downloads, recent_tasks)
 
     mcp: MCPServer[AppState] = MCPServer(
         "frames-mcp",
@@ -303,7 +344,184 @@ def build_server(settings: Settings) -> MCPServer[AppState]:
     def styles_resource() -> str:
         return catalog.build().model_dump_json(indent=2)
 
+    _add_references(mcp, settings)
+    _add_prompt_and_resources(mcp, recent_tasks)
     return mcp
+
+
+def _add_references(mcp: MCPServer[AppState], settings: Settings) -> None:
+    """upload_image and describe_image: reference images for generate_frames' imageAssetId1..3."""
+
+    @_tool(
+        mcp,
+        title="Upload a reference image",
+        annotations=ToolAnnotations(
+            read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
+        ),
+    )
+    async def upload_image(
+        ctx: Context[AppState],
+        path: Annotated[
+            str | None,
+            Field(
+                max_length=4096,
+                description="Absolute path of an image file on the machine running this server.",
+            ),
+        ] = None,
+        url: Annotated[str | None, Field(max_length=8192, description="An http or https URL of the image.")] = None,
+        data: Annotated[
+            str | None,
+            Field(description="The image bytes in base64, bare or as a data: URL (data:image/png;base64,...)."),
+        ] = None,
+        name: Annotated[
+            str | None, Field(max_length=200, description="A name for the asset at Runway. Default: the file name.")
+        ] = None,
+        email: Annotated[
+            Email | None,
+            Field(
+                description="The Runway account to hold the asset; a generation that uses it runs on this "
+                "account. Default: the server's configured account."
+            ),
+        ] = None,
+    ) -> Annotated[CallToolResult, UploadedAsset]:
+        """Upload a reference image to Runway (POST /v1/runwayml/assets) and return its assetId.
+
+        Give exactly one of path, url or data. The image must be PNG, JPEG, WebP or GIF (recognised from
+        its bytes) and within the server's size cap. Then pass the assetId to generate_frames as
+        imageAssetId1 (or 2, 3) and cite it in text_prompt as @IMG_1 (or @IMG_2, @IMG_3); or call
+        describe_image on it for a starting prompt. Uploading costs no credits.
+        """
+        state = _state(ctx)
+        _require_token(state)
+        guard = Guard(allow_private=state.settings.allow_private_urls)
+        try:
+            image = await sources.load(
+                state.downloads, path=path, url=url, data=data, max_bytes=state.settings.max_image_bytes, guard=guard
+            )
+        except FramesError as e:
+            raise ToolError(f"{e.describe()} Nothing was uploaded.") from None
+        account = email or state.settings.email
+        asset_name = sources.asset_name(name, image.name)
+        try:
+            asset = await state.client.upload_asset(image.data, image.mime, name=asset_name, email=account)
+        except FramesError as e:
+            raise ToolError(e.describe()) from None
+        assert asset.assetId is not None
+        out = UploadedAsset(
+            assetId=asset.assetId,
+            name=asset.name or asset_name,
+            mimeType=image.mime,
+            bytes=len(image.data),
+            width=image.width,
+            height=image.height,
+            email=asset.email or account,
+            url=asset.url,
+        )
+        holder = f" on account {out.email}" if out.email else ""
+        text = (
+            f"Uploaded {out.name} ({out.mimeType}, {out.width}x{out.height}, {out.bytes} bytes) as assetId "
+            f"{out.assetId}{holder}.\nUse it in generate_frames as imageAssetId1 and cite it as @IMG_1 in text_prompt "
+            "(e.g. '@IMG_1 as a watercolour portrait'); leave email out, the task runs on the asset's account. "
+            "describe_image gives a starting prompt from it."
+        )
+        return CallToolResult(
+            content=[TextContent(type="text", text=text)], structured_content=out.model_dump(mode="json")
+        )
+
+    @_tool(
+        mcp,
+        title="Describe a reference image as a prompt",
+        annotations=ToolAnnotations(
+            read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True
+        ),
+    )
+    async def describe_image(assetId: AssetId, ctx: Context[AppState]) -> Annotated[CallToolResult, ImageDescription]:
+        """Turn a reference image into a starting Frames prompt (GET /v1/runwayml/frames/describe/{assetId}).
+
+        Pass the assetId from upload_image (or an image of a finished task). The answer describes the
+        image's subject, scene and style: edit it into the text_prompt you want. Costs no credits.
+        """
+        state = _state(ctx)
+        _require_token(state)
+        try:
+            prompt = await state.client.describe(assetId)
+        except FramesError as e:
+            raise ToolError(e.describe()) from None
+        out = ImageDescription(assetId=assetId, prompt=prompt)
+        text = (
+            f"Starting prompt for {assetId}:\n{prompt}\nEdit it into a text_prompt (subject, scene, lighting, camera, "
+            "style); to keep the image itself as a reference, pass it as imageAssetId1 and cite @IMG_1."
+        )
+        return CallToolResult(
+            content=[TextContent(type="text", text=text)], structured_content=out.model_dump(mode="json")
+        )
+
+
+def _add_prompt_and_resources(mcp: MCPServer[AppState], recent_tasks: deque[str]) -> None:
+    """The frames_prompt prompt with its completions, and the frames://tasks/{taskId} resource."""
+
+    def frames_prompt(
+        subject: Annotated[str, Field(description="What the image should show, e.g. 'a lighthouse in a storm'.")],
+        style: Annotated[str | None, Field(description="Optional Frames style preset (see list_styles).")] = None,
+        aspect_ratio: Annotated[
+            str | None, Field(description="Optional aspect ratio: 16:9, 9:16, 1:1, 4:3, 3:4 or 21:9.")
+        ] = None,
+    ) -> str:
+        problem = prompting.argument_problem(subject, style, aspect_ratio)
+        if problem is not None:
+            raise MCPError(INVALID_PARAMS, problem)
+        return prompting.guidance(subject, style or None, aspect_ratio or None)
+
+    mcp.add_prompt(
+        _CheckedPrompt.from_function(
+            frames_prompt,
+            name="frames_prompt",
+            title="Write a Frames prompt",
+            description="Guides you to write a strong Runway Frames text_prompt (subject, scene, lighting, camera, "
+            "style) for a subject, then to call generate_frames.",
+        )
+    )
+
+    async def complete(
+        ref: PromptReference | ResourceTemplateReference,
+        argument: CompletionArgument,
+        context: CompletionContext | None,
+    ) -> Completion | None:
+        choices: tuple[str, ...] | None = None
+        if isinstance(ref, PromptReference) and ref.name == "frames_prompt":
+            choices = {"style": STYLES, "aspect_ratio": ASPECT_RATIOS}.get(argument.name)
+        elif isinstance(ref, ResourceTemplateReference) and ref.uri == TASK_TEMPLATE and argument.name == "taskId":
+            choices = tuple(reversed(recent_tasks))
+        if choices is None:
+            return None
+        values = [c for c in choices if c.lower().startswith(argument.value.lower())]
+        return Completion(values=values[:100], total=len(values), has_more=len(values) > 100)
+
+    mcp.completion()(complete)  # type: ignore[no-untyped-call]  # the SDK's decorator is untyped
+
+    @mcp.resource(
+        TASK_TEMPLATE,
+        name="task",
+        title="A Frames task",
+        description="A task's current state as JSON (the same fields as get_task's structured content), with "
+        "freshly signed image URLs.",
+        mime_type="application/json",
+    )
+    async def task_resource(taskId: str, ctx: Context[AppState]) -> str:
+        if not TASK_ID_RE.fullmatch(taskId):
+            raise ResourceNotFoundError(
+                f"{taskId[:120]!r} is not a taskId: expected user:<digits>-runwayml:<email>-task:<uuid>."
+            )
+        state = _state(ctx)
+        if not state.client.has_token:
+            raise ResourceError(MissingTokenError().describe())
+        try:
+            task = await state.client.get_task(taskId)
+        except NotFoundError:
+            raise ResourceNotFoundError(f"No task {taskId} on this useapi.net account.") from None
+        except FramesError as e:
+            raise ResourceError(e.describe()) from None
+        return task_result(task, simulated=state.settings.demo).model_dump_json(indent=2)
 
 
 async def _wait_and_render(
@@ -314,6 +532,7 @@ async def _wait_and_render(
     requested: dict[str, Any] | None,
     how: Delivery,
 ) -> CallToolResult:
+    state.recent_tasks.append(task.taskId)
     progress = _Progress(ctx)
     await progress(task)
     try:

@@ -147,3 +147,28 @@ def from_base64(text: str, max_bytes: int) -> ImageBytes:
     if len(data) > max_bytes:
         raise _too_large(len(data), max_bytes)
     return verify_image(data, asset_name(None))
+
+
+async def load(
+    http: httpx2.AsyncClient,
+    *,
+    path: str | None,
+    url: str | None,
+    data: str | None,
+    max_bytes: int,
+    guard: Guard,
+) -> ImageBytes:
+    """The image from exactly one of the three sources."""
+    given = [name for name, value in (("path", path), ("url", url), ("data", data)) if value]
+    if len(given) != 1:
+        raise SourceError(
+            "Give exactly one of path (a local file), url (http or https) or data (base64)"
+            + (f"; got {' and '.join(given)}." if given else "."),
+            hint="",
+        )
+    if path:
+        return await from_path(path, max_bytes)
+    if url:
+        return await from_url(http, url, max_bytes, guard)
+    assert data is not None
+    return from_base64(data, max_bytes)
