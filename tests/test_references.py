@@ -183,6 +183,14 @@ async def test_reference_fields_and_the_img_convention_are_explained(client: Cli
     assert "expired" in tools["generate_frames"]["description"] and "expired" in tools["get_task"]["description"]
 
 
+async def test_reference_tools_declare_their_output_and_side_effects(client: Client) -> None:
+    tools = {t.name: wire(t) for t in (await client.list_tools()).tools}
+    assert "assetId" in tools["upload_image"]["outputSchema"]["properties"]
+    assert "prompt" in tools["describe_image"]["outputSchema"]["properties"]
+    assert tools["upload_image"]["annotations"]["readOnlyHint"] is False  # it creates an asset
+    assert tools["describe_image"]["annotations"]["readOnlyHint"] is True
+
+
 # ---- describe_image -------------------------------------------------------------------------------
 
 

@@ -49,7 +49,13 @@ async def _tools(client: Client) -> dict[str, dict[str, Any]]:
 
 
 async def test_tool_names(client: Client) -> None:
-    assert sorted(await _tools(client)) == ["generate_frames", "get_task", "list_styles"]
+    assert sorted(await _tools(client)) == [
+        "describe_image",
+        "generate_frames",
+        "get_task",
+        "list_styles",
+        "upload_image",
+    ]
 
 
 async def test_generate_frames_schema_carries_every_documented_constraint(client: Client) -> None:
