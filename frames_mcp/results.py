@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+from pathlib import PurePath
 from typing import Any
 
 from mcp.types import Annotations, CallToolResult, ContentBlock, ImageContent, ResourceLink, TextContent
@@ -209,7 +210,7 @@ def _content(r: TaskResult, text: str, sheet: bytes | None, links: bool) -> list
         content.append(
             ResourceLink(
                 type="resource_link",
-                name=f.path.rsplit("/", 1)[-1],
+                name=PurePath(f.path).name,
                 title=f"Frames image {f.index + 1} (saved)",
                 uri=f.uri,
                 mime_type=f.mimeType,

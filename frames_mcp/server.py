@@ -80,6 +80,12 @@ class AppState:
     downloads: httpx2.AsyncClient  # artifact and upload_image URLs: no base URL, no token, redirects by hand
     recent_tasks: deque[str]  # taskIds this server returned lately, newest last (for completions)
 
+    def remember(self, task_id: str) -> None:
+        if TASK_ID_RE.fullmatch(task_id):
+            if task_id in self.recent_tasks:
+                self.recent_tasks.remove(task_id)
+            self.recent_tasks.append(task_id)
+
     def delivery(self, preview: bool, save: bool) -> Delivery:
         s = self.settings
         return Delivery(self.downloads, preview, save, s.output_dir, s.max_image_bytes)
@@ -532,7 +538,7 @@ async def _wait_and_render(
     requested: dict[str, Any] | None,
     how: Delivery,
 ) -> CallToolResult:
-    state.recent_tasks.append(task.taskId)
+    state.remember(task.taskId)
     progress = _Progress(ctx)
     await progress(task)
     try:
