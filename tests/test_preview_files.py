@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-import os
 import re
 import subprocess
 from collections.abc import AsyncIterator, Iterator
@@ -28,6 +27,7 @@ from frames_mcp.server import build_server
 from frames_mcp.simulator import Fault, Simulator, SimulatorConfig, run_in_thread
 
 from .conftest import console_script, settings_for, wire
+from .test_transports import _subprocess_env
 
 pytestmark = pytest.mark.anyio
 
@@ -274,10 +274,9 @@ async def test_a_symlinked_output_dir_is_used_where_it_points(sim: Simulator, mo
 
 
 def test_relative_output_dir_is_refused_at_start() -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("USEAPI_", "FRAMES_MCP_"))}
     proc = subprocess.run(
         [console_script(), "--demo"],
-        env=env | {"FRAMES_MCP_OUTPUT_DIR": "generated_imgs"},
+        env=_subprocess_env(FRAMES_MCP_OUTPUT_DIR="generated_imgs"),
         capture_output=True,
         text=True,
         timeout=60,
