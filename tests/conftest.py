@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import sys
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +26,19 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+@contextmanager
+def running_sim(**config: Any) -> Iterator[Simulator]:
+    """A simulator served from a thread, its URL in `base_url` (modules may override `sim` with their own)."""
+    simulator = Simulator(SimulatorConfig(**config))
+    with run_in_thread(simulator) as base_url:
+        simulator.base_url = base_url  # type: ignore[attr-defined]
+        yield simulator
+
+
 @pytest.fixture
 def sim() -> Iterator[Simulator]:
     """A fresh simulator per test, so faults, task counts and request logs never leak between tests."""
-    simulator = Simulator(SimulatorConfig(**FAST))  # type: ignore[arg-type]
-    with run_in_thread(simulator) as base_url:
-        simulator.base_url = base_url  # type: ignore[attr-defined]
+    with running_sim(**FAST) as simulator:
         yield simulator
 
 
@@ -50,9 +58,16 @@ def mode(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+@asynccontextmanager
+async def connect(sim: Simulator, mode: str, **overrides: Any) -> AsyncIterator[Client]:
+    """An in-memory MCP client of a server whose settings differ from the defaults by `overrides`."""
+    async with Client(build_server(settings_for(sim, **overrides)), mode=mode) as c:  # type: ignore[arg-type]
+        yield c
+
+
 @pytest.fixture
 async def client(sim: Simulator, mode: str) -> AsyncIterator[Client]:
-    async with Client(build_server(settings_for(sim)), mode=mode) as c:  # type: ignore[arg-type]
+    async with connect(sim, mode) as c:
         yield c
 
 

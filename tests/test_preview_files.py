@@ -11,10 +11,8 @@ import io
 import json
 import re
 import subprocess
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from mcp import Client
@@ -23,10 +21,9 @@ from PIL import Image
 
 from frames_mcp.files import SAFE_NAME, file_stem
 from frames_mcp.models import TaskResult
-from frames_mcp.server import build_server
-from frames_mcp.simulator import Fault, Simulator, SimulatorConfig, run_in_thread
+from frames_mcp.simulator import Fault, Simulator
 
-from .conftest import console_script, settings_for, wire
+from .conftest import connect, console_script, running_sim, wire
 from .test_transports import _subprocess_env
 
 pytestmark = pytest.mark.anyio
@@ -37,16 +34,8 @@ UUID = "0f8e3c1a-7b2d-4c59-9a1e-2f6b8d4c7e10"
 @pytest.fixture
 def sim() -> Iterator[Simulator]:
     """Overrides conftest's: tasks finish at once, images are 256 px."""
-    simulator = Simulator(SimulatorConfig(queue_seconds=0, run_seconds=0, image_px=256))
-    with run_in_thread(simulator) as base_url:
-        simulator.base_url = base_url  # type: ignore[attr-defined]
+    with running_sim(queue_seconds=0, run_seconds=0, image_px=256) as simulator:
         yield simulator
-
-
-@asynccontextmanager
-async def connect(sim: Simulator, mode: str, **overrides: Any) -> AsyncIterator[Client]:
-    async with Client(build_server(settings_for(sim, **overrides)), mode=mode) as c:  # type: ignore[arg-type]
-        yield c
 
 
 def _images(r: CallToolResult) -> list[bytes]:

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import base64
 import io
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -17,10 +16,9 @@ from mcp.types import PromptReference, ResourceTemplateReference
 from PIL import Image
 
 from frames_mcp.models import TaskResult, UploadedAsset
-from frames_mcp.server import build_server
-from frames_mcp.simulator import Simulator, SimulatorConfig, run_in_thread
+from frames_mcp.simulator import Simulator
 
-from .conftest import settings_for, wire
+from .conftest import connect, running_sim, wire
 
 pytestmark = pytest.mark.anyio
 
@@ -30,16 +28,8 @@ ACCOUNT = "demo@frames.local"
 @pytest.fixture
 def sim() -> Iterator[Simulator]:
     """Overrides conftest's: tasks finish at once."""
-    simulator = Simulator(SimulatorConfig(queue_seconds=0, run_seconds=0, image_px=64))
-    with run_in_thread(simulator) as base_url:
-        simulator.base_url = base_url  # type: ignore[attr-defined]
+    with running_sim(queue_seconds=0, run_seconds=0, image_px=64) as simulator:
         yield simulator
-
-
-@asynccontextmanager
-async def connect(sim: Simulator, mode: str, **overrides: Any) -> AsyncIterator[Client]:
-    async with Client(build_server(settings_for(sim, **overrides)), mode=mode) as c:  # type: ignore[arg-type]
-        yield c
 
 
 def _png(size: tuple[int, int] = (40, 30)) -> bytes:
