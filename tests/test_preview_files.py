@@ -14,8 +14,9 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import jsonschema
 import pytest
-from mcp import Client
+from mcp import Client, StdioServerParameters
 from mcp.types import CallToolResult
 from PIL import Image
 
@@ -260,6 +261,28 @@ async def test_a_symlinked_output_dir_is_used_where_it_points(sim: Simulator, mo
         r = await c.call_tool("generate_frames", {"text_prompt": "a kite", "num_images": 1, "preview": False})
     (saved,) = TaskResult.model_validate(r.structured_content).files
     assert Path(saved.path).parent == real
+
+
+async def test_a_stdio_client_gets_links_schema_valid_content_a_sheet_and_files(sim: Simulator, tmp_path: Path) -> None:
+    # The installed server as a client config would run it, configured only through its environment.
+    env = _subprocess_env(
+        USEAPI_TOKEN=sim.config.token,
+        USEAPI_BASE_URL=sim.base_url,  # type: ignore[attr-defined]
+        FRAMES_MCP_OUTPUT_DIR=str(tmp_path),
+    )
+    async with Client(StdioServerParameters(command=console_script(), env=env)) as c:
+        schema = next(t for t in (await c.list_tools()).tools if t.name == "generate_frames").output_schema
+        r = await c.call_tool("generate_frames", {"text_prompt": "a paper boat"})
+    assert schema is not None
+    jsonschema.validate(r.structured_content, schema)
+    result = TaskResult.model_validate(r.structured_content)
+    assert all(f"]({a.url})" in r.content[0].text for a in result.artifacts)  # type: ignore[union-attr]
+    uris = [wire(c)["uri"] for c in r.content if c.type == "resource_link"]
+    assert uris == [a.url for a in result.artifacts] + [f.uri for f in result.files]
+    (sheet,) = _images(r)
+    assert len(sheet) <= 150_000 and max(Image.open(io.BytesIO(sheet)).size) <= 768
+    assert sorted(_on_disk(tmp_path)) == sorted(Path(f.path).name for f in result.files)
+    assert all(SAFE_NAME.fullmatch(name) for name in _on_disk(tmp_path)) and len(result.files) == 4
 
 
 def test_relative_output_dir_is_refused_at_start() -> None:
