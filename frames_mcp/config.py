@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
@@ -11,6 +12,10 @@ from frames_mcp.errors import ConfigurationError
 from frames_mcp.models import EMAIL_PATTERN, WAIT_MAX
 
 DEFAULT_BASE_URL = "https://api.useapi.net"
+
+# An origin the gallery view may load images from: scheme and host (optionally one leading `*.` label
+# followed by at least two labels, never a bare `*`), an optional port, no path.
+_ORIGIN_RE = re.compile(r"^https?://(\*\.)?[a-z0-9-]+(\.[a-z0-9-]+)*(:\d{1,5})?$")
 
 
 class Settings(BaseModel):
@@ -21,11 +26,29 @@ class Settings(BaseModel):
     email: str | None = Field(default=None, pattern=EMAIL_PATTERN)
     wait_seconds: int = Field(default=45, ge=0, le=WAIT_MAX)
     demo: bool = False
+    image_origins: tuple[str, ...] = Field(
+        default=(), description="FRAMES_MCP_IMAGE_ORIGINS: extra origins the gallery view may load images from"
+    )
 
     @field_validator("token", mode="before")
     @classmethod
     def _blank_is_none(cls, v: object) -> object:
         return None if isinstance(v, str) and not v.strip() else v
+
+    @field_validator("image_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, v: object) -> object:
+        return tuple(o for o in re.split(r"[\s,]+", v) if o) if isinstance(v, str) else v
+
+    @field_validator("image_origins")
+    @classmethod
+    def _check_origins(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        origins = tuple(dict.fromkeys(o.lower().rstrip("/") for o in v))
+        for origin in origins:
+            wildcard_too_wide = origin.split("://", 1)[-1].startswith("*.") and origin.count(".") < 2
+            if not _ORIGIN_RE.match(origin) or wildcard_too_wide:
+                raise ValueError(f"{origin!r} is not an origin like https://images.example.com")
+        return origins
 
     @field_validator("base_url")
     @classmethod
@@ -40,12 +63,19 @@ class Settings(BaseModel):
             "base_url": env.get("USEAPI_BASE_URL") or DEFAULT_BASE_URL,
             "email": env.get("USEAPI_EMAIL") or None,
         }
+        if env.get("FRAMES_MCP_IMAGE_ORIGINS"):
+            raw["image_origins"] = env["FRAMES_MCP_IMAGE_ORIGINS"]
         if env.get("FRAMES_MCP_WAIT_SECONDS"):
             raw["wait_seconds"] = env["FRAMES_MCP_WAIT_SECONDS"]
         raw.update(overrides)
         try:
             return cls.model_validate(raw)
         except ValidationError as e:
-            names = {"base_url": "USEAPI_BASE_URL", "email": "USEAPI_EMAIL", "wait_seconds": "FRAMES_MCP_WAIT_SECONDS"}
+            names = {
+                "base_url": "USEAPI_BASE_URL",
+                "email": "USEAPI_EMAIL",
+                "wait_seconds": "FRAMES_MCP_WAIT_SECONDS",
+                "image_origins": "FRAMES_MCP_IMAGE_ORIGINS",
+            }
             problems = "; ".join(f"{names.get(str(err['loc'][0]), err['loc'][0])}: {err['msg']}" for err in e.errors())
             raise ConfigurationError(f"Invalid configuration: {problems}") from None
