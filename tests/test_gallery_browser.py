@@ -490,14 +490,22 @@ def test_an_expired_link_is_refreshed_once_through_the_app_only_tool(
     browser: Any, host_url: str, recorded: dict[str, Any]
 ) -> None:
     expired = json.loads(re.sub(r"_jwt=[\w.\-]+", "_jwt=expired", json.dumps(recorded["done"])))
-    view = View(browser, host_url, recorded, toolResult=expired, tools={REFRESH_TOOL: [recorded["refreshed"]]})
+    # A day later the person scrolls back to a get_task result: its links have expired.
+    task_id = recorded["done"]["structuredContent"]["taskId"]
+    view = View(
+        browser,
+        host_url,
+        recorded,
+        toolName="get_task",
+        toolInput={"taskId": task_id},
+        toolResult=expired,
+        tools={REFRESH_TOOL: [recorded["refreshed"]]},
+    )
     fresh = [a["url"] for a in recorded["refreshed"]["structuredContent"]["artifacts"]]
     imgs = view.wait_images_loaded(4)
     assert [i["src"] for i in imgs] == fresh
     calls = view.sent("tools/call")
-    assert [c["params"] for c in calls] == [
-        {"name": REFRESH_TOOL, "arguments": {"taskId": recorded["done"]["structuredContent"]["taskId"]}}
-    ]
+    assert [c["params"] for c in calls] == [{"name": REFRESH_TOOL, "arguments": {"taskId": task_id}}]
     assert REFRESH_TOOL in recorded["app_tools"]
 
 
@@ -516,12 +524,26 @@ def test_an_undeclared_image_origin_is_a_csp_violation(browser: Any, host_url: s
     assert len(view.sent("tools/call")) == 1  # refreshed once, not in a loop
 
 
-def test_one_portrait_image(browser: Any, host_url: str, recorded: dict[str, Any]) -> None:
-    view = View(browser, host_url, recorded, toolInput=recorded["inputs"]["single"], toolResult=recorded["single"])
+def test_one_portrait_image_on_a_host_with_fewer_capabilities(
+    browser: Any, host_url: str, recorded: dict[str, Any]
+) -> None:
+    fewer = {k: v for k, v in CAPABILITIES.items() if k not in ("downloadFile", "message")}
+    view = View(
+        browser,
+        host_url,
+        recorded,
+        hostCapabilities=fewer,
+        toolInput=recorded["inputs"]["single"],
+        toolResult=recorded["single"],
+    )
     (img,) = view.wait_images_loaded(1)
     assert abs(img["shownW"] / img["shownH"] - 9 / 16) < 0.02
     assert img["shownH"] <= 481
     assert view.text("#picked") == "Image"
+    # Only what the host offers: no download button, and no way to ask the chat for more.
+    assert view.js("return document.getElementById('download').hidden")
+    assert view.js("return document.getElementById('vary').disabled && document.getElementById('restyle').disabled")
+    assert not view.js("return document.getElementById('open').disabled")
 
 
 def test_cancelled_before_a_result(browser: Any, host_url: str, recorded: dict[str, Any]) -> None:
