@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -23,7 +24,12 @@ ENV_NAMES = {
     "preview": "FRAMES_MCP_PREVIEW",
     "allow_private_urls": "FRAMES_MCP_ALLOW_PRIVATE_URLS",
     "max_image_mb": "FRAMES_MCP_MAX_IMAGE_MB",
+    "image_origins": "FRAMES_MCP_IMAGE_ORIGINS",
 }
+
+# An origin the gallery view may load images from: scheme and host (optionally one leading `*.` label
+# followed by at least two labels, never a bare `*`), an optional port, no path.
+_ORIGIN_RE = re.compile(r"^https?://(\*\.)?[a-z0-9-]+(\.[a-z0-9-]+)*(:\d{1,5})?$")
 
 
 class Settings(BaseModel):
@@ -40,6 +46,9 @@ class Settings(BaseModel):
         default=False, description="Let upload_image fetch URLs on loopback, private or link-local addresses."
     )
     max_image_mb: float = Field(default=DEFAULT_MAX_IMAGE_MB, gt=0, le=1024)
+    image_origins: tuple[str, ...] = Field(
+        default=(), description="FRAMES_MCP_IMAGE_ORIGINS: extra origins the gallery view may load images from"
+    )
 
     @property
     def max_image_bytes(self) -> int:
@@ -68,6 +77,21 @@ class Settings(BaseModel):
     def _blank_is_none(cls, v: object) -> object:
         return None if isinstance(v, str) and not v.strip() else v
 
+    @field_validator("image_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, v: object) -> object:
+        return tuple(o for o in re.split(r"[\s,]+", v) if o) if isinstance(v, str) else v
+
+    @field_validator("image_origins")
+    @classmethod
+    def _check_origins(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        origins = tuple(dict.fromkeys(o.lower().rstrip("/") for o in v))
+        for origin in origins:
+            wildcard_too_wide = origin.split("://", 1)[-1].startswith("*.") and origin.count(".") < 2
+            if not _ORIGIN_RE.match(origin) or wildcard_too_wide:
+                raise ValueError(f"{origin!r} is not an origin like https://images.example.com")
+        return origins
+
     @field_validator("base_url")
     @classmethod
     def _strip_slash(cls, v: str) -> str:
@@ -81,7 +105,7 @@ class Settings(BaseModel):
             "base_url": env.get("USEAPI_BASE_URL") or DEFAULT_BASE_URL,
             "email": env.get("USEAPI_EMAIL") or None,
         }
-        for field in ("wait_seconds", "output_dir", "preview", "allow_private_urls", "max_image_mb"):
+        for field in ("wait_seconds", "output_dir", "preview", "allow_private_urls", "max_image_mb", "image_origins"):
             if env.get(ENV_NAMES[field]):
                 raw[field] = env[ENV_NAMES[field]]
         raw.update(overrides)

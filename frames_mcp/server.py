@@ -29,7 +29,7 @@ from mcp.types import (
 )
 from pydantic import BaseModel, Field, SecretStr
 
-from frames_mcp import __version__, catalog, prompting, sources
+from frames_mcp import __version__, catalog, gallery, prompting, sources
 from frames_mcp.config import Settings
 from frames_mcp.delivery import Delivery, deliver
 from frames_mcp.errors import FramesError, InvalidResponseError, MissingTokenError, NotFoundError, TransportError
@@ -206,6 +206,8 @@ def build_server(settings: Settings) -> MCPServer[AppState]:
     """An MCPServer wired to useapi at settings.base_url (or, with settings.demo, to a built-in simulator)."""
     recent_tasks: deque[str] = deque(maxlen=50)
 
+    apps = gallery.Gallery(settings)  # the MCP Apps view of generate_frames and get_task results
+
     @asynccontextmanager
     async def lifespan(server: MCPServer[AppState]) -> AsyncIterator[AppState]:
         async with AsyncExitStack() as stack:
@@ -216,6 +218,7 @@ def build_server(settings: Settings) -> MCPServer[AppState]:
                 sim = simulator.Simulator()
                 base_url = await stack.enter_async_context(simulator.serve(sim))
                 token = SecretStr(sim.config.token)
+                apps.use_demo_origin(base_url)
                 log.warning("demo mode: simulated useapi.net at %s; images are placeholders", base_url)
             headers = {"User-Agent": f"frames-mcp/{__version__}"}
             http = await stack.enter_async_context(
@@ -232,6 +235,8 @@ def build_server(settings: Settings) -> MCPServer[AppState]:
         instructions=INSTRUCTIONS,
         website_url="https://useapi.net/docs/api-runwayml-v1/post-runwayml-frames-create",
         lifespan=lifespan,
+        extensions=[apps],
+        middleware=[apps.hide_app_only_tools],
     )
 
     wait_doc = (
@@ -242,6 +247,7 @@ def build_server(settings: Settings) -> MCPServer[AppState]:
     @_tool(
         mcp,
         title="Generate images with Runway Frames",
+        meta=gallery.tool_meta(),
         annotations=ToolAnnotations(
             read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
         ),
@@ -296,6 +302,7 @@ def build_server(settings: Settings) -> MCPServer[AppState]:
     @_tool(
         mcp,
         title="Get a Frames task",
+        meta=gallery.tool_meta(),
         annotations=ToolAnnotations(
             read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True
         ),
