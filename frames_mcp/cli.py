@@ -17,8 +17,9 @@ log = logging.getLogger("frames_mcp")
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="frames-mcp",
-        description="MCP server for Runway Frames image generation through useapi.net. "
-        "Reads USEAPI_TOKEN, USEAPI_BASE_URL, USEAPI_EMAIL and FRAMES_MCP_WAIT_SECONDS from the environment.",
+        description="MCP server for Runway Frames image generation through useapi.net. Reads USEAPI_TOKEN, "
+        "USEAPI_BASE_URL, USEAPI_EMAIL, FRAMES_MCP_WAIT_SECONDS, FRAMES_MCP_OUTPUT_DIR, FRAMES_MCP_PREVIEW, "
+        "FRAMES_MCP_ALLOW_PRIVATE_URLS, FRAMES_MCP_MAX_IMAGE_MB and FRAMES_MCP_IMAGE_ORIGINS from the environment.",
     )
     p.add_argument("--version", action="version", version=f"frames-mcp {__version__}")
     p.add_argument("--transport", choices=["stdio", "http"], default="stdio", help="default: stdio")

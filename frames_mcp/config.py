@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
+from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
@@ -11,6 +13,23 @@ from frames_mcp.errors import ConfigurationError
 from frames_mcp.models import EMAIL_PATTERN, WAIT_MAX
 
 DEFAULT_BASE_URL = "https://api.useapi.net"
+DEFAULT_MAX_IMAGE_MB = 50.0  # per image, downloaded or uploaded; Frames PNGs are about 1.5-4 MB
+
+# Settings field -> the environment variable that sets it (for messages and the CLI help).
+ENV_NAMES = {
+    "base_url": "USEAPI_BASE_URL",
+    "email": "USEAPI_EMAIL",
+    "wait_seconds": "FRAMES_MCP_WAIT_SECONDS",
+    "output_dir": "FRAMES_MCP_OUTPUT_DIR",
+    "preview": "FRAMES_MCP_PREVIEW",
+    "allow_private_urls": "FRAMES_MCP_ALLOW_PRIVATE_URLS",
+    "max_image_mb": "FRAMES_MCP_MAX_IMAGE_MB",
+    "image_origins": "FRAMES_MCP_IMAGE_ORIGINS",
+}
+
+# An origin the gallery view may load images from: scheme and host (optionally one leading `*.` label
+# followed by at least two labels, never a bare `*`), an optional port, no path.
+_ORIGIN_RE = re.compile(r"^https?://(\*\.)?[a-z0-9-]+(\.[a-z0-9-]+)*(:\d{1,5})?$")
 
 
 class Settings(BaseModel):
@@ -21,11 +40,57 @@ class Settings(BaseModel):
     email: str | None = Field(default=None, pattern=EMAIL_PATTERN)
     wait_seconds: int = Field(default=45, ge=0, le=WAIT_MAX)
     demo: bool = False
+    output_dir: Path | None = Field(default=None, description="Where save=true writes images; absolute.")
+    preview: bool = Field(default=True, description="Attach a contact sheet to finished results by default.")
+    allow_private_urls: bool = Field(
+        default=False, description="Let upload_image fetch URLs on loopback, private or link-local addresses."
+    )
+    max_image_mb: float = Field(default=DEFAULT_MAX_IMAGE_MB, gt=0, le=1024)
+    image_origins: tuple[str, ...] = Field(
+        default=(), description="FRAMES_MCP_IMAGE_ORIGINS: extra origins the gallery view may load images from"
+    )
+
+    @property
+    def max_image_bytes(self) -> int:
+        return int(self.max_image_mb * 1024 * 1024)
+
+    @field_validator("output_dir", mode="before")
+    @classmethod
+    def _absolute_dir(cls, v: object) -> object:
+        if v is None or (isinstance(v, str) and not v.strip()):
+            return None
+        text = str(v)
+        if "\0" in text:
+            raise ValueError("the path contains a NUL byte")
+        path = Path(text).expanduser()
+        if not path.is_absolute():
+            raise ValueError(
+                f"must be an absolute path, got {text!r}. A relative directory would resolve against whatever "
+                "working directory the MCP client starts the server in (often /)."
+            )
+        if path.exists() and not path.is_dir():
+            raise ValueError(f"{text!r} exists and is not a directory")
+        return path
 
     @field_validator("token", mode="before")
     @classmethod
     def _blank_is_none(cls, v: object) -> object:
         return None if isinstance(v, str) and not v.strip() else v
+
+    @field_validator("image_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, v: object) -> object:
+        return tuple(o for o in re.split(r"[\s,]+", v) if o) if isinstance(v, str) else v
+
+    @field_validator("image_origins")
+    @classmethod
+    def _check_origins(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        origins = tuple(dict.fromkeys(o.lower().rstrip("/") for o in v))
+        for origin in origins:
+            wildcard_too_wide = origin.split("://", 1)[-1].startswith("*.") and origin.count(".") < 2
+            if not _ORIGIN_RE.match(origin) or wildcard_too_wide:
+                raise ValueError(f"{origin!r} is not an origin like https://images.example.com")
+        return origins
 
     @field_validator("base_url")
     @classmethod
@@ -40,12 +105,15 @@ class Settings(BaseModel):
             "base_url": env.get("USEAPI_BASE_URL") or DEFAULT_BASE_URL,
             "email": env.get("USEAPI_EMAIL") or None,
         }
-        if env.get("FRAMES_MCP_WAIT_SECONDS"):
-            raw["wait_seconds"] = env["FRAMES_MCP_WAIT_SECONDS"]
+        for field in ("wait_seconds", "output_dir", "preview", "allow_private_urls", "max_image_mb", "image_origins"):
+            if env.get(ENV_NAMES[field]):
+                raw[field] = env[ENV_NAMES[field]]
         raw.update(overrides)
         try:
             return cls.model_validate(raw)
         except ValidationError as e:
-            names = {"base_url": "USEAPI_BASE_URL", "email": "USEAPI_EMAIL", "wait_seconds": "FRAMES_MCP_WAIT_SECONDS"}
-            problems = "; ".join(f"{names.get(str(err['loc'][0]), err['loc'][0])}: {err['msg']}" for err in e.errors())
+            problems = "; ".join(
+                f"{ENV_NAMES.get(str(err['loc'][0]), err['loc'][0])}: {err['msg'].removeprefix('Value error, ')}"
+                for err in e.errors()
+            )
             raise ConfigurationError(f"Invalid configuration: {problems}") from None

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -39,6 +40,8 @@ log = logging.getLogger(__name__)
 
 ANY_ACCOUNT = "*"  # the admission key of calls that name no account: useapi picks one with a free slot
 CLOCK_SKEW = 60.0  # seconds of disagreement allowed between this machine's clock and useapi's createdAt
+# The account in an assetId: `user:1234-runwayml:<email>-asset:<uuid>` or `user:1234-runwayml:<email>:<uuid>`.
+_ASSET_ACCOUNT = re.compile(r"^user:\d+-runwayml:([^:@]+@[^:]+?)(?:-asset:|:)")
 
 
 @dataclass(frozen=True)
@@ -130,7 +133,7 @@ class Jobs:
         start = self._clock()
         wait_until = start + wait_seconds
         hard = max(wait_until, start + self.tuning.request_floor)
-        account = request.email.lower() if request.email else ANY_ACCOUNT
+        account = account_key(request)
         limit = request.maxJobs or await self._limit(account, hard)
         queued: list[LocalQueue] = []
 
@@ -143,7 +146,7 @@ class Jobs:
             raise NotCreatedError(_queue_message(queued[-1] if queued else None, account, limit, wait_seconds))
         next_poll: float | None = None
         try:
-            run = await self._create(request, slot, start, wait_until, hard, on_event)
+            run = await self._create(request, account, slot, start, wait_until, hard, on_event)
             await on_event(run.task)
             outcome = await wait_for_task(
                 self._fetch,
@@ -162,7 +165,14 @@ class Jobs:
             slot.abandon(next_poll or self._clock() + self.tuning.orphan_check_every)
 
     async def _create(
-        self, request: FramesRequest, slot: Slot, start: float, wait_until: float, hard: float, on_event: OnEvent
+        self,
+        request: FramesRequest,
+        account: str,
+        slot: Slot,
+        start: float,
+        wait_until: float,
+        hard: float,
+        on_event: OnEvent,
     ) -> Run:
         since = self._wall() - (self._clock() - start)
 
@@ -181,18 +191,20 @@ class Jobs:
         except TransportError as e:
             if not e.sent:
                 raise NotCreatedError(f"{e.describe()} No task was created and nothing was charged.") from None
-            task, note = await self._recover(request, since, e)
+            task, note = await self._recover(request, account, since, e)
         except (UpstreamError, InvalidResponseError) as e:
-            task, note = await self._recover(request, since, e)
+            task, note = await self._recover(request, account, since, e)
         self.ledger.add(task, request.text_prompt, recovered=note is not None)
         slot.bind(task.taskId)
         self.observe(task)  # a task already final (failed at once) frees its slot here
         log.info("created task %s", task.taskId)
         return Run(task, note=note)
 
-    async def _recover(self, request: FramesRequest, since: float, cause: FramesError) -> tuple[Task, str]:
+    async def _recover(
+        self, request: FramesRequest, account: str, since: float, cause: FramesError
+    ) -> tuple[Task, str]:
         """After a create that may have run: look for the task in the account's own task list."""
-        email = request.email
+        email = None if account == ANY_ACCOUNT else account
         try:
             listed = await self.client.list_tasks(
                 limit=20, email=email, deadline=self._clock() + self.tuning.recovery_seconds
@@ -312,6 +324,18 @@ class Jobs:
 
     def _default(self) -> int:
         return self.tuning.default_max_jobs
+
+
+def account_key(request: FramesRequest) -> str:
+    """The account a request runs on, as far as it can be known before create: its email, else the account
+    holding its reference images, else useapi's choice (ANY_ACCOUNT)."""
+    if request.email:
+        return request.email.lower()
+    for asset_id in request.references.values():
+        match = _ASSET_ACCOUNT.match(asset_id)
+        if match:
+            return match.group(1).lower()
+    return ANY_ACCOUNT
 
 
 def _queue_message(last: LocalQueue | None, account: str, limit: int, wait_seconds: float) -> str:

@@ -61,7 +61,7 @@ class Ledger:
             prompt=summarize(prompt),
             created=now,
             status=task.status,
-            progress=_progress(task),
+            progress=progress_of(task),
             updated=now,
             recovered=recovered,
         )
@@ -74,7 +74,7 @@ class Ledger:
         """Record a fresh observation of a task this server created; other tasks are ignored."""
         entry = self._entries.get(task.taskId)
         if entry is not None:
-            entry.status, entry.progress, entry.updated = task.status, _progress(task), self._wall()
+            entry.status, entry.progress, entry.updated = task.status, progress_of(task), self._wall()
 
     def recent(self, *, statuses: Iterable[str] | None = None, limit: int = 20) -> list[Entry]:
         """Newest first, optionally only those whose last known status is in `statuses`."""
@@ -89,7 +89,7 @@ class Ledger:
             del self._entries[oldest]
 
 
-def _progress(task: Task) -> float | None:
+def progress_of(task: Task) -> float | None:
     if task.succeeded:
         return 1.0
     return None if task.progressRatio is None else min(1.0, max(0.0, task.progressRatio))

@@ -72,6 +72,32 @@ EMAIL_DOC = (
     "with none configured the API randomly selects an available account."
 )
 
+# An assetId is passed through opaquely (its documented forms vary: `user:1234-runwayml:<email>-asset:<uuid>`,
+# `user:1234-runwayml:<email>:<uuid>`), but it goes into a URL path, so it must be one safe segment:
+# no `/`, no `%` (which could decode to one), no `?` or `#`, and not only dots.
+ASSET_ID_PATTERN = r"^[A-Za-z0-9._:@+\-]*[A-Za-z0-9_:@+\-][A-Za-z0-9._:@+\-]*$"
+ASSET_ID_RE = re.compile(ASSET_ID_PATTERN)
+ASSET_ID_MAX = 400
+AssetId = Annotated[
+    str,
+    Field(
+        pattern=ASSET_ID_PATTERN,
+        max_length=ASSET_ID_MAX,
+        description="A Runway assetId, as upload_image or an image of a finished task (artifacts[].assetId) gives it.",
+        examples=["user:1234-runwayml:me@example.com-asset:0f8e3c1a-7b2d-4c59-9a1e-2f6b8d4c7e10"],
+    ),
+]
+REFERENCE_COUNT = 3
+_IMG_TAG = re.compile(r"@IMG_(\d+)")
+
+
+def _reference_doc(n: int) -> str:
+    return (
+        f"Optional reference image {n}: an assetId from upload_image (or an artifacts[].assetId of an earlier task). "
+        f"Cite it in text_prompt as @IMG_{n}, e.g. '@IMG_1 riding a @IMG_2 with @IMG_3'. The task runs on the "
+        "Runway account that holds the assets, so leave email out when you use references."
+    )
+
 
 class FramesRequest(BaseModel):
     """The body of POST /v1/runwayml/frames/create, with the documented limits."""
@@ -132,10 +158,36 @@ class FramesRequest(BaseModel):
         description="Optional maximum number of concurrent jobs for the account. Valid range: 1…10.",
     )
     email: Email | None = Field(default=None, description=EMAIL_DOC)
+    imageAssetId1: AssetId | None = Field(default=None, description=_reference_doc(1))
+    imageAssetId2: AssetId | None = Field(default=None, description=_reference_doc(2))
+    imageAssetId3: AssetId | None = Field(default=None, description=_reference_doc(3))
 
     def body(self) -> dict[str, Any]:
         """The JSON body to send: unset optionals left out, num_images always sent."""
         return self.model_dump(exclude_none=True)
+
+    @property
+    def references(self) -> dict[int, str]:
+        """The reference images given, by their @IMG_n number."""
+        given = (self.imageAssetId1, self.imageAssetId2, self.imageAssetId3)
+        return {n: a for n, a in enumerate(given, start=1) if a is not None}
+
+    def reference_problem(self) -> str | None:
+        """Why the prompt's @IMG_n tags and the imageAssetIdN fields disagree, if they do.
+
+        Checked before the paid create: a prompt citing @IMG_2 with no imageAssetId2 would still run
+        and spend credits on an image that cannot show what was asked.
+        """
+        cited = sorted({int(n) for n in _IMG_TAG.findall(self.text_prompt)})
+        beyond = [n for n in cited if not 1 <= n <= REFERENCE_COUNT]
+        if beyond:
+            return f"text_prompt cites @IMG_{beyond[0]}, but Frames takes at most {REFERENCE_COUNT} reference images."
+        missing = [n for n in cited if n not in self.references]
+        if missing:
+            tags = ", ".join(f"@IMG_{n}" for n in missing)
+            fields = ", ".join(f"imageAssetId{n}" for n in missing)
+            return f"text_prompt cites {tags} but {fields} is not set: upload the image with upload_image first."
+        return None
 
 
 # ---- what useapi returns ---------------------------------------------------------------------------
@@ -169,13 +221,13 @@ class ArtifactMetadata(_Lenient):
     size: ArtifactSize | None = None
 
 
-class Artifact(_Lenient):
+class _Media(_Lenient):
+    """What artifacts and uploaded assets share: ids, signed URLs and the image size."""
+
     assetId: str | None = None
     id: str | None = None
     url: str | None = None
     previewUrls: list[str] = Field(default_factory=list)
-    fileSize: str | int | None = None
-    filename: str | None = None
     metadata: ArtifactMetadata | None = None
 
     @field_validator("previewUrls", mode="before")
@@ -192,6 +244,18 @@ class Artifact(_Lenient):
         if md.dimensions and len(md.dimensions) >= 2:
             return md.dimensions[0], md.dimensions[1]
         return None, None
+
+
+class Asset(_Media):
+    """An asset as POST /assets returns it."""
+
+    name: str | None = None
+    email: str | None = None
+
+
+class Artifact(_Media):
+    fileSize: str | int | None = None
+    filename: str | None = None
 
 
 def _number_or_none(v: Any) -> Any:
@@ -279,6 +343,27 @@ class FailureOut(BaseModel):
     message: str | None = None
 
 
+class SavedFile(BaseModel):
+    index: int = Field(description="Position of the image in the task, from 0.")
+    path: str = Field(description="Absolute path of the saved file, inside FRAMES_MCP_OUTPUT_DIR.")
+    uri: str = Field(description="The same file as a file:// URI.")
+    mimeType: str
+    bytes: int
+
+
+class PreviewInfo(BaseModel):
+    """The contact sheet: every image of the task, downscaled into one JPEG grid."""
+
+    mimeType: str = "image/jpeg"
+    width: int
+    height: int
+    bytes: int
+    images: list[int] = Field(description="Indexes of the images on the sheet, left to right, top to bottom.")
+    included: bool = Field(
+        default=True, description="False when the sheet had to be left out of this result to keep it small."
+    )
+
+
 class TaskResult(BaseModel):
     """The state of one Frames task, as generate_frames and get_task report it."""
 
@@ -296,6 +381,37 @@ class TaskResult(BaseModel):
     error: FailureOut | None = Field(default=None, description="Why the task failed, when it did.")
     nextStep: str | None = Field(default=None, description="What to do next, when anything is left to do.")
     simulated: bool = Field(default=False, description="True in demo mode: images are simulated placeholders.")
+    createdAt: str | None = Field(default=None, description="When the task was created (ISO 8601), if known.")
+    preview: PreviewInfo | None = Field(
+        default=None, description="The contact sheet in this result (one JPEG of all images), when one was made."
+    )
+    files: list[SavedFile] = Field(
+        default_factory=list, description="Images saved to the server's output directory (save=true)."
+    )
+    notes: list[str] = Field(
+        default_factory=list,
+        description="What could not be done for this result (a preview or a file that failed, a size cap applied).",
+    )
+
+
+class UploadedAsset(BaseModel):
+    """A reference image uploaded with upload_image."""
+
+    assetId: str = Field(description="Pass it to generate_frames as imageAssetId1..3 and cite it as @IMG_1..3.")
+    name: str
+    mimeType: str
+    bytes: int
+    width: int | None = None
+    height: int | None = None
+    email: str | None = Field(
+        default=None, description="The Runway account holding the asset; tasks using it run there."
+    )
+    url: str | None = Field(default=None, description="Signed URL of the uploaded image (expires).")
+
+
+class ImageDescription(BaseModel):
+    assetId: str
+    prompt: str = Field(description="A starting prompt for Frames (Subject / Scene / Style), to edit before use.")
 
 
 # ---- list_tasks ------------------------------------------------------------------------------------------

@@ -1,14 +1,19 @@
-"""Task -> what the client receives: structured content, a summary for the model, one link per image."""
+"""Task -> what the client receives: structured content, a summary for the model, one link per image,
+the contact sheet, the saved files; and the hard cap on the size of the whole result."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import json
+from pathlib import PurePath
 from typing import Any
 
-from mcp.types import CallToolResult, ContentBlock, ResourceLink, TextContent
+from mcp.types import Annotations, CallToolResult, ContentBlock, ImageContent, ResourceLink, TextContent
 
-from frames_mcp.ledger import Entry, summarize
+from frames_mcp.ledger import Entry, progress_of, summarize
 from frames_mcp.models import (
+    ASPECT_RATIOS,
     AccountTaskOut,
     ArtifactOut,
     FailureOut,
@@ -31,8 +36,15 @@ _ECHOED_OPTIONS = (
     "height",
 )
 
-EXPIRY_NOTE = "Image links are signed and expire within 24-48 h; call get_task with the taskId for fresh ones."
-DEMO_NOTE = "Demo mode: these images are simulated placeholders from the built-in simulator, not Runway output."
+EXPIRY_NOTE = (
+    "Image links are signed and expire within 24-48 h: when one has expired (HTTP 403), call get_task with the "
+    "taskId for fresh ones."
+)
+# Clients refuse results over about 1 MB (claude-code "Maximum size is 1MB", fastmcp 1048576): stay well under.
+RESULT_MAX_BYTES = 900_000
+_ENVELOPE = 1_000  # the JSON-RPC framing and _meta around the result
+_CAP_REASON = "to keep the result under the size limit."
+DEMO_NOTE = "Demo mode: this task ran on the built-in simulator; its images are placeholders, not Runway output."
 
 
 def _mime_for(url: str) -> str:
@@ -56,6 +68,10 @@ def task_result(task: Task, *, requested: dict[str, Any] | None = None, simulate
         artifacts.append(
             ArtifactOut(index=i, url=a.url, previewUrl=preview, assetId=a.assetId, width=width, height=height)
         )
+    if "aspect_ratio" not in options and artifacts:
+        ratio = _nearest_ratio(artifacts[0].width, artifacts[0].height)
+        if ratio:
+            options["aspect_ratio"] = ratio
     error = None
     if task.error is not None and task.status not in ("SUCCEEDED",):
         error = FailureOut(
@@ -77,7 +93,15 @@ def task_result(task: Task, *, requested: dict[str, Any] | None = None, simulate
         error=error,
         nextStep=_next_step(task, artifacts),
         simulated=simulated,
+        createdAt=task.createdAt,
     )
+
+
+def _nearest_ratio(width: int | None, height: int | None) -> str | None:
+    """The documented aspect ratio closest to an image's size (tasks do not record the ratio they were asked)."""
+    if not width or not height:
+        return None
+    return min(ASPECT_RATIOS, key=lambda r: abs(width / height - int(r.split(":")[0]) / int(r.split(":")[1])))
 
 
 def _next_step(task: Task, artifacts: list[ArtifactOut]) -> str | None:
@@ -108,26 +132,33 @@ def _progress_phrase(r: TaskResult) -> str:
     return r.status
 
 
-def summary_text(r: TaskResult) -> str:
+def summary_text(r: TaskResult, *, compact: bool = False) -> str:
+    """What the model reads. `compact` leaves out the per-image lines (the URLs stay in structured content)."""
     lines: list[str] = []
     opts = r.options
     described = ", ".join(
-        f"{label} {opts[key]}"
-        for key, label in (("aspect_ratio", ""), ("style", "style"), ("seed", "seed"))
+        f"{label}{opts[key]}"
+        for key, label in (("aspect_ratio", ""), ("style", "style "), ("seed", "seed "))
         if key in opts
-    ).replace(" ,", ",")
+    )
     if r.status == "SUCCEEDED" and r.artifacts:
         n = len(r.artifacts)
         lines.append(
             f"Task {r.taskId} SUCCEEDED: {n} image{'s' if n != 1 else ''}"
-            + (f" ({described.strip()})" if described else "")
+            + (f" ({described})" if described else "")
             + "."
         )
-        for a in r.artifacts:
+        for a in [] if compact else r.artifacts:
             size = f" {a.width}x{a.height}" if a.width and a.height else ""
             asset = f" assetId {a.assetId}" if a.assetId else ""
             lines.append(f"{a.index + 1}. [Image {a.index + 1}]({a.url}){size}{asset}")
+        if compact:
+            lines.append("The image URLs are in the structured content (artifacts[].url).")
         lines.append(EXPIRY_NOTE)
+        if r.preview is not None and r.preview.included:
+            size = f"{r.preview.width}x{r.preview.height}"
+            lines.append(f"A contact sheet of the images, numbered as above, follows ({size} JPEG).")
+        lines.extend(f"Saved image {f.index + 1}: {f.path}" for f in ([] if compact else r.files))
     elif r.done:
         lines.append(f"Task {r.taskId} {r.status}.")
         if r.error is not None:
@@ -146,18 +177,47 @@ def summary_text(r: TaskResult) -> str:
         lines.append(f"Task {r.taskId} is {_progress_phrase(r)}.")
     if r.nextStep:
         lines.append(r.nextStep)
+    lines.extend(f"Note: {note}" for note in r.notes)
     if r.simulated:
         lines.append(DEMO_NOTE)
     return "\n".join(lines)
 
 
-def call_tool_result(r: TaskResult, *, extra_text: str | None = None) -> CallToolResult:
-    """The whole tool result: summary text, one resource_link per image, the structured content.
+def call_tool_result(r: TaskResult, *, extra_text: str | None = None, sheet: bytes | None = None) -> CallToolResult:
+    """The whole tool result: summary text, the contact sheet, one resource_link per image and per saved
+    file, the structured content; never more than RESULT_MAX_BYTES.
 
     A task that ended in failure (or without images) is an error result, still carrying its taskId.
     """
-    text = summary_text(r) if extra_text is None else f"{extra_text}\n{summary_text(r)}"
+    failed = r.done and (r.status != "SUCCEEDED" or not r.artifacts)
+    return _within_cap(r, extra_text, sheet, is_error=failed, summary=True)
+
+
+def error_result(r: TaskResult, message: str) -> CallToolResult:
+    """An error that happened after the task was created: the taskId must survive it."""
+    text = f"{message}\nThe task was created: taskId {r.taskId}. It may still finish; call get_task with this taskId."
+    return _within_cap(r, text, None, is_error=True, summary=False)
+
+
+def result_size(result: CallToolResult) -> int:
+    """Bytes of the result as JSON, non-ASCII escaped: an upper bound of what any transport sends."""
+    return len(json.dumps(result.model_dump(mode="json", by_alias=True, exclude_none=True)))
+
+
+def _content(r: TaskResult, text: str, sheet: bytes | None, links: bool) -> list[ContentBlock]:
     content: list[ContentBlock] = [TextContent(type="text", text=text)]
+    if sheet is not None:
+        # After the text: clients without image support still get everything in it.
+        content.append(
+            ImageContent(
+                type="image",
+                data=base64.b64encode(sheet).decode("ascii"),
+                mime_type="image/jpeg",
+                annotations=Annotations(audience=["assistant"], priority=0.5),
+            )
+        )
+    if not links:
+        return content
     for a in r.artifacts:
         content.append(
             ResourceLink(
@@ -168,15 +228,74 @@ def call_tool_result(r: TaskResult, *, extra_text: str | None = None) -> CallToo
                 mime_type=_mime_for(a.url),
             )
         )
-    failed = r.done and (r.status != "SUCCEEDED" or not r.artifacts)
-    return CallToolResult(content=content, structured_content=r.model_dump(mode="json"), is_error=failed)
+    for f in r.files:
+        content.append(
+            ResourceLink(
+                type="resource_link",
+                name=PurePath(f.path).name,
+                title=f"Frames image {f.index + 1} (saved)",
+                uri=f.uri,
+                mime_type=f.mimeType,
+            )
+        )
+    return content
 
 
-def error_result(r: TaskResult, message: str) -> CallToolResult:
-    """An error that happened after the task was created: the taskId must survive it."""
-    text = f"{message}\nThe task was created: taskId {r.taskId}. It may still finish; call get_task with this taskId."
+def _within_cap(
+    r: TaskResult, head: str | None, sheet: bytes | None, *, is_error: bool, summary: bool
+) -> CallToolResult:
+    """Build the result, giving things up in order of least value until it fits RESULT_MAX_BYTES: the
+    contact sheet, then the links (they repeat structured content), then the per-image text lines, then
+    images beyond the first ones, and at last everything but the task's identity and state."""
+    limit = RESULT_MAX_BYTES - _ENVELOPE
+    links, compact, keep = True, False, len(r.artifacts)
+    while True:
+        text = summary_text(r, compact=compact) if summary else ""
+        text = "\n".join(t for t in (head, text) if t)
+        result = CallToolResult(
+            content=_content(r, text, sheet, links),
+            structured_content=r.model_dump(mode="json"),
+            is_error=is_error,
+        )
+        if result_size(result) <= limit:
+            return result
+        if sheet is not None:
+            sheet = None
+            if r.preview is not None:
+                r = r.model_copy(update={"preview": r.preview.model_copy(update={"included": False})})
+            r = _noted(r, f"The contact sheet was left out {_CAP_REASON}")
+        elif links:
+            links = False
+            r = _noted(r, f"Resource links were left out {_CAP_REASON}")
+        elif not compact:
+            compact = True
+        elif keep > 1:
+            keep //= 2
+            r = r.model_copy(update={"artifacts": r.artifacts[:keep], "files": r.files[:keep]})
+            r = _noted(r, f"Only the first {keep} images are listed {_CAP_REASON}", replaces="Only the first ")
+        else:
+            return _minimal(r, is_error)
+
+
+def _noted(r: TaskResult, note: str, replaces: str | None = None) -> TaskResult:
+    kept = [n for n in r.notes if not (replaces and n.startswith(replaces) and n.endswith(_CAP_REASON))]
+    return r.model_copy(update={"notes": [*kept, note]})
+
+
+def _minimal(r: TaskResult, is_error: bool) -> CallToolResult:
+    """The last resort: who the task is and where it stands, which always fits."""
+    small = TaskResult(
+        taskId=r.taskId[:500],
+        status=r.status[:40],
+        done=r.done,
+        progress=r.progress,
+        notes=["The task's details are too large to return; call get_task with its taskId."],
+    )
+    text = f"Task {small.taskId} {small.status}. {small.notes[0]}"
     return CallToolResult(
-        content=[TextContent(type="text", text=text)], structured_content=r.model_dump(mode="json"), is_error=True
+        content=[TextContent(type="text", text=text)],
+        structured_content=small.model_dump(mode="json"),
+        is_error=is_error,
     )
 
 
@@ -206,11 +325,7 @@ def account_task(task: Task) -> AccountTaskOut:
         taskId=task.taskId,
         status=task.status,
         done=task.is_terminal,
-        progress=1.0
-        if task.succeeded
-        else None
-        if task.progressRatio is None
-        else min(1.0, max(0.0, task.progressRatio)),
+        progress=progress_of(task),
         prompt=summarize(prompt) if isinstance(prompt, str) else None,
         createdAt=task.createdAt,
         images=sum(1 for a in task.artifacts if a.url),

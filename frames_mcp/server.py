@@ -4,40 +4,54 @@ from __future__ import annotations
 
 import inspect
 import logging
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 import httpx2
+from mcp import MCPError
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
+from mcp.server.mcpserver.prompts import Prompt
+from mcp.types import (
+    INVALID_PARAMS,
+    CallToolResult,
+    Completion,
+    CompletionArgument,
+    CompletionContext,
+    PromptReference,
+    ResourceTemplateReference,
+    TextContent,
+    ToolAnnotations,
+)
 from pydantic import BaseModel, Field, SecretStr
 
-from frames_mcp import __version__, catalog
+from frames_mcp import __version__, catalog, gallery, prompting, sources
 from frames_mcp.config import Settings
-from frames_mcp.errors import FramesError, MissingTokenError
+from frames_mcp.delivery import Delivery, deliver
+from frames_mcp.errors import FramesError, MissingTokenError, NotFoundError
+from frames_mcp.fetch import Guard
 from frames_mcp.jobs import Estimate, Event, Jobs, LocalQueue, Run, Tuning, UpstreamBusy
 from frames_mcp.models import (
+    ASPECT_RATIOS,
     EMAIL_DOC,
+    STYLES,
+    TASK_ID_RE,
     WAIT_MAX,
+    AssetId,
     Email,
     FramesRequest,
+    ImageDescription,
     ListedStatus,
     Task,
     TaskId,
     TaskListResult,
     TaskResult,
+    UploadedAsset,
 )
-from frames_mcp.results import (
-    account_task,
-    call_tool_result,
-    error_result,
-    ledger_task,
-    task_list_result,
-    task_result,
-)
+from frames_mcp.results import account_task, error_result, ledger_task, task_list_result, task_result
 from frames_mcp.useapi import UseapiClient
 
 log = logging.getLogger(__name__)
@@ -51,17 +65,35 @@ frames-mcp generates images with Runway's Frames model through useapi.net.
 - list_tasks lists the tasks this server created (newest first, with status), so a task whose call was
   cancelled or timed out can always be found again; account=true adds the account's own task list.
 - list_styles lists the style presets, aspect ratios and ranges you may use.
-- Image links are signed and expire within 24-48 h; get_task returns fresh ones.
+- Image links are signed and expire within 24-48 h; when one has expired, call get_task: it returns fresh ones.
+- A finished result shows all images as one small contact sheet (preview) and, when the server has an output
+  directory, saves them there (save).
+- Reference images: upload_image gives an assetId; pass it as imageAssetId1..3 to generate_frames and cite it
+  in text_prompt as @IMG_1..@IMG_3. describe_image turns an uploaded image into a starting prompt.
+- The prompt frames_prompt helps write a strong text_prompt; frames://tasks/{taskId} is a task's state as JSON.
 """
 
 HTTP_TIMEOUT = httpx2.Timeout(connect=10.0, read=30.0, write=30.0, pool=10.0)
+TASK_TEMPLATE = "frames://tasks/{taskId}"
 
 
 @dataclass
 class AppState:
     client: UseapiClient
     settings: Settings
-    jobs: Jobs
+    downloads: httpx2.AsyncClient  # artifact and upload_image URLs: no base URL, no token, redirects by hand
+    recent_tasks: deque[str]  # taskIds this server returned lately, newest last (for completions)
+    jobs: Jobs  # admission per account, the task ledger, generations end to end
+
+    def remember(self, task_id: str) -> None:
+        if TASK_ID_RE.fullmatch(task_id):
+            if task_id in self.recent_tasks:
+                self.recent_tasks.remove(task_id)
+            self.recent_tasks.append(task_id)
+
+    def delivery(self, preview: bool, save: bool) -> Delivery:
+        s = self.settings
+        return Delivery(self.downloads, preview, save, s.output_dir, s.max_image_bytes)
 
 
 class _Progress:
@@ -139,6 +171,25 @@ def _wait_param(default: int, description: str) -> inspect.Parameter:
     )
 
 
+def _flag_param(name: str, default: bool, description: str) -> inspect.Parameter:
+    return inspect.Parameter(
+        name,
+        inspect.Parameter.KEYWORD_ONLY,
+        annotation=Annotated[bool, Field(description=description)],
+        default=default,
+    )
+
+
+PREVIEW_DOC = (
+    "Attach one contact sheet of the finished images (a small JPEG grid, numbered) so you can see them. "
+    "Default from the server configuration."
+)
+SAVE_DOC = (
+    "Save the finished images into the server's output directory (FRAMES_MCP_OUTPUT_DIR) and list the paths. "
+    "On by default when that directory is configured."
+)
+
+
 def _ctx_param() -> inspect.Parameter:
     return inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=Context)
 
@@ -161,12 +212,26 @@ def _require_token(state: AppState) -> None:
         raise ToolError(MissingTokenError().describe())
 
 
+class _CheckedPrompt(Prompt):
+    """A prompt whose missing arguments are named in the error (the SDK's error says only "Internal error")."""
+
+    async def render(self, arguments: dict[str, Any] | None, context: Any) -> Any:
+        missing = [a for a in self.arguments or [] if a.required and not (arguments or {}).get(a.name)]
+        if missing:
+            wanted = "; ".join(f"{a.name}: {a.description}" for a in missing)
+            raise MCPError(INVALID_PARAMS, f"{self.name} needs {wanted}")
+        return await super().render(arguments, context)
+
+
 def build_server(settings: Settings, tuning: Tuning | None = None) -> MCPServer[AppState]:
     """An MCPServer wired to useapi at settings.base_url (or, with settings.demo, to a built-in simulator).
 
     `tuning` (poll schedule, timeouts, retry policy) is for tests and benchmarks; the defaults suit useapi.
     """
     tuning = tuning or Tuning()
+    recent_tasks: deque[str] = deque(maxlen=50)
+
+    apps = gallery.Gallery(settings)  # the MCP Apps view of generate_frames and get_task results
 
     @asynccontextmanager
     async def lifespan(server: MCPServer[AppState]) -> AsyncIterator[AppState]:
@@ -178,14 +243,15 @@ def build_server(settings: Settings, tuning: Tuning | None = None) -> MCPServer[
                 sim = simulator.Simulator()
                 base_url = await stack.enter_async_context(simulator.serve(sim))
                 token = SecretStr(sim.config.token)
+                apps.use_demo_origin(base_url)
                 log.warning("demo mode: simulated useapi.net at %s; images are placeholders", base_url)
+            headers = {"User-Agent": f"frames-mcp/{__version__}"}
             http = await stack.enter_async_context(
-                httpx2.AsyncClient(
-                    base_url=base_url, timeout=HTTP_TIMEOUT, headers={"User-Agent": f"frames-mcp/{__version__}"}
-                )
+                httpx2.AsyncClient(base_url=base_url, timeout=HTTP_TIMEOUT, headers=headers)
             )
+            downloads = await stack.enter_async_context(httpx2.AsyncClient(timeout=HTTP_TIMEOUT, headers=headers))
             client = UseapiClient(http, token, retry=tuning.retry)
-            yield AppState(client=client, settings=settings, jobs=Jobs(client, tuning))
+            yield AppState(client, settings, downloads, recent_tasks, Jobs(client, tuning))
 
     mcp: MCPServer[AppState] = MCPServer(
         "frames-mcp",
@@ -195,6 +261,8 @@ def build_server(settings: Settings, tuning: Tuning | None = None) -> MCPServer[
         instructions=INSTRUCTIONS,
         website_url="https://useapi.net/docs/api-runwayml-v1/post-runwayml-frames-create",
         lifespan=lifespan,
+        extensions=[apps],
+        middleware=[apps.hide_app_only_tools],
     )
 
     wait_doc = (
@@ -205,40 +273,58 @@ def build_server(settings: Settings, tuning: Tuning | None = None) -> MCPServer[
     @_tool(
         mcp,
         title="Generate images with Runway Frames",
+        meta=gallery.tool_meta(),
         annotations=ToolAnnotations(
             read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
         ),
     )
-    @_flat_tool(FramesRequest, [_wait_param(settings.wait_seconds, wait_doc), _ctx_param()])
+    @_flat_tool(
+        FramesRequest,
+        [
+            _wait_param(settings.wait_seconds, wait_doc),
+            _flag_param("preview", settings.preview, PREVIEW_DOC),
+            _flag_param("save", settings.output_dir is not None, SAVE_DOC),
+            _ctx_param(),
+        ],
+    )
     async def generate_frames(
-        ctx: Context[AppState], wait_seconds: int, **fields: Any
+        ctx: Context[AppState], wait_seconds: int, preview: bool, save: bool, **fields: Any
     ) -> Annotated[CallToolResult, TaskResult]:
         """Generate 1 or 4 images with Runway Frames from a text prompt (POST /v1/runwayml/frames/create).
 
         Each call creates a paid task (unless exploreMode) and waits up to wait_seconds for it, sending
         progress. The result gives every image URL (markdown links, resource links, structured content)
-        with the seed and options, or, when the wait ends first, the taskId to pass to get_task (the
-        task keeps running; list_tasks also finds it). Do not call again to "retry" a running task.
+        with the seed and options, a contact sheet of the images (preview) and the saved files (save), or,
+        when the wait ends first, the taskId to pass to get_task (the task keeps running; list_tasks also
+        finds it). Do not call again to "retry" a running task.
         This server runs at most maxJobs tasks at once per account (the call's maxJobs, else the
         account's, else 5); further calls wait in line within wait_seconds. If the wait ends before the
         task could be created (line or account busy), the result is an error that says "not created":
-        nothing was charged and calling again is safe. Image links expire within 24-48 h; get_task
-        re-signs them.
+        nothing was charged and calling again is safe.
+        Reference images: upload them with upload_image, pass the assetIds as imageAssetId1..3 and cite them
+        in text_prompt as @IMG_1..@IMG_3 (e.g. "@IMG_1 riding a @IMG_2"); leave email out then, the task
+        runs on the account holding the assets. Image links expire within 24-48 h: when one has expired,
+        call get_task, which returns freshly signed ones.
         """
         state = _state(ctx)
         _require_token(state)
         request = FramesRequest.model_validate(fields)
-        if request.email is None and state.settings.email:
+        problem = request.reference_problem()
+        if problem is not None:
+            raise ToolError(f"{problem} Nothing was created or charged.")
+        # With references the assets' account runs the task: a default email could only conflict with it.
+        if request.email is None and state.settings.email and not request.references:
             request = request.model_copy(update={"email": state.settings.email})
         try:
             run = await state.jobs.generate(request, wait_seconds, _Progress(ctx))
         except FramesError as e:
             raise ToolError(e.describe()) from None
-        return _render(state, run, request.body())
+        return await _render(state, run, request.body(), state.delivery(preview, save))
 
     @_tool(
         mcp,
         title="Get a Frames task",
+        meta=gallery.tool_meta(),
         annotations=ToolAnnotations(
             read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True
         ),
@@ -250,11 +336,14 @@ def build_server(settings: Settings, tuning: Tuning | None = None) -> MCPServer[
             int,
             Field(ge=0, le=WAIT_MAX, description="Seconds to wait for the task to finish (0-50). 0 returns at once."),
         ] = 0,
+        preview: Annotated[bool, Field(description=PREVIEW_DOC)] = settings.preview,
+        save: Annotated[bool, Field(description=SAVE_DOC)] = settings.output_dir is not None,
     ) -> Annotated[CallToolResult, TaskResult]:
         """Check a Frames task (GET /v1/runwayml/tasks/{taskId}) and return its images when done.
 
-        Use it to pick up a task whose generate_frames wait ended (or whose call was cancelled), and to
-        get freshly signed image URLs when earlier links have expired.
+        Use it to pick up a task whose generate_frames wait ended (or whose call was cancelled), and
+        whenever an image link has expired (links last 24-48 h; HTTP 403 means expired): every call returns
+        freshly signed URLs.
         """
         state = _state(ctx)
         _require_token(state)
@@ -262,7 +351,7 @@ def build_server(settings: Settings, tuning: Tuning | None = None) -> MCPServer[
             run = await state.jobs.follow(taskId, wait_seconds, _Progress(ctx))
         except FramesError as e:
             raise ToolError(f"{e.describe()} (taskId {taskId})") from None
-        return _render(state, run, None)
+        return await _render(state, run, None, state.delivery(preview, save))
 
     @_tool(
         mcp,
@@ -336,13 +425,194 @@ def build_server(settings: Settings, tuning: Tuning | None = None) -> MCPServer[
     def styles_resource() -> str:
         return catalog.build().model_dump_json(indent=2)
 
+    _add_references(mcp, settings)
+    _add_prompt_and_resources(mcp, recent_tasks)
     return mcp
 
 
-def _render(state: AppState, run: Run, requested: dict[str, Any] | None) -> CallToolResult:
+def _add_references(mcp: MCPServer[AppState], settings: Settings) -> None:
+    """upload_image and describe_image: reference images for generate_frames' imageAssetId1..3."""
+
+    @_tool(
+        mcp,
+        title="Upload a reference image",
+        annotations=ToolAnnotations(
+            read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
+        ),
+    )
+    async def upload_image(
+        ctx: Context[AppState],
+        path: Annotated[
+            str | None,
+            Field(
+                max_length=4096,
+                description="Absolute path of an image file on the machine running this server.",
+            ),
+        ] = None,
+        url: Annotated[str | None, Field(max_length=8192, description="An http or https URL of the image.")] = None,
+        data: Annotated[
+            str | None,
+            Field(description="The image bytes in base64, bare or as a data: URL (data:image/png;base64,...)."),
+        ] = None,
+        name: Annotated[
+            str | None, Field(max_length=200, description="A name for the asset at Runway. Default: the file name.")
+        ] = None,
+        email: Annotated[
+            Email | None,
+            Field(
+                description="The Runway account to hold the asset; a generation that uses it runs on this "
+                "account. Default: the server's configured account."
+            ),
+        ] = None,
+    ) -> Annotated[CallToolResult, UploadedAsset]:
+        """Upload a reference image to Runway (POST /v1/runwayml/assets) and return its assetId.
+
+        Give exactly one of path, url or data. The image must be PNG, JPEG, WebP or GIF (recognised from
+        its bytes) and within the server's size cap. Then pass the assetId to generate_frames as
+        imageAssetId1 (or 2, 3) and cite it in text_prompt as @IMG_1 (or @IMG_2, @IMG_3); or call
+        describe_image on it for a starting prompt. Uploading costs no credits.
+        """
+        state = _state(ctx)
+        _require_token(state)
+        guard = Guard(allow_private=state.settings.allow_private_urls)
+        try:
+            image = await sources.load(
+                state.downloads, path=path, url=url, data=data, max_bytes=state.settings.max_image_bytes, guard=guard
+            )
+        except FramesError as e:
+            raise ToolError(f"{e.describe()} Nothing was uploaded.") from None
+        account = email or state.settings.email
+        asset_name = sources.asset_name(name, image.name)
+        try:
+            asset = await state.client.upload_asset(image.data, image.mime, name=asset_name, email=account)
+        except FramesError as e:
+            raise ToolError(e.describe()) from None
+        assert asset.assetId is not None
+        out = UploadedAsset(
+            assetId=asset.assetId,
+            name=asset.name or asset_name,
+            mimeType=image.mime,
+            bytes=len(image.data),
+            width=image.width,
+            height=image.height,
+            email=asset.email or account,
+            url=asset.url,
+        )
+        holder = f" on account {out.email}" if out.email else ""
+        text = (
+            f"Uploaded {out.name} ({out.mimeType}, {out.width}x{out.height}, {out.bytes} bytes) as assetId "
+            f"{out.assetId}{holder}.\nUse it in generate_frames as imageAssetId1 and cite it as @IMG_1 in text_prompt "
+            "(e.g. '@IMG_1 as a watercolour portrait'); leave email out, the task runs on the asset's account. "
+            "describe_image gives a starting prompt from it."
+        )
+        return CallToolResult(
+            content=[TextContent(type="text", text=text)], structured_content=out.model_dump(mode="json")
+        )
+
+    @_tool(
+        mcp,
+        title="Describe a reference image as a prompt",
+        annotations=ToolAnnotations(
+            read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True
+        ),
+    )
+    async def describe_image(assetId: AssetId, ctx: Context[AppState]) -> Annotated[CallToolResult, ImageDescription]:
+        """Turn a reference image into a starting Frames prompt (GET /v1/runwayml/frames/describe/{assetId}).
+
+        Pass the assetId from upload_image (or an image of a finished task). The answer describes the
+        image's subject, scene and style: edit it into the text_prompt you want. Costs no credits.
+        """
+        state = _state(ctx)
+        _require_token(state)
+        try:
+            prompt = await state.client.describe(assetId)
+        except FramesError as e:
+            raise ToolError(e.describe()) from None
+        out = ImageDescription(assetId=assetId, prompt=prompt)
+        text = (
+            f"Starting prompt for {assetId}:\n{prompt}\nEdit it into a text_prompt (subject, scene, lighting, camera, "
+            "style); to keep the image itself as a reference, pass it as imageAssetId1 and cite @IMG_1."
+        )
+        return CallToolResult(
+            content=[TextContent(type="text", text=text)], structured_content=out.model_dump(mode="json")
+        )
+
+
+def _add_prompt_and_resources(mcp: MCPServer[AppState], recent_tasks: deque[str]) -> None:
+    """The frames_prompt prompt with its completions, and the frames://tasks/{taskId} resource."""
+
+    def frames_prompt(
+        subject: Annotated[str, Field(description="What the image should show, e.g. 'a lighthouse in a storm'.")],
+        style: Annotated[str | None, Field(description="Optional Frames style preset (see list_styles).")] = None,
+        aspect_ratio: Annotated[
+            str | None, Field(description="Optional aspect ratio: 16:9, 9:16, 1:1, 4:3, 3:4 or 21:9.")
+        ] = None,
+    ) -> str:
+        problem = prompting.argument_problem(subject, style, aspect_ratio)
+        if problem is not None:
+            raise MCPError(INVALID_PARAMS, problem)
+        return prompting.guidance(subject, style or None, aspect_ratio or None)
+
+    mcp.add_prompt(
+        _CheckedPrompt.from_function(
+            frames_prompt,
+            name="frames_prompt",
+            title="Write a Frames prompt",
+            description="Guides you to write a strong Runway Frames text_prompt (subject, scene, lighting, camera, "
+            "style) for a subject, then to call generate_frames.",
+        )
+    )
+
+    async def complete(
+        ref: PromptReference | ResourceTemplateReference,
+        argument: CompletionArgument,
+        context: CompletionContext | None,
+    ) -> Completion | None:
+        choices: tuple[str, ...] | None = None
+        if isinstance(ref, PromptReference) and ref.name == "frames_prompt":
+            choices = {"style": STYLES, "aspect_ratio": ASPECT_RATIOS}.get(argument.name)
+        elif isinstance(ref, ResourceTemplateReference) and ref.uri == TASK_TEMPLATE and argument.name == "taskId":
+            choices = tuple(reversed(recent_tasks))
+        if choices is None:
+            return None
+        values = [c for c in choices if c.lower().startswith(argument.value.lower())]
+        return Completion(values=values[:100], total=len(values), has_more=len(values) > 100)
+
+    mcp.completion()(complete)  # type: ignore[no-untyped-call]  # the SDK's decorator is untyped
+
+    @mcp.resource(
+        TASK_TEMPLATE,
+        name="task",
+        title="A Frames task",
+        description="A task's current state as JSON (the same fields as get_task's structured content), with "
+        "freshly signed image URLs.",
+        mime_type="application/json",
+    )
+    async def task_resource(taskId: str, ctx: Context[AppState]) -> str:
+        if not TASK_ID_RE.fullmatch(taskId):
+            raise ResourceNotFoundError(
+                f"{taskId[:120]!r} is not a taskId: expected user:<digits>-runwayml:<email>-task:<uuid>."
+            )
+        state = _state(ctx)
+        if not state.client.has_token:
+            raise ResourceError(MissingTokenError().describe())
+        try:
+            task = await state.client.get_task(taskId)
+            state.jobs.observe(task)  # the ledger learns it too
+        except NotFoundError:
+            raise ResourceNotFoundError(f"No task {taskId} on this useapi.net account.") from None
+        except FramesError as e:
+            raise ResourceError(e.describe()) from None
+        return task_result(task, simulated=state.settings.demo).model_dump_json(indent=2)
+
+
+async def _render(state: AppState, run: Run, requested: dict[str, Any] | None, how: Delivery) -> CallToolResult:
     """A created task's result: images, or still running, or failed; an error that ended the wait keeps
     the taskId."""
+    state.remember(run.task.taskId)
     result = task_result(run.task, requested=requested, simulated=state.settings.demo)
+    if run.note is not None:
+        result = result.model_copy(update={"notes": [run.note, *result.notes]})
     if run.error is not None:
         return error_result(result, run.error.describe())
-    return call_tool_result(result, extra_text=run.note)
+    return await deliver(result, how)

@@ -29,12 +29,13 @@ from frames_mcp.errors import (
     BusyError,
     InvalidResponseError,
     MissingTokenError,
+    NotFoundError,
     TransportError,
     UpstreamError,
     UseapiError,
     error_for_status,
 )
-from frames_mcp.models import TASK_ID_RE, FramesRequest, Task
+from frames_mcp.models import ASSET_ID_MAX, ASSET_ID_RE, TASK_ID_RE, Asset, FramesRequest, Task
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,17 @@ def task_path(task_id: str) -> str:
             hint="Pass the taskId exactly as generate_frames or list_tasks returned it.",
         )
     return f"{API_PREFIX}/tasks/{quote(task_id, safe=':@-._~+%')}"
+
+
+def asset_path(endpoint: str, asset_id: str) -> str:
+    """`endpoint`/{assetId}, for an assetId that is one safe path segment (it is otherwise opaque)."""
+    if len(asset_id) > ASSET_ID_MAX or not ASSET_ID_RE.fullmatch(asset_id):
+        raise BadRequestError(
+            "That is not an assetId: expected one path segment of letters, digits and . _ : @ + -.",
+            status_code=400,
+            hint="Pass the assetId exactly as upload_image or a task's artifacts returned it.",
+        )
+    return f"{API_PREFIX}/{endpoint}/{asset_id}"
 
 
 def _retry_after_seconds(response: httpx2.Response) -> float | None:
@@ -210,6 +222,35 @@ class UseapiClient:
             raise InvalidResponseError("The task list is not a JSON array.", status_code=200)
         return [self._task(item) for item in items if isinstance(item, dict)]
 
+    async def upload_asset(self, data: bytes, content_type: str, *, name: str, email: str | None) -> Asset:
+        """POST assets/?name=&email= with the raw image as the body. Sent once: a POST is never retried
+        blindly (here a repeat would only make a second asset, but the rule stays simple)."""
+        params = {"name": name} | ({"email": email} if email else {})
+        answer = await self._send(
+            "POST", f"{API_PREFIX}/assets/", content=data, headers={"Content-Type": content_type}, params=params
+        )
+        try:
+            asset = Asset.model_validate(answer)
+        except ValidationError:
+            asset = Asset()
+        asset_id = asset.assetId or asset.id  # S13 reads assetId, falling back to id
+        if not asset_id:
+            raise InvalidResponseError("The upload answer has no assetId.", status_code=200)
+        return asset.model_copy(update={"assetId": asset_id})
+
+    async def describe(self, asset_id: str) -> str:
+        """GET frames/describe/{assetId}: a starting prompt written from the image."""
+        try:
+            answer = await self._read("GET", asset_path("frames/describe", asset_id))
+        except NotFoundError as e:
+            raise NotFoundError(
+                e.message, status_code=404, body=e.body, hint="No such asset: upload the image with upload_image first."
+            ) from None
+        prompt = answer.get("prompt") if isinstance(answer, dict) else None
+        if not isinstance(prompt, str) or not prompt.strip():
+            raise InvalidResponseError("The describe answer has no prompt.", status_code=200)
+        return prompt
+
     # ---- plumbing -----------------------------------------------------------------------------------
 
     def busy_delay(self, busy: BusyError, until: float | None) -> float | None:
@@ -274,4 +315,4 @@ class UseapiClient:
         return data
 
 
-__all__ = ["RetryPolicy", "UseapiClient", "UseapiError", "task_path"]
+__all__ = ["RetryPolicy", "UseapiClient", "UseapiError", "asset_path", "task_path"]

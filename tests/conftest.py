@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import sys
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -39,17 +40,19 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+@contextmanager
+def running_sim(**config: Any) -> Iterator[Simulator]:
+    """A simulator served from a thread, its URL in `base_url` (modules may override `sim` with their own)."""
+    simulator = Simulator(SimulatorConfig(**config))
+    with run_in_thread(simulator) as base_url:
+        simulator.base_url = base_url  # type: ignore[attr-defined]
+        yield simulator
+
+
 @pytest.fixture
 def sim() -> Iterator[Simulator]:
     """A fresh simulator per test, so faults, task counts and request logs never leak between tests."""
-    yield from serve_sim(SimulatorConfig(**FAST))  # type: ignore[arg-type]
-
-
-def serve_sim(config: SimulatorConfig) -> Iterator[Simulator]:
-    """A simulator served from a thread for the duration of a fixture, its URL as `base_url`."""
-    simulator = Simulator(config)
-    with run_in_thread(simulator) as base_url:
-        simulator.base_url = base_url  # type: ignore[attr-defined]
+    with running_sim(**FAST) as simulator:
         yield simulator
 
 
@@ -87,9 +90,16 @@ def mode(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+@asynccontextmanager
+async def connect(sim: Simulator, mode: str, tuning: Tuning | None = None, **overrides: Any) -> AsyncIterator[Client]:
+    """An in-memory MCP client of a server whose settings differ from the defaults by `overrides`."""
+    async with Client(build_server(settings_for(sim, **overrides), tuning), mode=mode) as c:  # type: ignore[arg-type]
+        yield c
+
+
 @pytest.fixture
 async def client(sim: Simulator, mode: str) -> AsyncIterator[Client]:
-    async with Client(build_server(settings_for(sim)), mode=mode) as c:  # type: ignore[arg-type]
+    async with connect(sim, mode) as c:
         yield c
 
 

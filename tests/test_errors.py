@@ -144,9 +144,15 @@ async def test_bad_input_is_refused_before_any_request(client: Client, sim: Simu
 
 async def test_missing_token_says_how_to_set_it(sim: Simulator, mode: str) -> None:
     async with Client(build_server(settings_for(sim, token=None)), mode=mode) as c:  # type: ignore[arg-type]
-        names = {t.name for t in (await c.list_tools()).tools}  # the server still starts and lists its tools
-        assert {"generate_frames", "get_task", "list_styles", "list_tasks"} <= names
-        for name, args in (("generate_frames", {"text_prompt": "a cat"}), ("get_task", {"taskId": _any_task_id()})):
+        # The server still starts and lists its tools.
+        names = {t.name for t in (await c.list_tools()).tools}
+        assert {"generate_frames", "get_task", "upload_image", "list_tasks"} <= names
+        for name, args in (
+            ("generate_frames", {"text_prompt": "a cat"}),
+            ("get_task", {"taskId": _any_task_id()}),
+            ("describe_image", {"assetId": "user:1-runwayml:demo@frames.local-asset:x"}),
+            ("list_tasks", {}),
+        ):
             r = await c.call_tool(name, args)
             assert r.is_error and "USEAPI_TOKEN" in _text(r) and "--demo" in _text(r)
     assert sim.request_log == []

@@ -15,10 +15,9 @@ import pytest
 from mcp import Client
 
 from frames_mcp.models import TaskResult
-from frames_mcp.server import build_server
-from frames_mcp.simulator import Fault, Simulator, SimulatorConfig
+from frames_mcp.simulator import Fault, Simulator
 
-from .conftest import FAST_TUNING, creates, serve_sim, settings_for, sim_task_ids, text_of
+from .conftest import FAST_TUNING, connect, creates, running_sim, sim_task_ids, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -61,12 +60,13 @@ POLL_CASES: list[tuple[str, dict[str, Any], Outcome]] = [
 
 @pytest.fixture
 def sim() -> Iterator[Simulator]:
-    yield from serve_sim(SimulatorConfig(queue_seconds=0.05, run_seconds=0.15, image_px=32))
+    with running_sim(queue_seconds=0.05, run_seconds=0.15, image_px=32) as simulator:
+        yield simulator
 
 
 @pytest.fixture
 async def client(sim: Simulator) -> AsyncIterator[Client]:
-    async with Client(build_server(settings_for(sim), FAST_TUNING)) as c:
+    async with connect(sim, "auto", FAST_TUNING) as c:
         yield c
 
 

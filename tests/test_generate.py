@@ -38,7 +38,7 @@ async def test_generate_returns_four_images_in_every_form(client: Client, sim: S
     for a in result.artifacts:
         assert f"]({a.url})" in text
     # One resource_link per image, for clients that render or fetch them.
-    links = [wire(c) for c in r.content[1:]]
+    links = [wire(c) for c in r.content if c.type == "resource_link"]
     assert [link["type"] for link in links] == ["resource_link"] * 4
     assert [link["uri"] for link in links] == [a.url for a in result.artifacts]
     assert all(link["mimeType"] == "image/png" for link in links)

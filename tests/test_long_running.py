@@ -12,10 +12,9 @@ import pytest
 from mcp import Client, MCPError, StdioServerParameters
 
 from frames_mcp.models import TaskListResult, TaskResult
-from frames_mcp.server import build_server
-from frames_mcp.simulator import Fault, Simulator, SimulatorConfig
+from frames_mcp.simulator import Fault, Simulator
 
-from .conftest import FAST_TUNING, console_script, creates, serve_sim, settings_for, sim_task_ids, text_of
+from .conftest import FAST_TUNING, connect, console_script, creates, running_sim, sim_task_ids, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -27,20 +26,20 @@ def _gets_of(sim: Simulator, task_id: str) -> int:
 @pytest.fixture
 def quick() -> Iterator[Simulator]:
     """A simulator whose tasks take 0.2 s, for tests that run many of them."""
-    yield from serve_sim(SimulatorConfig(queue_seconds=0.05, run_seconds=0.15, image_px=32))
+    with running_sim(queue_seconds=0.05, run_seconds=0.15, image_px=32) as simulator:
+        yield simulator
 
 
 @pytest.fixture
 def one_slot() -> Iterator[Simulator]:
     """An account with maxJobs 1 and tasks that run long enough to be caught running (0.6 s)."""
-    yield from serve_sim(
-        SimulatorConfig(queue_seconds=0.1, run_seconds=0.5, image_px=32, accounts={"solo@frames.local": 1})
-    )
+    with running_sim(queue_seconds=0.1, run_seconds=0.5, image_px=32, accounts={"solo@frames.local": 1}) as simulator:
+        yield simulator
 
 
 @pytest.fixture
 async def quick_client(quick: Simulator) -> AsyncIterator[Client]:
-    async with Client(build_server(settings_for(quick), FAST_TUNING)) as c:
+    async with connect(quick, "auto", FAST_TUNING) as c:
         yield c
 
 
@@ -76,7 +75,7 @@ async def test_calls_beyond_max_jobs_hear_they_are_queued_locally(one_slot: Simu
     async def on_progress(progress: float, total: float | None, message: str | None) -> None:
         messages.append(message or "")
 
-    async with Client(build_server(settings_for(one_slot), FAST_TUNING)) as c, anyio.create_task_group() as tg:
+    async with connect(one_slot, "auto", FAST_TUNING) as c, anyio.create_task_group() as tg:
         tg.start_soon(c.call_tool, "generate_frames", {"text_prompt": "first", "num_images": 1})
         await anyio.sleep(0.05)
         second = await c.call_tool(
@@ -90,7 +89,7 @@ async def test_calls_beyond_max_jobs_hear_they_are_queued_locally(one_slot: Simu
 async def test_an_abandoned_task_keeps_its_slot_until_a_waiting_call_sees_it_finish(one_slot: Simulator) -> None:
     # wait_seconds 0 leaves a running task nobody polls: the next call must neither overrun maxJobs
     # (a 429) nor wait forever; it reads the orphaned task itself and goes once it has finished.
-    async with Client(build_server(settings_for(one_slot), FAST_TUNING)) as c:
+    async with connect(one_slot, "auto", FAST_TUNING) as c:
         first = await c.call_tool("generate_frames", {"text_prompt": "first", "num_images": 1, "wait_seconds": 0})
         assert not TaskResult.model_validate(first.structured_content).done
         second = await c.call_tool("generate_frames", {"text_prompt": "second", "num_images": 1})
@@ -101,7 +100,7 @@ async def test_an_abandoned_task_keeps_its_slot_until_a_waiting_call_sees_it_fin
 
 async def test_a_call_whose_budget_ends_in_the_local_queue_is_not_created(one_slot: Simulator) -> None:
     # A distinct outcome from "created, still running": nothing exists, nothing was charged, no taskId.
-    async with Client(build_server(settings_for(one_slot), FAST_TUNING)) as c:
+    async with connect(one_slot, "auto", FAST_TUNING) as c:
         await c.call_tool("generate_frames", {"text_prompt": "first [slow]", "num_images": 1, "wait_seconds": 0})
         r = await c.call_tool("generate_frames", {"text_prompt": "second", "num_images": 1, "wait_seconds": 1})
     assert r.is_error
@@ -139,7 +138,7 @@ async def test_progress_goes_from_queued_through_running_to_done(one_slot: Simul
     async def on_progress(progress: float, total: float | None, message: str | None) -> None:
         seen.append((progress, message or ""))
 
-    async with Client(build_server(settings_for(one_slot), FAST_TUNING)) as c:
+    async with connect(one_slot, "auto", FAST_TUNING) as c:
         r = await c.call_tool("generate_frames", {"text_prompt": "a kite"}, progress_callback=on_progress)
     assert not r.is_error
     messages = [m for _, m in seen]
@@ -174,7 +173,7 @@ async def test_a_cancelled_call_stops_polling_and_its_task_stays_listed(
     one_slot: Simulator, mode: str, how: str
 ) -> None:
     # When the client cancels (or gives up on) a call, nothing keeps polling, and list_tasks still finds the task.
-    async with Client(build_server(settings_for(one_slot), FAST_TUNING), mode=mode) as c:  # type: ignore[arg-type]
+    async with connect(one_slot, mode, FAST_TUNING) as c:
         with anyio.CancelScope() as scope:
 
             async def on_progress(progress: float, total: float | None, message: str | None) -> None:
@@ -237,7 +236,7 @@ async def test_list_tasks_can_show_the_accounts_own_listing(quick_client: Client
 
 async def test_get_task_updates_the_ledger(one_slot: Simulator) -> None:
     # A task picked up with get_task shows its new status in list_tasks, without list_tasks reading it again.
-    async with Client(build_server(settings_for(one_slot), FAST_TUNING)) as c:
+    async with connect(one_slot, "auto", FAST_TUNING) as c:
         r = await c.call_tool("generate_frames", {"text_prompt": "later", "num_images": 1, "wait_seconds": 0})
         task_id = TaskResult.model_validate(r.structured_content).taskId
         await c.call_tool("get_task", {"taskId": task_id, "wait_seconds": 10})

@@ -26,7 +26,12 @@ GENERATE_PROPERTIES: dict[str, dict[str, Any]] = {
     "replyRef": {"anyOf": [{"type": "string", "maxLength": 1024}, {"type": "null"}]},
     "maxJobs": {"anyOf": [{"type": "integer", "minimum": 1, "maximum": 10}, {"type": "null"}]},
     "email": {"anyOf": [{"type": "string", "maxLength": 254}, {"type": "null"}]},
+    "imageAssetId1": {"anyOf": [{"type": "string", "maxLength": 400}, {"type": "null"}], "default": None},
+    "imageAssetId2": {"anyOf": [{"type": "string", "maxLength": 400}, {"type": "null"}], "default": None},
+    "imageAssetId3": {"anyOf": [{"type": "string", "maxLength": 400}, {"type": "null"}], "default": None},
     "wait_seconds": {"type": "integer", "minimum": 0, "maximum": 50, "default": 10},
+    "preview": {"type": "boolean", "default": True},
+    "save": {"type": "boolean", "default": False},
 }
 
 
@@ -44,7 +49,14 @@ async def _tools(client: Client) -> dict[str, dict[str, Any]]:
 
 
 async def test_tool_names(client: Client) -> None:
-    assert sorted(await _tools(client)) == ["generate_frames", "get_task", "list_styles", "list_tasks"]
+    assert sorted(await _tools(client)) == [
+        "describe_image",
+        "generate_frames",
+        "get_task",
+        "list_styles",
+        "list_tasks",
+        "upload_image",
+    ]
 
 
 async def test_generate_frames_schema_carries_every_documented_constraint(client: Client) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 
@@ -49,7 +50,7 @@ async def test_stdio_demo_needs_no_token() -> None:
     assert not r.is_error
     result = TaskResult.model_validate(r.structured_content)
     assert result.simulated and result.status == "SUCCEEDED"
-    assert "simulated placeholders" in r.content[0].text  # type: ignore[union-attr]
+    assert "images are placeholders" in r.content[0].text  # type: ignore[union-attr]
 
 
 def test_stdout_carries_only_the_protocol() -> None:
@@ -132,3 +133,25 @@ async def test_http_refuses_a_foreign_host_header(http_server: str) -> None:
             content="{}",
         )
     assert response.status_code == 421
+
+
+def test_invalid_configuration_refuses_to_start_with_a_clear_message() -> None:
+    # Validated once at start: a bad value is named, and the server exits instead of failing later.
+    proc = subprocess.run(
+        [console_script()],
+        env=_subprocess_env(FRAMES_MCP_WAIT_SECONDS="99"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert proc.returncode == 2
+    assert "FRAMES_MCP_WAIT_SECONDS" in proc.stderr
+    assert proc.stdout == ""
+
+
+def test_python_dash_m_runs_the_same_cli() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "frames_mcp", "--version"], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert out.stdout.strip() == f"frames-mcp {__version__}"
