@@ -8,7 +8,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import httpx2
 from mcp import MCPError
@@ -28,9 +28,8 @@ from mcp.types import (
 )
 from pydantic import BaseModel, Field, SecretStr
 
-from frames_mcp import __version__, catalog, gallery, prompting, sources
+from frames_mcp import __version__, catalog, gallery, prompting
 from frames_mcp.config import Settings
-from frames_mcp.delivery import Delivery, deliver
 from frames_mcp.errors import FramesError, MissingTokenError, NotFoundError
 from frames_mcp.fetch import Guard
 from frames_mcp.jobs import Estimate, Event, Jobs, LocalQueue, Run, Tuning, UpstreamBusy
@@ -52,7 +51,13 @@ from frames_mcp.models import (
     UploadedAsset,
 )
 from frames_mcp.results import account_task, error_result, ledger_task, task_list_result, task_result
-from frames_mcp.useapi import UseapiClient
+from frames_mcp.useapi import LazyTransport, UseapiClient
+
+if TYPE_CHECKING:
+    from frames_mcp.delivery import Delivery
+
+# Pillow (previews, uploads) is imported where it is first used, not at startup: clients list the tools of a
+# freshly spawned server at once, and a start within 10% of a bare MCPServer's is a goal (BENCHMARKS.md).
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +97,8 @@ class AppState:
             self.recent_tasks.append(task_id)
 
     def delivery(self, preview: bool, save: bool) -> Delivery:
+        from frames_mcp.delivery import Delivery
+
         s = self.settings
         return Delivery(self.downloads, preview, save, s.output_dir, s.max_image_bytes)
 
@@ -247,9 +254,11 @@ def build_server(settings: Settings, tuning: Tuning | None = None) -> MCPServer[
                 log.warning("demo mode: simulated useapi.net at %s; images are placeholders", base_url)
             headers = {"User-Agent": f"frames-mcp/{__version__}"}
             http = await stack.enter_async_context(
-                httpx2.AsyncClient(base_url=base_url, timeout=HTTP_TIMEOUT, headers=headers)
+                httpx2.AsyncClient(base_url=base_url, timeout=HTTP_TIMEOUT, headers=headers, transport=LazyTransport())
             )
-            downloads = await stack.enter_async_context(httpx2.AsyncClient(timeout=HTTP_TIMEOUT, headers=headers))
+            downloads = await stack.enter_async_context(
+                httpx2.AsyncClient(timeout=HTTP_TIMEOUT, headers=headers, transport=LazyTransport())
+            )
             client = UseapiClient(http, token, retry=tuning.retry)
             yield AppState(client, settings, downloads, recent_tasks, Jobs(client, tuning))
 
@@ -476,6 +485,8 @@ def _add_references(mcp: MCPServer[AppState], settings: Settings) -> None:
         _require_token(state)
         guard = Guard(allow_private=state.settings.allow_private_urls)
         try:
+            from frames_mcp import sources
+
             image = await sources.load(
                 state.downloads, path=path, url=url, data=data, max_bytes=state.settings.max_image_bytes, guard=guard
             )
@@ -615,4 +626,6 @@ async def _render(state: AppState, run: Run, requested: dict[str, Any] | None, h
         result = result.model_copy(update={"notes": [run.note, *result.notes]})
     if run.error is not None:
         return error_result(result, run.error.describe())
+    from frames_mcp.delivery import deliver
+
     return await deliver(result, how)

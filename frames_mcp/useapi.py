@@ -68,6 +68,26 @@ class RetryPolicy:
     read_timeout: float = 10.0  # one GET, at most: a slower answer is retried (reads have no side effect)
 
 
+class LazyTransport(httpx2.AsyncBaseTransport):
+    """httpx2's default transport, built at the first request instead of at startup.
+
+    Building it imports the connection pool and loads the TLS trust store, a good part of the server's
+    start: clients list tools right after spawning a server, long before its first generation.
+    """
+
+    def __init__(self) -> None:
+        self._transport: httpx2.AsyncHTTPTransport | None = None
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        if self._transport is None:
+            self._transport = httpx2.AsyncHTTPTransport()
+        return await self._transport.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        if self._transport is not None:
+            await self._transport.aclose()
+
+
 def task_path(task_id: str) -> str:
     """The tasks/{taskId} path, for a taskId of the documented form only.
 
