@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import httpx2
+from mcp import types
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, ToolAnnotations
@@ -19,7 +20,7 @@ from pydantic import BaseModel, Field, SecretStr
 from frames_mcp import __version__, catalog
 from frames_mcp.config import Settings
 from frames_mcp.errors import FramesError, InvalidResponseError, MissingTokenError, TransportError
-from frames_mcp.models import WAIT_MAX, FramesRequest, Task, TaskId, TaskResult
+from frames_mcp.models import ASPECT_RATIOS, STYLES, WAIT_MAX, FramesRequest, Task, TaskId, TaskResult
 from frames_mcp.results import call_tool_result, error_result, task_result
 from frames_mcp.useapi import UseapiClient
 from frames_mcp.waiting import wait_for_task
@@ -243,7 +244,35 @@ def build_server(settings: Settings) -> MCPServer[AppState]:
     def styles_resource() -> str:
         return catalog.build().model_dump_json(indent=2)
 
+    _answer_logging_and_completion(mcp)
     return mcp
+
+
+# Argument values a client may complete (completion/complete), by argument name, for any prompt or template.
+_COMPLETABLE: dict[str, tuple[str, ...]] = {"style": STYLES, "aspect_ratio": ASPECT_RATIOS}
+
+
+def _answer_logging_and_completion(mcp: MCPServer[AppState]) -> None:
+    """Serve logging/setLevel and completion/complete, which 2025-era clients call without checking capabilities.
+
+    frames-mcp sends no log notifications (progress notifications carry a task's state), so setLevel only
+    acknowledges. Completion offers the style presets and aspect ratios for arguments of those names.
+    """
+
+    async def set_level(ctx: Any, params: types.SetLevelRequestParams) -> types.EmptyResult:
+        log.debug("client asked for log level %s; frames-mcp sends no log notifications", params.level)
+        return types.EmptyResult()
+
+    async def complete(ctx: Any, params: types.CompleteRequestParams) -> types.CompleteResult:
+        argument = params.argument
+        values = [v for v in _COMPLETABLE.get(argument.name, ()) if v.startswith(argument.value)]
+        return types.CompleteResult(completion=types.Completion(values=values, total=len(values), has_more=False))
+
+    # The 2026 revision dropped logging/setLevel and MCPServer.completion() is untyped: both go to the lowlevel
+    # server, which is where the SDK says legacy methods are re-added.
+    lowlevel = mcp._lowlevel_server
+    lowlevel.add_request_handler("logging/setLevel", types.SetLevelRequestParams, set_level)
+    lowlevel.add_request_handler("completion/complete", types.CompleteRequestParams, complete)
 
 
 async def _wait_and_render(
