@@ -37,14 +37,16 @@ GENERIC_SCENARIOS = {
 TOOLS = {"generate_frames", "get_task", "list_styles"}
 
 
-def run(argv: Sequence[str], *, timeout: float = 120, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run(argv: Sequence[str], *, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """A tool under Node 22 from the repo root, output captured, bounded in time."""
     return subprocess.run(
-        list(argv), cwd=REPO, env=env or node_env(), capture_output=True, text=True, timeout=timeout, check=False
+        list(argv), cwd=REPO, env=node_env(), capture_output=True, text=True, timeout=timeout, check=False
     )
 
 
 def ok_json(proc: subprocess.CompletedProcess[str]) -> Any:
-    assert proc.returncode == 0, f"exit {proc.returncode}\nstdout:\n{proc.stdout[-3000:]}\nstderr:\n{proc.stderr[-3000:]}"
+    output = f"stdout:\n{proc.stdout[-3000:]}\nstderr:\n{proc.stderr[-3000:]}"
+    assert proc.returncode == 0, f"exit {proc.returncode}\n{output}"
     return json.loads(proc.stdout)
 
 
@@ -91,7 +93,8 @@ def test_the_bundle_starts_with_its_own_mcp_config(bundle: Path, tmp_path: Path)
     env_args = [a for k in passthrough for a in ("-e", f"{k}={os.environ[k]}")]
     env_args += [a for k, v in config["env"].items() if expand(v) for a in ("-e", f"{k}={expand(v)}")]
     command = [expand(config["command"]), *(expand(a) for a in config["args"])]
-    listed = ok_json(run([*node_tool("inspector"), "--cli", *env_args, *command, "--method", "tools/list"], timeout=300))
+    inspector = [*node_tool("inspector"), "--cli", *env_args]
+    listed = ok_json(run([*inspector, *command, "--method", "tools/list"], timeout=300))
     assert {t["name"] for t in listed["tools"]} >= TOOLS
 
 

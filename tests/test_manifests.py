@@ -89,7 +89,8 @@ def test_registry_entry_runs_the_pypi_package_with_uvx() -> None:
     assert (package["registryType"], package["identifier"], package["runtimeHint"]) == ("pypi", "frames-mcp", "uvx")
     assert package["transport"] == {"type": "stdio"}
     token = {v["name"]: v for v in package["environmentVariables"]}["USEAPI_TOKEN"]
-    assert token["isSecret"] is True and token["isRequired"] is True
+    assert token["isSecret"] is True
+    assert token["isRequired"] is True
 
 
 def test_readme_carries_the_registry_ownership_marker() -> None:
@@ -102,11 +103,13 @@ def test_readme_carries_the_registry_ownership_marker() -> None:
 
 def test_bundle_passes_the_token_from_a_sensitive_user_setting() -> None:
     manifest = load("manifest.json")
-    assert manifest["manifest_version"] == "0.4" and manifest["server"]["type"] == "uv"
+    assert manifest["manifest_version"] == "0.4"
+    assert manifest["server"]["type"] == "uv"
     env = manifest["server"]["mcp_config"]["env"]
     assert env["USEAPI_TOKEN"] == "${user_config.useapi_token}"
     token = manifest["user_config"]["useapi_token"]
-    assert token["sensitive"] is True and token["required"] is True
+    assert token["sensitive"] is True
+    assert token["required"] is True
 
 
 def test_bundle_user_settings_are_all_used() -> None:
