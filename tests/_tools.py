@@ -91,15 +91,21 @@ class HttpServer:
 
 @contextmanager
 def http_server(
-    args: Sequence[str] = (), env: Mapping[str, str] | None = None, *, startup_timeout: float = 30.0
+    args: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+    *,
+    command: Sequence[str] | None = None,
+    startup_timeout: float = 30.0,
 ) -> Iterator[HttpServer]:
-    """Start the console script in HTTP mode on a free loopback port; always stop it (TERM, then KILL)."""
+    """Start `frames-mcp --transport http` (or `command`, which must take --port and serve /healthz) on a free
+    loopback port; wait for /healthz; always stop it (TERM, then KILL)."""
     port = free_port()
+    argv = [*(command or [console_script(), "--transport", "http"]), "--port", str(port), *args]
     with tempfile.TemporaryDirectory() as tmp:
         stderr_path = Path(tmp) / "stderr.log"
         with stderr_path.open("wb") as stderr:
             proc = subprocess.Popen(
-                [console_script(), "--transport", "http", "--port", str(port), *args],
+                argv,
                 env=clean_env(**(env or {})),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
