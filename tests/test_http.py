@@ -15,7 +15,9 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from frames_mcp.http_app import GRACEFUL_SHUTDOWN_SECONDS, is_loopback
+from frames_mcp.config import Settings
+from frames_mcp.errors import ConfigurationError
+from frames_mcp.http_app import GRACEFUL_SHUTDOWN_SECONDS, is_loopback, transport_security
 
 from ._tools import HttpServer, clean_env, console_script, http_server, stop
 
@@ -181,6 +183,20 @@ def test_all_interfaces_with_token_and_hosts_keeps_the_protection() -> None:
         assert post_initialize(s, Host="evil.example", **bearer()).status_code == 421
         assert post_initialize(s, Origin="https://evil.example", **bearer()).status_code == 403
         assert post_initialize(s).status_code == 401
+
+
+def test_blank_allowed_hosts_count_as_not_configured() -> None:
+    # FRAMES_MCP_ALLOWED_HOSTS=" , " must not pass for a configured (empty) list on a public bind.
+    settings = Settings.from_env({"FRAMES_MCP_AUTH_TOKEN": TOKEN, "FRAMES_MCP_ALLOWED_HOSTS": " , "})
+    assert settings.allowed_hosts is None
+    with pytest.raises(ConfigurationError, match="without FRAMES_MCP_ALLOWED_HOSTS"):
+        transport_security("0.0.0.0", settings)
+
+
+def test_settings_never_show_the_auth_token() -> None:
+    settings = Settings.from_env({"FRAMES_MCP_AUTH_TOKEN": TOKEN})
+    assert TOKEN not in repr(settings)
+    assert TOKEN not in str(settings.model_dump())
 
 
 @pytest.mark.parametrize(
