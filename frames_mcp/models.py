@@ -66,15 +66,11 @@ TaskId = Annotated[
         examples=["user:1234-runwayml:me@example.com-task:0f8e3c1a-7b2d-4c59-9a1e-2f6b8d4c7e10"],
     ),
 ]
-Email = Annotated[
-    str,
-    Field(
-        pattern=EMAIL_PATTERN,
-        max_length=254,
-        description="Optional Runway API account email. If not provided, the server's configured default "
-        "account is used; with none configured the API randomly selects an available account.",
-    ),
-]
+Email = Annotated[str, Field(pattern=EMAIL_PATTERN, max_length=254)]
+EMAIL_DOC = (
+    "Optional Runway API account email. If not provided, the server's configured default account is used; "
+    "with none configured the API randomly selects an available account."
+)
 
 
 class FramesRequest(BaseModel):
@@ -135,7 +131,7 @@ class FramesRequest(BaseModel):
         le=10,
         description="Optional maximum number of concurrent jobs for the account. Valid range: 1…10.",
     )
-    email: Email | None = None
+    email: Email | None = Field(default=None, description=EMAIL_DOC)
 
     def body(self) -> dict[str, Any]:
         """The JSON body to send: unset optionals left out, num_images always sent."""

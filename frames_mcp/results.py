@@ -6,7 +6,7 @@ from typing import Any
 
 from mcp.types import CallToolResult, ContentBlock, ResourceLink, TextContent
 
-from frames_mcp.models import ArtifactOut, FailureOut, Task, TaskResult
+from frames_mcp.models import ASPECT_RATIOS, ArtifactOut, FailureOut, Task, TaskResult
 
 # Options worth echoing back: what the model needs to vary or reproduce a result.
 _ECHOED_OPTIONS = (
@@ -22,7 +22,7 @@ _ECHOED_OPTIONS = (
 )
 
 EXPIRY_NOTE = "Image links are signed and expire within 24-48 h; call get_task with the taskId for fresh ones."
-DEMO_NOTE = "Demo mode: these images are simulated placeholders from the built-in simulator, not Runway output."
+DEMO_NOTE = "Demo mode: this task ran on the built-in simulator; its images are placeholders, not Runway output."
 
 
 def _mime_for(url: str) -> str:
@@ -46,6 +46,10 @@ def task_result(task: Task, *, requested: dict[str, Any] | None = None, simulate
         artifacts.append(
             ArtifactOut(index=i, url=a.url, previewUrl=preview, assetId=a.assetId, width=width, height=height)
         )
+    if "aspect_ratio" not in options and artifacts:
+        ratio = _nearest_ratio(artifacts[0].width, artifacts[0].height)
+        if ratio:
+            options["aspect_ratio"] = ratio
     error = None
     if task.error is not None and task.status not in ("SUCCEEDED",):
         error = FailureOut(
@@ -68,6 +72,13 @@ def task_result(task: Task, *, requested: dict[str, Any] | None = None, simulate
         nextStep=_next_step(task, artifacts),
         simulated=simulated,
     )
+
+
+def _nearest_ratio(width: int | None, height: int | None) -> str | None:
+    """The documented aspect ratio closest to an image's size (tasks do not record the ratio they were asked)."""
+    if not width or not height:
+        return None
+    return min(ASPECT_RATIOS, key=lambda r: abs(width / height - int(r.split(":")[0]) / int(r.split(":")[1])))
 
 
 def _next_step(task: Task, artifacts: list[ArtifactOut]) -> str | None:
@@ -102,15 +113,15 @@ def summary_text(r: TaskResult) -> str:
     lines: list[str] = []
     opts = r.options
     described = ", ".join(
-        f"{label} {opts[key]}"
-        for key, label in (("aspect_ratio", ""), ("style", "style"), ("seed", "seed"))
+        f"{label}{opts[key]}"
+        for key, label in (("aspect_ratio", ""), ("style", "style "), ("seed", "seed "))
         if key in opts
-    ).replace(" ,", ",")
+    )
     if r.status == "SUCCEEDED" and r.artifacts:
         n = len(r.artifacts)
         lines.append(
             f"Task {r.taskId} SUCCEEDED: {n} image{'s' if n != 1 else ''}"
-            + (f" ({described.strip()})" if described else "")
+            + (f" ({described})" if described else "")
             + "."
         )
         for a in r.artifacts:

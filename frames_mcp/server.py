@@ -14,7 +14,7 @@ import httpx2
 from mcp import types
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import CallToolResult, ToolAnnotations
+from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field, SecretStr
 
 from frames_mcp import __version__, catalog
@@ -109,6 +109,15 @@ def _ctx_param() -> inspect.Parameter:
     return inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=Context)
 
 
+def _tool(mcp: MCPServer[AppState], **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """mcp.tool with the docstring, dedented, as the description the model reads."""
+
+    def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+        return mcp.tool(description=inspect.cleandoc(fn.__doc__ or ""), **kwargs)(fn)
+
+    return register
+
+
 def _state(ctx: Context[AppState]) -> AppState:
     return ctx.request_context.lifespan_context
 
@@ -154,7 +163,8 @@ def build_server(settings: Settings) -> MCPServer[AppState]:
         "carries its taskId and the task keeps running: call get_task to pick it up."
     )
 
-    @mcp.tool(
+    @_tool(
+        mcp,
         title="Generate images with Runway Frames",
         annotations=ToolAnnotations(
             read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
@@ -191,14 +201,15 @@ def build_server(settings: Settings) -> MCPServer[AppState]:
         log.info("created task %s", task.taskId)
         return await _wait_and_render(ctx, state, task, deadline, request.body())
 
-    @mcp.tool(
+    @_tool(
+        mcp,
         title="Get a Frames task",
         annotations=ToolAnnotations(
             read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True
         ),
     )
     async def get_task(
-        taskId: TaskId,  # noqa: N803 - the API's own name
+        taskId: TaskId,
         ctx: Context[AppState],
         wait_seconds: Annotated[
             int,
@@ -219,7 +230,8 @@ def build_server(settings: Settings) -> MCPServer[AppState]:
             raise ToolError(f"{e.describe()} (taskId {taskId})") from None
         return await _wait_and_render(ctx, state, task, deadline, None)
 
-    @mcp.tool(
+    @_tool(
+        mcp,
         title="List Frames styles and options",
         annotations=ToolAnnotations(
             read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
@@ -230,7 +242,7 @@ def build_server(settings: Settings) -> MCPServer[AppState]:
         ranges of diversity, seed and num_images that generate_frames accepts."""
         cat = catalog.build()
         return CallToolResult(
-            content=[{"type": "text", "text": catalog.as_text(cat)}],  # type: ignore[list-item]
+            content=[TextContent(type="text", text=catalog.as_text(cat))],
             structured_content=cat.model_dump(mode="json"),
         )
 

@@ -1,0 +1,3 @@
+from frames_mcp.simulator._server import main
+
+main()

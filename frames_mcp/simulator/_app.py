@@ -1,0 +1,527 @@
+"""`Simulator`: the state of a simulated useapi.net and the Starlette app that serves it."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import secrets
+import threading
+import time
+import uuid
+from collections import Counter
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.datastructures import QueryParams
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from frames_mcp.models import SEED_MAX, TASK_ID_RE
+from frames_mcp.simulator import _tasks as t
+from frames_mcp.simulator._config import Fault, LoggedRequest, SimulatorConfig
+from frames_mcp.simulator._gate import FAULT_KEY, Gate
+from frames_mcp.simulator._images import UPLOAD_FORMATS, RenderCache, describe, preview_of, sniff
+from frames_mcp.simulator._signing import UrlSigner
+from frames_mcp.simulator._validate import ApiError, CreateParams, bad_request, not_found, parse_create
+
+API = "/v1/runwayml"
+NO_CREDITS_BODY = {"error": "You do not have enough credits to run this task."}
+RUNWAY_BUSY_BODY = {
+    "error": "You have too many tasks running or pending. Please wait for some of them to finish before starting more."
+}
+CREDITS_PER_IMAGE = 5
+STATUSES = ("PENDING", "THROTTLED", "RUNNING", "SUCCEEDED", "FAILED")
+_UUID_TAIL = re.compile(r"([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$")
+_TASK_FILE = re.compile(r"(\d)(_preview)?\.(png|jpg)")
+_CDN_ERROR = '<?xml version="1.0" encoding="UTF-8"?><Error><Code>{code}</Code><Message>{msg}</Message></Error>'
+_METRICS = ("creates", "gets", "lists", "downloads", "uploads", "describes", "429s", "faults")
+
+
+def _user_id(token: str) -> int:
+    match = re.match(r"user:(\d+)-", token)
+    return int(match.group(1)) if match else 1
+
+
+def _cdn_error(status: int, code: str, message: str) -> Response:
+    """CloudFront answers file errors in XML, not in useapi's JSON."""
+    return Response(_CDN_ERROR.format(code=code, msg=message), status, media_type="application/xml")
+
+
+def _query_int(query: QueryParams, name: str, low: int, high: int, default: int) -> int:
+    raw = query.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise bad_request(f"{name} must be an integer in range {low}…{high}")
+    return int(raw)
+
+
+async def _fields(request: Request) -> dict[str, Any]:
+    """The create body as a dict: JSON, or form fields (all strings) for multipart/urlencoded."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        async with request.form() as form:
+            if any(not isinstance(v, str) for v in form.values()):
+                raise bad_request("Form fields must be text; upload images with POST /assets first")
+            return {k: v for k, v in form.items() if isinstance(v, str)}
+    try:
+        data = await request.json()
+    except ValueError:
+        raise bad_request("Request body must be JSON or multipart/form-data") from None
+    if not isinstance(data, dict):
+        raise bad_request("Request body must be a JSON object")
+    return data
+
+
+class Simulator:
+    """A stand-in for useapi.net's Runway Frames API. Serve `app` with `serve()` or `run_in_thread()`.
+
+    Requests are handled on the server's event loop. `inject`, `clear_faults`, `counts` and
+    `request_log` may be used from another thread (a lock guards what they share with the loop).
+    """
+
+    def __init__(self, config: SimulatorConfig | None = None) -> None:
+        self.config = config or SimulatorConfig()
+        self.request_log: list[LoggedRequest] = []
+        self.last_create_body: dict[str, Any] | None = None  # as received, before validation
+        self.user_id = _user_id(self.config.token)
+        self._lock = threading.Lock()
+        self._faults: list[Fault] = []
+        self._counters: Counter[tuple[str, str]] = Counter()
+        self._tasks: dict[str, t.SimTask] = {}  # by task uuid, oldest first
+        self._active: dict[str, list[t.SimTask]] = {email: [] for email in self.config.accounts}
+        self._assets: dict[str, t.Asset] = {}  # uploads by asset uuid
+        self._artifacts: dict[str, tuple[t.SimTask, int]] = {}  # artifact asset uuid -> (task, index)
+        self._signer = UrlSigner(self.config.url_ttl_seconds)
+        self._renders = RenderCache()
+        self.app = Starlette(
+            routes=self._routes(),
+            middleware=[Middleware(Gate, host=self)],
+            exception_handlers={ApiError: self._api_error, HTTPException: self._http_error},
+        )
+
+    # ---- introspection -----------------------------------------------------------------------------
+
+    def inject(self, fault: Fault) -> None:
+        """Add a fault; a copy is kept, so the caller's object is not used up."""
+        with self._lock:
+            self._faults.append(dataclasses.replace(fault))
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def counts(self) -> dict[str, Any]:
+        """Totals per metric, HTTP statuses seen, and per account: creates, gets, 429s, in flight now."""
+        with self._lock:
+            counters = dict(self._counters)
+            in_flight = {email: len(self._in_flight(email)) for email in self.config.accounts}
+        totals = {m: sum(n for (metric, _), n in counters.items() if metric == m) for m in _METRICS}
+        per_account = {
+            email: {"creates": 0, "gets": 0, "429s": 0}
+            | {m: n for (m, e), n in counters.items() if e == email and m in ("creates", "gets", "429s")}
+            | {"in_flight": in_flight[email]}
+            for email in self.config.accounts
+        }
+        statuses = Counter(str(r.status) for r in list(self.request_log))
+        return {"requests": len(self.request_log), **totals, "statuses": dict(statuses), "per_account": per_account}
+
+    def task_status(self, task_id: str) -> str | None:
+        """The status a GET would report now, or None for an unknown task (for tests and benchmarks)."""
+        task = self._tasks.get(task_id[-36:])
+        return task.phase(self.config.clock()).status if task and task.task_id == task_id else None
+
+    # ---- what the gate asks ------------------------------------------------------------------------
+
+    def take_fault(self, method: str, path: str) -> Fault | None:
+        with self._lock:
+            for fault in self._faults:
+                if fault.matches(method, path):
+                    fault.times -= 1
+                    if fault.times == 0:
+                        self._faults.remove(fault)
+                    self._counters["faults", ""] += 1
+                    return fault
+        return None
+
+    def auth_error(self, authorization: str | None) -> tuple[int, dict[str, Any]] | None:
+        scheme, _, token = (authorization or "").partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or token not in {self.config.token, *self.config.expired_tokens}:
+            return 401, {"error": "Unauthorized", "code": 401}
+        if token in self.config.expired_tokens:
+            return 402, {"error": "Your useapi.net subscription has expired. Please renew it.", "code": 402}
+        return None
+
+    def record(self, method: str, path: str, status: int) -> None:
+        self.request_log.append(LoggedRequest(method, path, status))
+
+    # ---- routes ------------------------------------------------------------------------------------
+
+    def _routes(self) -> list[Route]:
+        return [
+            Route(f"{API}/frames/create", self._create, methods=["POST"]),
+            Route(f"{API}/tasks", self._list_tasks, methods=["GET"]),
+            Route(f"{API}/tasks/", self._list_tasks, methods=["GET"]),
+            Route(f"{API}/tasks/{{task_id:path}}", self._get_task, methods=["GET"]),
+            Route(f"{API}/tasks/{{task_id:path}}", self._delete_task, methods=["DELETE"]),
+            Route(f"{API}/scheduler", self._scheduler, methods=["GET"]),
+            Route(f"{API}/scheduler/", self._scheduler, methods=["GET"]),
+            Route(f"{API}/scheduler/{{task_id:path}}", self._untrack, methods=["DELETE"]),
+            Route(f"{API}/assets", self._upload, methods=["POST"]),
+            Route(f"{API}/assets/", self._upload, methods=["POST"]),
+            Route(f"{API}/assets/{{asset_id:path}}", self._get_asset, methods=["GET"]),
+            Route(f"{API}/assets/{{asset_id:path}}", self._delete_asset, methods=["DELETE"]),
+            Route(f"{API}/frames/describe/{{asset_id:path}}", self._describe, methods=["GET"]),
+            Route(f"{API}/accounts", self._accounts, methods=["GET"]),
+            Route(f"{API}/accounts/", self._accounts, methods=["GET"]),
+            Route(f"{API}/accounts/{{email}}", self._account, methods=["GET"]),
+            Route("/artifacts/{owner}/{filename}", self._download, methods=["GET"]),
+            Route("/healthz", self._healthz, methods=["GET"]),
+            Route("/_sim/faults", self._add_fault, methods=["POST"]),
+            Route("/_sim/faults", self._clear_faults_route, methods=["DELETE"]),
+            Route("/_sim/stats", self._stats, methods=["GET"]),
+        ]
+
+    async def _api_error(self, request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ApiError)
+        return JSONResponse(exc.body, exc.status, headers=exc.headers)
+
+    async def _http_error(self, request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        message = "Not found." if exc.status_code == 404 else exc.detail
+        return JSONResponse({"error": message, "code": exc.status_code}, exc.status_code)
+
+    def _links(self, request: Request) -> t.Links:
+        return t.Links(str(request.base_url), self._signer)
+
+    def _count(self, metric: str, email: str = "") -> None:
+        with self._lock:
+            self._counters[metric, email] += 1
+
+    # ---- frames/create -----------------------------------------------------------------------------
+
+    async def _create(self, request: Request) -> Response:
+        self.last_create_body = await _fields(request)
+        params = parse_create(self.last_create_body)
+        with self._lock:
+            task = self._admit(params)
+        fault: Fault | None = request.scope.get(FAULT_KEY)
+        if fault is not None:
+            self._apply_task_fault(task, fault)
+        self._count("creates", task.email)
+        body = t.task_json(task, task.phase(task.created), self._links(request))
+        used = self._counters["credits", task.email]
+        body["features"] = {"storageGB": 500, "numPlanCredits_permitted": 100000, "numPlanCredits_used": used}
+        body["code"] = 200
+        return JSONResponse(body)
+
+    def _admit(self, params: CreateParams) -> t.SimTask:
+        """Pick the account, apply the create-time outcomes, and register the task. Holds the lock."""
+        email = self._account_for(params)
+        prompt = params.text_prompt
+        if t.has_magic(prompt, t.MODERATE_CREATE):
+            raise ApiError(422, {"error": "Your prompt was flagged by Runway's content moderation.", "code": 422})
+        if t.has_magic(prompt, t.NO_CREDITS):
+            raise ApiError(412, dict(NO_CREDITS_BODY))
+        if t.has_magic(prompt, t.BUSY):
+            self._counters["429s", email] += 1
+            raise ApiError(429, dict(RUNWAY_BUSY_BODY))
+        limit = params.max_jobs or self.config.accounts[email]
+        running = self._in_flight(email)
+        if len(running) >= limit:
+            self._counters["429s", email] += 1
+            raise ApiError(429, self._busy_body(email, running))
+        return self._register(email, params)
+
+    def _account_for(self, params: CreateParams) -> str:
+        owners = {self._asset_owner(n, a) for n, a in enumerate(params.asset_ids, start=1)}
+        if len(owners) > 1:
+            raise bad_request("imageAssetId1..3 belong to different accounts; use assets of one account")
+        if params.email is not None:
+            if params.email not in self.config.accounts:
+                raise bad_request(f"Account {params.email} is not configured. Add it with POST /accounts")
+            if owners and params.email not in owners:
+                raise bad_request(f"The referenced assets belong to {owners.pop()}, not to {params.email}")
+            return params.email
+        if owners:
+            return owners.pop()
+        for email, max_jobs in self.config.accounts.items():
+            if len(self._in_flight(email)) < (params.max_jobs or max_jobs):
+                return email
+        return next(iter(self.config.accounts))  # every account is busy: its 429 follows
+
+    def _asset_owner(self, n: int, asset_id: str) -> str:
+        found = self._find_asset(asset_id)
+        if found is None:
+            raise bad_request(f"imageAssetId{n} {asset_id} not found")
+        return found.email if isinstance(found, t.Asset) else found[0].email
+
+    def _in_flight(self, email: str) -> list[t.SimTask]:
+        """The account's tasks holding a maxJobs slot; finished ones are dropped from the list."""
+        now = self.config.clock()
+        active = [x for x in self._active[email] if x.tracked and x.phase(now).in_flight]
+        self._active[email] = active
+        return active
+
+    def _busy_body(self, email: str, running: list[t.SimTask]) -> dict[str, Any]:
+        listed = [
+            {"email": email, "taskId": x.task_id, "id": x.uuid, "replyUrl": x.params.reply_url,
+             "replyRef": x.params.reply_ref}
+            for x in running
+        ]  # fmt: skip
+        return {
+            "error": f"Account {email} is busy executing {len(running)} tasks",
+            "runningTasks": {email: listed},
+            "code": 429,
+        }
+
+    def _register(self, email: str, params: CreateParams) -> t.SimTask:
+        cfg, prompt = self.config, params.text_prompt
+        factor = t.SLOW_FACTOR if t.has_magic(prompt, t.SLOW) else 1.0
+        moderated, failing = t.has_magic(prompt, t.MODERATED), t.has_magic(prompt, t.FAIL)
+        task = t.SimTask(
+            uuid=str(uuid.uuid4()),
+            user_id=self.user_id,
+            email=email,
+            params=params,
+            seed=params.seed or secrets.randbelow(SEED_MAX) + 1,
+            created=cfg.clock(),
+            created_wall=time.time(),
+            queue_s=cfg.real(cfg.queue_seconds * factor),
+            run_s=cfg.real(cfg.run_seconds * factor),
+            outcome="moderated" if moderated else "fail" if failing else "succeed",
+            queue_status="THROTTLED" if t.has_magic(prompt, t.THROTTLED) else "PENDING",
+            artifact_uuids=tuple(str(uuid.uuid4()) for _ in range(params.num_images)),
+        )
+        self._tasks[task.uuid] = task
+        self._active[email].append(task)
+        if not params.explore_mode:  # Explore mode is not charged
+            self._counters["credits", email] += CREDITS_PER_IMAGE * params.num_images
+        self._artifacts.update((aid, (task, i)) for i, aid in enumerate(task.artifact_uuids))
+        return task
+
+    def _apply_task_fault(self, task: t.SimTask, fault: Fault) -> None:
+        if fault.kind == "stuck_pending":
+            with self._lock:
+                task.stuck = True
+                if task not in self._active[task.email]:
+                    self._active[task.email].append(task)
+        elif fault.kind == "no_artifacts":
+            task.no_artifacts = True
+
+    # ---- tasks -------------------------------------------------------------------------------------
+
+    def _find_task(self, task_id: str) -> t.SimTask:
+        if not TASK_ID_RE.fullmatch(task_id):
+            raise bad_request(f"Invalid taskId {task_id!r}: expected user:<id>-runwayml:<email>-task:<uuid>")
+        task = self._tasks.get(task_id[-36:])
+        if task is None or task.task_id != task_id:
+            raise not_found()
+        return task
+
+    def _task_response(self, request: Request, task: t.SimTask) -> Response:
+        fault: Fault | None = request.scope.get(FAULT_KEY)
+        if fault is not None:
+            self._apply_task_fault(task, fault)
+        self._count("gets", task.email)
+        phase = task.phase(self.config.clock())
+        return JSONResponse(t.task_json(task, phase, self._links(request)))
+
+    async def _get_task(self, request: Request) -> Response:
+        return self._task_response(request, self._find_task(request.path_params["task_id"]))
+
+    async def _list_tasks(self, request: Request) -> Response:
+        query = request.query_params
+        if query.get("taskId"):  # the legacy form GET /tasks/?taskId=...
+            return self._task_response(request, self._find_task(query["taskId"]))
+        offset = _query_int(query, "offset", 0, 1000, 0)
+        limit = _query_int(query, "limit", 1, 1000, 100)
+        statuses = {s.strip().upper() for s in query.get("statuses", "").split(",") if s.strip()}
+        if statuses - set(STATUSES):
+            raise bad_request(f"statuses must be a comma-separated list of {', '.join(STATUSES)}")
+        email = query.get("email") or None
+        if email is not None and email not in self.config.accounts:
+            raise bad_request(f"Account {email} is not configured")
+        now, links = self.config.clock(), self._links(request)
+        listed = [
+            t.task_json(task, phase, links)
+            for task in reversed(list(self._tasks.values()))
+            if email in (None, task.email) and (phase := task.phase(now)).status in (statuses or STATUSES)
+        ]
+        self._count("lists")
+        return JSONResponse(listed[offset : offset + limit])
+
+    async def _delete_task(self, request: Request) -> Response:
+        task = self._find_task(request.path_params["task_id"])
+        with self._lock:
+            del self._tasks[task.uuid]
+            task.tracked = False  # frees its maxJobs slot
+            for aid in task.artifact_uuids:
+                self._artifacts.pop(aid, None)
+        return JSONResponse({"success": True})
+
+    async def _scheduler(self, request: Request) -> Response:
+        now = self.config.clock()
+        tracked = [x for x in self._tasks.values() if x.tracked and x.phase(now).in_flight]
+        body = [{"taskId": x.task_id, "replyUrl": x.params.reply_url, "replyRef": x.params.reply_ref} for x in tracked]
+        return JSONResponse(body)
+
+    async def _untrack(self, request: Request) -> Response:
+        task = self._find_task(request.path_params["task_id"])
+        if not (task.tracked and task.phase(self.config.clock()).in_flight):
+            raise not_found()
+        task.tracked = False
+        return JSONResponse({"success": True})
+
+    # ---- assets ------------------------------------------------------------------------------------
+
+    def _find_asset(self, asset_id: str) -> t.Asset | tuple[t.SimTask, int] | None:
+        """An upload, or the artifact of a task that has SUCCEEDED, by any id ending in its uuid."""
+        match = _UUID_TAIL.search(asset_id)
+        key = match.group(1).lower() if match else ""
+        if key in self._assets:
+            return self._assets[key]
+        found = self._artifacts.get(key)
+        if found is None or not found[0].artifacts_visible(found[0].phase(self.config.clock())):
+            return None
+        return found
+
+    def _upload_account(self, email: str | None) -> str:
+        if email is None:
+            if len(self.config.accounts) > 1:
+                raise bad_request("email is required when more than one account is configured")
+            return next(iter(self.config.accounts))
+        if email not in self.config.accounts:
+            raise bad_request(f"Account {email} is not configured")
+        return email
+
+    async def _read_capped(self, request: Request) -> bytes:
+        cap = self.config.max_upload_bytes
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > cap:
+            raise bad_request(f"File is too large: maximum {cap} bytes")
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > cap:
+                raise bad_request(f"File is too large: maximum {cap} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    async def _upload(self, request: Request) -> Response:
+        name = request.query_params.get("name")
+        if not name:
+            raise bad_request("Query parameter name is required")
+        email = self._upload_account(request.query_params.get("email") or None)
+        mime = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if mime not in UPLOAD_FORMATS:
+            raise bad_request(f"Content-Type {mime or '(none)'} is not supported: use {', '.join(UPLOAD_FORMATS)}")
+        data = await self._read_capped(request)
+        size = sniff(data, mime)
+        if size is None:
+            raise bad_request(f"The request body is not a valid {mime} image")
+        asset = t.Asset(str(uuid.uuid4()), self.user_id, email, name, mime, data, *size, time.time())
+        with self._lock:
+            self._assets[asset.uuid] = asset
+        self._count("uploads", email)
+        return JSONResponse(t.asset_json(asset, self._links(request)))
+
+    def _asset_or_404(self, asset_id: str) -> t.Asset | tuple[t.SimTask, int]:
+        found = self._find_asset(asset_id)
+        if found is None:
+            raise not_found()
+        return found
+
+    async def _get_asset(self, request: Request) -> Response:
+        found = self._asset_or_404(request.path_params["asset_id"])
+        links = self._links(request)
+        if isinstance(found, t.Asset):
+            return JSONResponse(t.asset_json(found, links))
+        task, index = found
+        return JSONResponse(t.artifact_json(task, index, links) | {"name": f"{task.name} ({index + 1})"})
+
+    async def _delete_asset(self, request: Request) -> Response:
+        found = self._asset_or_404(request.path_params["asset_id"])
+        if not isinstance(found, t.Asset):
+            raise bad_request("Generated images are removed with DELETE /tasks/{taskId}")
+        with self._lock:
+            del self._assets[found.uuid]
+        return JSONResponse({"success": True})
+
+    def _image_bytes(self, found: t.Asset | tuple[t.SimTask, int]) -> bytes:
+        if isinstance(found, t.Asset):
+            return found.data
+        task, index = found
+        return self._renders.get(task.uuid, task.image_spec(index, self.config.image_px)).png
+
+    async def _describe(self, request: Request) -> Response:
+        found = self._asset_or_404(request.path_params["asset_id"])
+        self._count("describes")
+        return JSONResponse({"prompt": describe(self._image_bytes(found))})
+
+    # ---- files -------------------------------------------------------------------------------------
+
+    def _file(self, owner: str, filename: str) -> tuple[bytes, str] | None:
+        """The bytes and media type behind /artifacts/<owner>/<filename>, if that file exists now."""
+        asset = self._assets.get(owner)
+        if asset is not None:
+            if filename == asset.filename:
+                return asset.data, asset.mime
+            return (preview_of(asset.data), "image/jpeg") if filename == "preview.jpg" else None
+        task = self._tasks.get(owner)
+        match = _TASK_FILE.fullmatch(filename)
+        if task is None or match is None or not task.artifacts_visible(task.phase(self.config.clock())):
+            return None
+        index, preview, ext = int(match.group(1)), bool(match.group(2)), match.group(3)
+        if index >= task.params.num_images or (ext == "jpg") != preview:
+            return None
+        rendered = self._renders.get(owner, task.image_spec(index, self.config.image_px))
+        return (rendered.jpeg, "image/jpeg") if preview else (rendered.png, "image/png")
+
+    async def _download(self, request: Request) -> Response:
+        owner, filename = request.path_params["owner"], request.path_params["filename"]
+        found = self._file(owner, filename)
+        if found is None:
+            return _cdn_error(404, "NoSuchKey", "The specified key does not exist.")
+        if not self._signer.verify(request.query_params.get("_jwt", ""), f"{owner}/{filename}"):
+            return _cdn_error(403, "AccessDenied", "Access denied: missing, invalid or expired _jwt")
+        self._count("downloads")
+        data, media_type = found
+        return Response(data, media_type=media_type, headers={"Cache-Control": "private, max-age=86400"})
+
+    # ---- accounts, health, control -----------------------------------------------------------------
+
+    async def _accounts(self, request: Request) -> Response:
+        return JSONResponse({e: {"email": e, "maxJobs": n} for e, n in self.config.accounts.items()})
+
+    async def _account(self, request: Request) -> Response:
+        email = request.path_params["email"]
+        if email not in self.config.accounts:
+            raise not_found()
+        return JSONResponse({"email": email, "maxJobs": self.config.accounts[email]})
+
+    async def _healthz(self, request: Request) -> Response:
+        return JSONResponse({"ok": True, "simulated": True})
+
+    async def _add_fault(self, request: Request) -> Response:
+        try:
+            data = await request.json()
+            fault = Fault.from_json(data) if isinstance(data, dict) else None
+        except (ValueError, TypeError) as exc:
+            raise bad_request(f"Invalid fault: {exc}") from None
+        if fault is None:
+            raise bad_request("Invalid fault: expected a JSON object")
+        self.inject(fault)
+        return JSONResponse({"ok": True, "fault": data})
+
+    async def _clear_faults_route(self, request: Request) -> Response:
+        self.clear_faults()
+        return JSONResponse({"ok": True})
+
+    async def _stats(self, request: Request) -> Response:
+        recent = [list(r) for r in self.request_log[-100:]]
+        return JSONResponse({"counts": self.counts(), "recent_requests": recent})

@@ -1,0 +1,106 @@
+"""The tool schemas as a client sees them on the wire: every documented constraint is in the JSON schema."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from mcp import Client
+
+from frames_mcp.models import STYLES
+
+from .conftest import wire
+
+pytestmark = pytest.mark.anyio
+
+# The constraints the useapi docs give for POST frames/create, in the docs' own parameter names.
+GENERATE_PROPERTIES: dict[str, dict[str, Any]] = {
+    "text_prompt": {"type": "string", "minLength": 1, "maxLength": 1000},
+    "aspect_ratio": {"type": "string", "enum": ["16:9", "9:16", "1:1", "4:3", "3:4", "21:9"], "default": "16:9"},
+    "style": {"anyOf": [{"type": "string", "enum": list(STYLES)}, {"type": "null"}], "default": None},
+    "diversity": {"type": "integer", "minimum": 0, "maximum": 5, "default": 2},
+    "seed": {"anyOf": [{"type": "integer", "minimum": 1, "maximum": 4294967294}, {"type": "null"}]},
+    "num_images": {"type": "integer", "enum": [1, 4], "default": 4},
+    "exploreMode": {"type": "boolean", "default": False},
+    "replyUrl": {"anyOf": [{"type": "string", "maxLength": 1024, "pattern": "^https?://\\S+$"}, {"type": "null"}]},
+    "replyRef": {"anyOf": [{"type": "string", "maxLength": 1024}, {"type": "null"}]},
+    "maxJobs": {"anyOf": [{"type": "integer", "minimum": 1, "maximum": 10}, {"type": "null"}]},
+    "email": {"anyOf": [{"type": "string", "maxLength": 254}, {"type": "null"}]},
+    "wait_seconds": {"type": "integer", "minimum": 0, "maximum": 50, "default": 10},
+}
+
+
+def _subset(expected: Any, actual: Any) -> bool:
+    """True when every key of `expected` is in `actual` with an equal (recursively subset) value."""
+    if isinstance(expected, dict):
+        return isinstance(actual, dict) and all(k in actual and _subset(v, actual[k]) for k, v in expected.items())
+    if isinstance(expected, list):
+        return isinstance(actual, list) and len(expected) == len(actual) and all(map(_subset, expected, actual))
+    return bool(expected == actual)
+
+
+async def _tools(client: Client) -> dict[str, dict[str, Any]]:
+    return {t["name"]: t for t in (wire(t) for t in (await client.list_tools()).tools)}
+
+
+async def test_tool_names(client: Client) -> None:
+    assert sorted(await _tools(client)) == ["generate_frames", "get_task", "list_styles"]
+
+
+async def test_generate_frames_schema_carries_every_documented_constraint(client: Client) -> None:
+    schema = (await _tools(client))["generate_frames"]["inputSchema"]
+    # Exactly these parameters, in this order, with only the prompt required.
+    assert list(schema["properties"]) == list(GENERATE_PROPERTIES)
+    assert schema["required"] == ["text_prompt"]
+    for name, expected in GENERATE_PROPERTIES.items():
+        assert _subset(expected, schema["properties"][name]), (name, schema["properties"][name])
+    # No $defs: the context parameter and models must not leak into what the model sees.
+    assert "$defs" not in schema
+
+
+async def test_generate_frames_descriptions_quote_the_docs(client: Client) -> None:
+    props = (await _tools(client))["generate_frames"]["inputSchema"]["properties"]
+    assert "Maximum length 1000 characters" in props["text_prompt"]["description"]
+    assert "Aesthetic Range" in props["diversity"]["description"]
+    assert "Explore mode" in props["exploreMode"]["description"]
+    assert "get_task" in props["wait_seconds"]["description"]
+    assert all(p.get("description") for p in props.values())
+
+
+async def test_get_task_schema_checks_the_task_id_form(client: Client) -> None:
+    schema = (await _tools(client))["get_task"]["inputSchema"]
+    assert schema["required"] == ["taskId"]
+    task_id = schema["properties"]["taskId"]
+    assert task_id["type"] == "string"
+    assert task_id["pattern"].startswith("^user:[0-9]+-runwayml:")
+    assert task_id["pattern"].endswith("$")
+    assert _subset({"type": "integer", "minimum": 0, "maximum": 50, "default": 0}, schema["properties"]["wait_seconds"])
+
+
+async def test_annotations_tell_clients_what_spends_money(client: Client) -> None:
+    tools = await _tools(client)
+    assert tools["generate_frames"]["annotations"] == {
+        "readOnlyHint": False,
+        "destructiveHint": False,
+        "idempotentHint": False,
+        "openWorldHint": True,
+    }
+    assert tools["get_task"]["annotations"]["readOnlyHint"] is True
+    assert tools["list_styles"]["annotations"]["readOnlyHint"] is True
+
+
+async def test_results_declare_an_output_schema(client: Client) -> None:
+    tools = await _tools(client)
+    for name in ("generate_frames", "get_task"):
+        out = tools[name]["outputSchema"]
+        assert {"taskId", "status", "progress", "artifacts", "options", "error"} <= set(out["properties"]), name
+        artifact = out["$defs"]["ArtifactOut"]["properties"]
+        assert {"url", "previewUrl", "assetId", "width", "height"} <= set(artifact)
+    assert {"styles", "aspect_ratios", "diversity", "seed"} <= set(tools["list_styles"]["outputSchema"]["properties"])
+
+
+async def test_server_explains_the_flow(client: Client) -> None:
+    # Instructions reach the model at initialize: the create-then-get_task flow and "never pay twice".
+    assert client.instructions is not None
+    assert "get_task" in client.instructions
+    assert "pays for a second task" in client.instructions

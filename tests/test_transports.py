@@ -1,0 +1,157 @@
+"""The installed `frames-mcp` console script, driven over stdio and streamable HTTP like a real client would."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import httpx2
+import pytest
+from mcp import Client, StdioServerParameters
+
+from frames_mcp import __version__
+from frames_mcp.models import TaskResult
+from frames_mcp.simulator import Simulator
+
+from .conftest import console_script
+
+pytestmark = pytest.mark.anyio
+
+
+def _env(sim: Simulator | None) -> dict[str, str]:
+    env = {"FRAMES_MCP_WAIT_SECONDS": "10"}
+    if sim is not None:
+        env |= {"USEAPI_TOKEN": sim.config.token, "USEAPI_BASE_URL": sim.base_url}  # type: ignore[attr-defined]
+    return env
+
+
+async def test_stdio_generate_against_a_useapi_compatible_server(sim: Simulator, mode: str) -> None:
+    params = StdioServerParameters(command=console_script(), args=[], env=_env(sim))
+    async with Client(params, mode=mode) as c:  # type: ignore[arg-type]
+        assert c.server_info.name == "frames-mcp" and c.server_info.version == __version__
+        r = await c.call_tool("generate_frames", {"text_prompt": "a paper boat"})
+        result = TaskResult.model_validate(r.structured_content)
+        assert result.status == "SUCCEEDED" and len(result.artifacts) == 4
+        again = TaskResult.model_validate((await c.call_tool("get_task", {"taskId": result.taskId})).structured_content)
+        assert [a.index for a in again.artifacts] == [0, 1, 2, 3]
+        styles = await c.call_tool("list_styles", {})
+        assert len(styles.structured_content["styles"]) == 19  # type: ignore[index]
+
+
+async def test_stdio_demo_needs_no_token() -> None:
+    # --demo: the whole flow with no token and no credits, and the result says the images are placeholders.
+    params = StdioServerParameters(command=console_script(), args=["--demo"], env={"FRAMES_MCP_WAIT_SECONDS": "20"})
+    async with Client(params) as c:
+        r = await c.call_tool("generate_frames", {"text_prompt": "a paper boat", "num_images": 1})
+    assert not r.is_error
+    result = TaskResult.model_validate(r.structured_content)
+    assert result.simulated and result.status == "SUCCEEDED"
+    assert "simulated placeholders" in r.content[0].text  # type: ignore[union-attr]
+
+
+def test_stdout_carries_only_the_protocol() -> None:
+    # A server that prints anything but JSON-RPC on stdout breaks every stdio client.
+    init = (
+        '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25",'
+        '"capabilities":{},"clientInfo":{"name":"t","version":"1"}}}\n'
+    )
+    proc = subprocess.run(
+        [console_script(), "--demo"], input=init, capture_output=True, text=True, timeout=60, env=_subprocess_env()
+    )
+    lines = [line for line in proc.stdout.splitlines() if line.strip()]
+    assert lines and all(line.startswith('{"jsonrpc":"2.0"') or line.startswith('{"id"') for line in lines), proc.stdout
+    assert "demo mode" in proc.stderr  # logs go to stderr
+
+
+def test_version_and_help() -> None:
+    out = subprocess.run([console_script(), "--version"], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == f"frames-mcp {__version__}"
+    helptext = subprocess.run([console_script(), "--help"], capture_output=True, text=True, timeout=60, check=True)
+    assert "--demo" in helptext.stdout and "--transport" in helptext.stdout
+
+
+def _subprocess_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("USEAPI_", "FRAMES_MCP_"))}
+    return env | extra
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def http_server(sim: Simulator) -> Iterator[str]:
+    port = _free_port()
+    proc = subprocess.Popen(
+        [console_script(), "--transport", "http", "--port", str(port)],
+        env=_subprocess_env(**_env(sim)),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}/mcp"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    break
+            except OSError:
+                time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+async def test_http_generate(http_server: str, mode: str) -> None:
+    async with Client(http_server, mode=mode) as c:  # type: ignore[arg-type]
+        r = await c.call_tool("generate_frames", {"text_prompt": "a paper boat", "num_images": 1})
+    result = TaskResult.model_validate(r.structured_content)
+    assert result.status == "SUCCEEDED" and len(result.artifacts) == 1
+
+
+async def test_http_refuses_a_foreign_host_header(http_server: str) -> None:
+    # DNS-rebinding protection stays on for the loopback default.
+    async with httpx2.AsyncClient() as http:
+        response = await http.post(
+            http_server,
+            headers={
+                "Host": "evil.example",
+                "Content-Type": "application/json",
+                "Accept": "application/json, text/event-stream",
+            },
+            content="{}",
+        )
+    assert response.status_code == 421
+
+
+def test_invalid_configuration_refuses_to_start_with_a_clear_message() -> None:
+    # Validated once at start: a bad value is named, and the server exits instead of failing later.
+    proc = subprocess.run(
+        [console_script()],
+        env=_subprocess_env(FRAMES_MCP_WAIT_SECONDS="99"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert proc.returncode == 2
+    assert "FRAMES_MCP_WAIT_SECONDS" in proc.stderr
+    assert proc.stdout == ""
+
+
+def test_python_dash_m_runs_the_same_cli() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "frames_mcp", "--version"], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert out.stdout.strip() == f"frames-mcp {__version__}"

@@ -1,0 +1,108 @@
+"""The useapi client on its own: parsing what the docs show, the retry rules, and the token's secrecy."""
+
+from __future__ import annotations
+
+import httpx2
+import pytest
+from pydantic import SecretStr
+
+from frames_mcp.errors import BadRequestError, BusyError, TransportError, UnauthorizedError, error_for_status
+from frames_mcp.models import FramesRequest, Task
+from frames_mcp.useapi import UseapiClient, task_path
+
+pytestmark = pytest.mark.anyio
+
+TOKEN = "user:1234-verysecretvalue"
+
+
+def test_progress_ratio_as_string_or_number() -> None:
+    assert Task.model_validate({"taskId": "t", "progressRatio": "0.42"}).progressRatio == pytest.approx(0.42)
+    assert Task.model_validate({"taskId": "t", "progressRatio": 0.5}).progressRatio == 0.5
+    assert Task.model_validate({"taskId": "t", "progressRatio": "n/a"}).progressRatio is None
+
+
+def test_error_as_string_or_object() -> None:
+    as_text = Task.model_validate({"taskId": "t", "status": "FAILED", "error": "boom"})
+    assert as_text.error is not None and as_text.error.message == "boom"
+    as_object = Task.model_validate(
+        {"taskId": "t", "status": "FAILED", "error": {"reason": "SAFETY.INPUT.TEXT", "moderation_category": "X"}}
+    )
+    assert as_object.error is not None and as_object.error.reason == "SAFETY.INPUT.TEXT"
+
+
+def test_unknown_fields_are_ignored_and_the_task_wrapper_unwrapped() -> None:
+    task = Task.model_validate({"task": {"taskId": "t", "status": "running", "newField": 1}})
+    assert task.taskId == "t" and task.status == "RUNNING"
+
+
+def test_both_429_body_shapes() -> None:
+    busy = error_for_status(
+        429,
+        {
+            "error": "Account a@b.co is busy executing 5 tasks",
+            "runningTasks": {"a@b.co": [{"email": "a@b.co", "taskId": "user:1-runwayml:a@b.co-task:x"}]},
+            "code": 429,
+        },
+    )
+    assert isinstance(busy, BusyError) and busy.running_task_ids() == ["user:1-runwayml:a@b.co-task:x"]
+    runway = error_for_status(429, {"error": "You have too many tasks running or pending."})
+    assert isinstance(runway, BusyError) and runway.running_task_ids() == []
+
+
+def test_task_path_accepts_only_the_documented_form() -> None:
+    good = "user:1234-runwayml:me@example.com-task:0f8e3c1a-7b2d-4c59-9a1e-2f6b8d4c7e10"
+    assert task_path(good) == f"/v1/runwayml/tasks/{good}"
+    for bad in ("../accounts", good + "/../x", good.replace("task:", "task:../"), good + "?x=1", good + "%2F"):
+        with pytest.raises(BadRequestError):
+            task_path(bad)
+
+
+async def test_connection_refused_on_create_is_retried_only_because_nothing_was_sent() -> None:
+    calls = 0
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise httpx2.ConnectError("refused", request=request)
+        return httpx2.Response(200, json={"taskId": "user:1-runwayml:a@b.co-task:x", "status": "PENDING"})
+
+    async with httpx2.AsyncClient(transport=httpx2.MockTransport(handler), base_url="http://u") as http:
+        client = UseapiClient(http, SecretStr(TOKEN), sleep=_no_sleep)
+        task = await client.create_frames(FramesRequest(text_prompt="a"), deadline=float("inf"))
+    assert task.taskId.endswith("task:x") and calls == 2
+
+
+async def test_read_error_after_sending_create_is_never_retried() -> None:
+    calls = 0
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        nonlocal calls
+        calls += 1
+        raise httpx2.ReadError("reset", request=request)
+
+    async with httpx2.AsyncClient(transport=httpx2.MockTransport(handler), base_url="http://u") as http:
+        client = UseapiClient(http, SecretStr(TOKEN), sleep=_no_sleep)
+        with pytest.raises(TransportError) as info:
+            await client.create_frames(FramesRequest(text_prompt="a"), deadline=float("inf"))
+    assert info.value.sent and calls == 1
+
+
+async def test_token_is_sent_but_never_shown() -> None:
+    seen: list[str] = []
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        seen.append(request.headers["Authorization"])
+        return httpx2.Response(401, json={"error": "Unauthorized", "code": 401})
+
+    async with httpx2.AsyncClient(transport=httpx2.MockTransport(handler), base_url="http://u") as http:
+        client = UseapiClient(http, SecretStr(TOKEN), sleep=_no_sleep)
+        with pytest.raises(UnauthorizedError) as info:
+            await client.create_frames(FramesRequest(text_prompt="a"))
+    assert seen == [f"Bearer {TOKEN}"]
+    for shown in (repr(client), repr(client._auth), repr(info.value), str(info.value), info.value.describe()):
+        assert "verysecretvalue" not in shown
+
+
+async def _no_sleep(_: float) -> None:
+    return None
