@@ -7,10 +7,8 @@ so a CI run can never pass by skipping.
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -20,6 +18,8 @@ from pathlib import Path
 
 import httpx2
 import pytest
+
+from .conftest import console_script
 
 REPO = Path(__file__).resolve().parent.parent
 NODE_MODULES = REPO / "node_modules"
@@ -55,16 +55,6 @@ def clean_env(**extra: str) -> dict[str, str]:
     """This process's environment without any frames-mcp or useapi setting, plus `extra`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("USEAPI_", "FRAMES_MCP_"))}
     return env | extra
-
-
-def console_script() -> str:
-    """The installed `frames-mcp` entry point of this environment (what a client config would run)."""
-    found = Path(sys.prefix) / "bin" / "frames-mcp"
-    if found.exists():
-        return str(found)
-    which = shutil.which("frames-mcp")
-    assert which, "frames-mcp console script is not installed (run `uv sync`)"
-    return which
 
 
 def free_port() -> int:

@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from ._tools import REPO, HttpServer, console_script, http_server, node_env, node_tool, require
+from ._tools import REPO, HttpServer, http_server, node_env, node_tool, require
+from .conftest import console_script
 
 TOKEN = "ecosystem-test-token"  # only the loopback servers of this module accept it
 BASELINE = REPO / "tests" / "conformance" / "expected-failures.yml"

@@ -19,7 +19,8 @@ from frames_mcp.config import Settings
 from frames_mcp.errors import ConfigurationError
 from frames_mcp.http_app import GRACEFUL_SHUTDOWN_SECONDS, is_loopback, transport_security
 
-from ._tools import HttpServer, clean_env, console_script, http_server, stop
+from ._tools import HttpServer, clean_env, http_server, stop
+from .conftest import console_script
 
 pytestmark = pytest.mark.anyio
 
