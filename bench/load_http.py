@@ -23,6 +23,7 @@ import re
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import version
@@ -36,8 +37,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from frames_mcp.simulator import Simulator, SimulatorConfig, run_in_thread  # noqa: E402
-
-from tests._tools import http_server  # noqa: E402
+from tests._tools import HttpServer, http_server  # noqa: E402
 
 BENCHMARKS = REPO / "BENCHMARKS.md"
 START, END = "<!-- load:start -->", "<!-- load:end -->"
@@ -49,6 +49,8 @@ class Sample:
     latencies: dict[str, list[float]] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    server_cpu: float | None = None  # CPU seconds the server process used during the run (Linux only)
+    load_cpu: float = 0.0  # CPU seconds this process (clients and simulator) used during the run
 
     def add(self, tool: str, seconds: float) -> None:
         self.latencies.setdefault(tool, []).append(seconds)
@@ -97,6 +99,25 @@ async def load(url: str, headers: dict[str, str], calls: list[Call], clients: in
         stop_at = started + duration
         go.set()
     sample.seconds = time.perf_counter() - started  # includes finishing the calls in flight at the stop
+    return sample
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process so far, from /proc (None where there is no /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measured(server: HttpServer, run: Callable[[], Sample]) -> Sample:
+    """`run` against `server`, with the server's CPU time over the run."""
+    before, load_before = cpu_seconds(server.process.pid), time.process_time()
+    sample = run()
+    after, sample.load_cpu = cpu_seconds(server.process.pid), time.process_time() - load_before
+    if before is not None and after is not None:
+        sample.server_cpu = after - before
     return sample
 
 
@@ -155,11 +176,24 @@ def quantile(xs: list[float], q: float) -> float:
     return statistics.quantiles(xs, n=100, method="inclusive")[round(q * 100) - 1] if len(xs) > 1 else xs[0]
 
 
-def row(label: str, xs: list[float], errors: int, seconds: float, base: tuple[float, float] | None = None) -> str:
-    """A table row; with `base` (baseline calls/s, p50 ms) also the ratios to the baseline."""
+def row(label: str, xs: list[float], errors: int, seconds: float, base: Sample | None = None, cpu: str = "") -> str:
+    """A table row; with `base` (the baseline's sample) also the ratios to it."""
     rps, p50, p99 = len(xs) / seconds, quantile(xs, 0.50) * 1000, quantile(xs, 0.99) * 1000
-    ratios = f"{rps / base[0]:.2f}× | {p50 / base[1]:.2f}×" if base else " | "
-    return f"| {label} | {len(xs)} | {errors} | {rps:.0f} | {p50:.1f} | {p99:.1f} | {ratios} |"
+    ratios = " | "
+    if base is not None:
+        b_all = base.all()
+        ratios = f"{rps / (len(b_all) / base.seconds):.2f}× | {p50 / (quantile(b_all, 0.50) * 1000):.2f}×"
+    return f"| {label} | {len(xs)} | {errors} | {rps:.0f} | {p50:.1f} | {p99:.1f} | {cpu} | {ratios} |"
+
+
+def cpu_per_call(sample: Sample, base: Sample | None = None) -> str:
+    """Server CPU milliseconds per call, and its ratio to the baseline's."""
+    if sample.server_cpu is None:
+        return "n/a"
+    ms = sample.server_cpu * 1000 / len(sample.all())
+    if base is None or base.server_cpu is None or base is sample:
+        return f"{ms:.2f}"
+    return f"{ms:.2f} ({ms / (base.server_cpu * 1000 / len(base.all())):.2f}×)"
 
 
 def machine() -> str:
@@ -169,15 +203,14 @@ def machine() -> str:
         cpu = found.group(1).strip() if found else cpu
     except OSError:
         pass
+    load = f"load average {os.getloadavg()[0]:.2f} at the start" if hasattr(os, "getloadavg") else ""
     return (
         f"{os.cpu_count()} CPUs ({cpu}), {platform.system()} {platform.release()}, "
-        f"Python {platform.python_version()}, mcp {version('mcp')}, uvicorn {version('uvicorn')}"
+        f"Python {platform.python_version()}, mcp {version('mcp')}, uvicorn {version('uvicorn')}; {load}"
     )
 
 
-def report(args: argparse.Namespace, frames: Sample, baseline: Sample) -> str:
-    b_all = baseline.all()
-    base = (len(b_all) / baseline.seconds, quantile(b_all, 0.50) * 1000)
+def report(args: argparse.Namespace, host: str, frames: Sample, baseline: Sample) -> str:
     lines = [
         START,
         "## HTTP load: concurrent MCP clients over Streamable HTTP",
@@ -186,12 +219,27 @@ def report(args: argparse.Namespace, frames: Sample, baseline: Sample) -> str:
         f"{datetime.now(UTC):%Y-%m-%d}. {args.clients} clients, each one MCP session (default client mode), "
         f"calling tools back to back for {args.duration:g} s per server; latency is per `tools/call` as the "
         "client sees it. Client, simulator (a thread of the load process) and server share the machine: "
-        f"{machine()}.",
+        f"{host}.",
         "",
-        "| server, tool | calls | errors | calls/s | p50 ms | p99 ms | calls/s vs baseline | p50 vs baseline |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
-        row("baseline: bare MCPServer, trivial tool", b_all, len(baseline.errors), baseline.seconds, base),
-        row("frames-mcp: list_styles + get_task", frames.all(), len(frames.errors), frames.seconds, base),
+        "| server, tool | calls | errors | calls/s | p50 ms | p99 ms | server CPU ms/call | calls/s vs baseline "
+        "| p50 vs baseline |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        row(
+            "baseline: bare MCPServer, trivial tool",
+            baseline.all(),
+            len(baseline.errors),
+            baseline.seconds,
+            baseline,
+            cpu_per_call(baseline),
+        ),
+        row(
+            "frames-mcp: list_styles + get_task",
+            frames.all(),
+            len(frames.errors),
+            frames.seconds,
+            baseline,
+            cpu_per_call(frames, baseline),
+        ),
     ]
     for tool, xs in sorted(frames.latencies.items()):
         lines.append(row(f"frames-mcp: {tool} (share of the row above)", xs, 0, frames.seconds))
@@ -201,9 +249,18 @@ def report(args: argparse.Namespace, frames: Sample, baseline: Sample) -> str:
         "settings, without auth and with a tool that does nothing, so the ratios are what frames-mcp adds: the "
         "bearer check, building the catalog, and for get_task a round trip to the simulator and re-signing the "
         "image URLs. The per-tool rows split the frames-mcp run, so their calls/s add up to its total.",
+        "",
+        f"CPU use over the runs: {busy(frames, 'frames-mcp')}; {busy(baseline, 'baseline')}. The load process "
+        "competes with the server for the same cores, so calls/s is bounded by the clients as much as by the "
+        "server; server CPU ms/call (from /proc, the initializes included) is the server's own cost.",
         END,
     ]
     return "\n".join(lines)
+
+
+def busy(sample: Sample, name: str) -> str:
+    server = f"{sample.server_cpu / sample.seconds:.0%}" if sample.server_cpu is not None else "n/a"
+    return f"{name} server {server} of a core, load process {sample.load_cpu / sample.seconds:.0%}"
 
 
 def write(section: str) -> None:
@@ -216,6 +273,7 @@ def write(section: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    host = machine()  # before any load, so the load average says what else was running
     sim = Simulator(SimulatorConfig(queue_seconds=0.05, run_seconds=0.2, image_px=64))  # type: ignore[call-arg]
 
     async def measure(url: str, headers: dict[str, str], calls: list[Call]) -> Sample:
@@ -227,12 +285,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"frames-mcp: {args.clients} clients for {args.duration:g} s ...", file=sys.stderr)
         with http_server(env=env) as server:
             calls: list[Call] = [("list_styles", {}), ("get_task", {"taskId": task_id})]
-            frames = asyncio.run(measure(server.url, {"Authorization": f"Bearer {TOKEN}"}, calls))
+            auth = {"Authorization": f"Bearer {TOKEN}"}
+            frames = measured(server, lambda: asyncio.run(measure(server.url, auth, calls)))
     print(f"baseline: {args.clients} clients for {args.duration:g} s ...", file=sys.stderr)
     with http_server(command=[sys.executable, __file__, "--serve-baseline"]) as server:
-        baseline = asyncio.run(measure(server.url, {}, [("ping", {})]))
+        baseline = measured(server, lambda: asyncio.run(measure(server.url, {}, [("ping", {})])))
 
-    section = report(args, frames, baseline)
+    section = report(args, host, frames, baseline)
     print(section)
     for sample in (frames, baseline):
         for error in sample.errors[:10]:
