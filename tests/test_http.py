@@ -43,7 +43,9 @@ def server() -> Iterator[HttpServer]:
 
 @pytest.fixture(scope="module")
 def stateless_server() -> Iterator[HttpServer]:
-    with http_server(["--stateless"], env={"FRAMES_MCP_AUTH_TOKEN": TOKEN}) as s:
+    """--stateless, against the built-in simulator so generate_frames runs for real."""
+    env = {"FRAMES_MCP_AUTH_TOKEN": TOKEN, "FRAMES_MCP_WAIT_SECONDS": "30"}
+    with http_server(["--stateless", "--demo"], env=env) as s:
         yield s
 
 
@@ -223,6 +225,26 @@ async def test_stateless_serves_both_client_modes(
     async with Client(transport, mode=mode) as c:  # type: ignore[arg-type]
         styles = await c.call_tool("list_styles", {})
     assert not styles.is_error
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_stateless_still_streams_progress(
+    stateless_server: HttpServer, authed_http: httpx2.AsyncClient, mode: str
+) -> None:
+    # Progress rides on each call's own SSE response, so it needs no session.
+    seen: list[float] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        seen.append(progress)
+
+    transport = streamable_http_client(stateless_server.url, http_client=authed_http)
+    async with Client(transport, mode=mode) as c:  # type: ignore[arg-type]
+        r = await c.call_tool(
+            "generate_frames", {"text_prompt": "a paper boat", "num_images": 1}, progress_callback=on_progress
+        )
+    assert r.structured_content["status"] == "SUCCEEDED"  # type: ignore[index]
+    assert seen
+    assert seen[-1] == 1.0
 
 
 def test_stateless_hands_out_no_session(stateless_server: HttpServer) -> None:
