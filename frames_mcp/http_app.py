@@ -129,7 +129,7 @@ def build_app(mcp: MCPServer[Any], settings: Settings, *, host: str, stateless: 
     app.add_route(HEALTH_PATH, healthz, methods=["GET"])
     if settings.auth_token is not None:
         app.add_middleware(BearerAuth, token=settings.auth_token, exempt=[HEALTH_PATH])
-    elif is_loopback(host):
+    else:  # only a loopback bind gets here without a token (transport_security refused the rest)
         log.warning("FRAMES_MCP_AUTH_TOKEN is not set: any local process can call %s", MCP_PATH)
     log.info(
         "Streamable HTTP at %s (%s, bearer auth %s); allowed hosts: %s; allowed origins: %s",
