@@ -216,7 +216,7 @@ def report(args: argparse.Namespace, host: str, frames: Sample, baseline: Sample
         "## HTTP load: concurrent MCP clients over Streamable HTTP",
         "",
         f"`uv run python bench/load_http.py --clients {args.clients} --duration {args.duration:g}`, "
-        f"{datetime.now(UTC):%Y-%m-%d}. {args.clients} clients, each one MCP session (default client mode), "
+        f"{datetime.now(UTC):%Y-%m-%d}. {args.clients} clients, each one MCP session (the SDK Client's default mode), "
         f"calling tools back to back for {args.duration:g} s per server; latency is per `tools/call` as the "
         "client sees it. Client, simulator (a thread of the load process) and server share the machine: "
         f"{host}.",
@@ -251,8 +251,9 @@ def report(args: argparse.Namespace, host: str, frames: Sample, baseline: Sample
         "image URLs. The per-tool rows split the frames-mcp run, so their calls/s add up to its total.",
         "",
         f"CPU use over the runs: {busy(frames, 'frames-mcp')}; {busy(baseline, 'baseline')}. The load process "
-        "competes with the server for the same cores, so calls/s is bounded by the clients as much as by the "
-        "server; server CPU ms/call (from /proc, the initializes included) is the server's own cost.",
+        "competes with the server (and with whatever else runs on the machine) for the same cores, so calls/s "
+        "is bounded by the clients as much as by the server; server CPU ms/call (from /proc, the initializes "
+        "included) is the server's own cost.",
         END,
     ]
     return "\n".join(lines)
