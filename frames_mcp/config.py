@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
@@ -11,6 +12,15 @@ from frames_mcp.errors import ConfigurationError
 from frames_mcp.models import EMAIL_PATTERN, WAIT_MAX
 
 DEFAULT_BASE_URL = "https://api.useapi.net"
+
+# An origin the gallery view may load images from: scheme and host (optionally one leading `*.` label
+# followed by at least two labels, never a bare `*`), an optional port, no path.
+_ORIGIN_RE = re.compile(r"^https?://(\*\.)?[a-z0-9-]+(\.[a-z0-9-]+)*(:\d{1,5})?$")
+
+
+def _split(value: str) -> tuple[str, ...]:
+    """A list from one environment variable: items separated by commas and/or whitespace."""
+    return tuple(item for item in re.split(r"[\s,]+", value) if item)
 
 
 class Settings(BaseModel):
@@ -25,6 +35,9 @@ class Settings(BaseModel):
     auth_token: SecretStr | None = Field(default=None, description="FRAMES_MCP_AUTH_TOKEN")
     allowed_hosts: tuple[str, ...] | None = Field(default=None, description="FRAMES_MCP_ALLOWED_HOSTS")
     allowed_origins: tuple[str, ...] | None = Field(default=None, description="FRAMES_MCP_ALLOWED_ORIGINS")
+    image_origins: tuple[str, ...] = Field(
+        default=(), description="FRAMES_MCP_IMAGE_ORIGINS: extra origins the gallery view may load images from"
+    )
 
     @field_validator("token", "auth_token", mode="before")
     @classmethod
@@ -33,12 +46,24 @@ class Settings(BaseModel):
 
     @field_validator("allowed_hosts", "allowed_origins", mode="before")
     @classmethod
-    def _comma_list(cls, v: object) -> object:
-        """A comma-separated environment value becomes a tuple; a blank one means "not configured"."""
-        if isinstance(v, str):
-            items = tuple(item.strip() for item in v.split(",") if item.strip())
-            return items or None
-        return v
+    def _list_or_unset(cls, v: object) -> object:
+        """A blank value means "not configured", as if the variable were unset."""
+        return (_split(v) or None) if isinstance(v, str) else v
+
+    @field_validator("image_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, v: object) -> object:
+        return _split(v) if isinstance(v, str) else v
+
+    @field_validator("image_origins")
+    @classmethod
+    def _check_origins(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        origins = tuple(dict.fromkeys(o.lower().rstrip("/") for o in v))
+        for origin in origins:
+            wildcard_too_wide = origin.split("://", 1)[-1].startswith("*.") and origin.count(".") < 2
+            if not _ORIGIN_RE.match(origin) or wildcard_too_wide:
+                raise ValueError(f"{origin!r} is not an origin like https://images.example.com")
+        return origins
 
     @field_validator("base_url")
     @classmethod
@@ -56,6 +81,8 @@ class Settings(BaseModel):
             "allowed_hosts": env.get("FRAMES_MCP_ALLOWED_HOSTS"),
             "allowed_origins": env.get("FRAMES_MCP_ALLOWED_ORIGINS"),
         }
+        if env.get("FRAMES_MCP_IMAGE_ORIGINS"):
+            raw["image_origins"] = env["FRAMES_MCP_IMAGE_ORIGINS"]
         if env.get("FRAMES_MCP_WAIT_SECONDS"):
             raw["wait_seconds"] = env["FRAMES_MCP_WAIT_SECONDS"]
         raw.update(overrides)
@@ -68,6 +95,7 @@ class Settings(BaseModel):
                 "wait_seconds": "FRAMES_MCP_WAIT_SECONDS",
                 "allowed_hosts": "FRAMES_MCP_ALLOWED_HOSTS",
                 "allowed_origins": "FRAMES_MCP_ALLOWED_ORIGINS",
+                "image_origins": "FRAMES_MCP_IMAGE_ORIGINS",
             }
             problems = "; ".join(f"{names.get(str(err['loc'][0]), err['loc'][0])}: {err['msg']}" for err in e.errors())
             raise ConfigurationError(f"Invalid configuration: {problems}") from None

@@ -17,7 +17,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field, SecretStr
 
-from frames_mcp import __version__, catalog
+from frames_mcp import __version__, catalog, gallery
 from frames_mcp.config import Settings
 from frames_mcp.errors import FramesError, InvalidResponseError, MissingTokenError, TransportError
 from frames_mcp.models import ASPECT_RATIOS, STYLES, WAIT_MAX, FramesRequest, Task, TaskId, TaskResult
@@ -130,6 +130,8 @@ def _require_token(state: AppState) -> None:
 def build_server(settings: Settings) -> MCPServer[AppState]:
     """An MCPServer wired to useapi at settings.base_url (or, with settings.demo, to a built-in simulator)."""
 
+    apps = gallery.Gallery(settings)  # the MCP Apps view of generate_frames and get_task results
+
     @asynccontextmanager
     async def lifespan(server: MCPServer[AppState]) -> AsyncIterator[AppState]:
         async with AsyncExitStack() as stack:
@@ -140,6 +142,7 @@ def build_server(settings: Settings) -> MCPServer[AppState]:
                 sim = simulator.Simulator()
                 base_url = await stack.enter_async_context(simulator.serve(sim))
                 token = SecretStr(sim.config.token)
+                apps.use_demo_origin(base_url)
                 log.warning("demo mode: simulated useapi.net at %s; images are placeholders", base_url)
             http = await stack.enter_async_context(
                 httpx2.AsyncClient(
@@ -156,6 +159,8 @@ def build_server(settings: Settings) -> MCPServer[AppState]:
         instructions=INSTRUCTIONS,
         website_url="https://useapi.net/docs/api-runwayml-v1/post-runwayml-frames-create",
         lifespan=lifespan,
+        extensions=[apps],
+        middleware=[apps.hide_app_only_tools],
     )
 
     wait_doc = (
@@ -166,6 +171,7 @@ def build_server(settings: Settings) -> MCPServer[AppState]:
     @_tool(
         mcp,
         title="Generate images with Runway Frames",
+        meta=gallery.tool_meta(),
         annotations=ToolAnnotations(
             read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
         ),
@@ -204,6 +210,7 @@ def build_server(settings: Settings) -> MCPServer[AppState]:
     @_tool(
         mcp,
         title="Get a Frames task",
+        meta=gallery.tool_meta(),
         annotations=ToolAnnotations(
             read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True
         ),

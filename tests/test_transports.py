@@ -50,7 +50,7 @@ async def test_stdio_demo_needs_no_token() -> None:
     assert not r.is_error
     result = TaskResult.model_validate(r.structured_content)
     assert result.simulated and result.status == "SUCCEEDED"
-    assert "simulated placeholders" in r.content[0].text  # type: ignore[union-attr]
+    assert "images are placeholders" in r.content[0].text  # type: ignore[union-attr]
 
 
 def test_stdout_carries_only_the_protocol() -> None:
