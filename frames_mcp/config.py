@@ -25,11 +25,19 @@ ENV_NAMES = {
     "allow_private_urls": "FRAMES_MCP_ALLOW_PRIVATE_URLS",
     "max_image_mb": "FRAMES_MCP_MAX_IMAGE_MB",
     "image_origins": "FRAMES_MCP_IMAGE_ORIGINS",
+    "auth_token": "FRAMES_MCP_AUTH_TOKEN",
+    "allowed_hosts": "FRAMES_MCP_ALLOWED_HOSTS",
+    "allowed_origins": "FRAMES_MCP_ALLOWED_ORIGINS",
 }
 
 # An origin the gallery view may load images from: scheme and host (optionally one leading `*.` label
 # followed by at least two labels, never a bare `*`), an optional port, no path.
 _ORIGIN_RE = re.compile(r"^https?://(\*\.)?[a-z0-9-]+(\.[a-z0-9-]+)*(:\d{1,5})?$")
+
+
+def _split(value: str) -> tuple[str, ...]:
+    """A list from one environment variable: items separated by commas and/or whitespace."""
+    return tuple(item for item in re.split(r"[\s,]+", value) if item)
 
 
 class Settings(BaseModel):
@@ -46,6 +54,10 @@ class Settings(BaseModel):
         default=False, description="Let upload_image fetch URLs on loopback, private or link-local addresses."
     )
     max_image_mb: float = Field(default=DEFAULT_MAX_IMAGE_MB, gt=0, le=1024)
+    # HTTP transport only (see http_app.py). The token is compared in constant time and never logged.
+    auth_token: SecretStr | None = Field(default=None, description="FRAMES_MCP_AUTH_TOKEN")
+    allowed_hosts: tuple[str, ...] | None = Field(default=None, description="FRAMES_MCP_ALLOWED_HOSTS")
+    allowed_origins: tuple[str, ...] | None = Field(default=None, description="FRAMES_MCP_ALLOWED_ORIGINS")
     image_origins: tuple[str, ...] = Field(
         default=(), description="FRAMES_MCP_IMAGE_ORIGINS: extra origins the gallery view may load images from"
     )
@@ -72,15 +84,21 @@ class Settings(BaseModel):
             raise ValueError(f"{text!r} exists and is not a directory")
         return path
 
-    @field_validator("token", mode="before")
+    @field_validator("token", "auth_token", mode="before")
     @classmethod
     def _blank_is_none(cls, v: object) -> object:
         return None if isinstance(v, str) and not v.strip() else v
 
+    @field_validator("allowed_hosts", "allowed_origins", mode="before")
+    @classmethod
+    def _list_or_unset(cls, v: object) -> object:
+        """A blank value means "not configured", as if the variable were unset."""
+        return (_split(v) or None) if isinstance(v, str) else v
+
     @field_validator("image_origins", mode="before")
     @classmethod
     def _split_origins(cls, v: object) -> object:
-        return tuple(o for o in re.split(r"[\s,]+", v) if o) if isinstance(v, str) else v
+        return _split(v) if isinstance(v, str) else v
 
     @field_validator("image_origins")
     @classmethod
@@ -104,6 +122,9 @@ class Settings(BaseModel):
             "token": env.get("USEAPI_TOKEN"),
             "base_url": env.get("USEAPI_BASE_URL") or DEFAULT_BASE_URL,
             "email": env.get("USEAPI_EMAIL") or None,
+            "auth_token": env.get("FRAMES_MCP_AUTH_TOKEN"),
+            "allowed_hosts": env.get("FRAMES_MCP_ALLOWED_HOSTS"),
+            "allowed_origins": env.get("FRAMES_MCP_ALLOWED_ORIGINS"),
         }
         for field in ("wait_seconds", "output_dir", "preview", "allow_private_urls", "max_image_mb", "image_origins"):
             if env.get(ENV_NAMES[field]):

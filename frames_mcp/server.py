@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
 import httpx2
-from mcp import MCPError
+from mcp import MCPError, types
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
 from mcp.server.mcpserver.prompts import Prompt
@@ -436,6 +436,7 @@ def build_server(settings: Settings, tuning: Tuning | None = None) -> MCPServer[
 
     _add_references(mcp, settings)
     _add_prompt_and_resources(mcp, recent_tasks)
+    _answer_set_level(mcp)
     return mcp
 
 
@@ -615,6 +616,20 @@ def _add_prompt_and_resources(mcp: MCPServer[AppState], recent_tasks: deque[str]
         except FramesError as e:
             raise ResourceError(e.describe()) from None
         return task_result(task, simulated=state.settings.demo).model_dump_json(indent=2)
+
+
+def _answer_set_level(mcp: MCPServer[AppState]) -> None:
+    """Serve logging/setLevel, which 2025-era clients call without checking capabilities.
+
+    frames-mcp sends no log notifications (progress notifications carry a task's state), so it only acknowledges.
+    The 2026 revision dropped the method, so it goes to the lowlevel server, where the SDK re-adds legacy methods.
+    """
+
+    async def set_level(ctx: Any, params: types.SetLevelRequestParams) -> types.EmptyResult:
+        log.debug("client asked for log level %s; frames-mcp sends no log notifications", params.level)
+        return types.EmptyResult()
+
+    mcp._lowlevel_server.add_request_handler("logging/setLevel", types.SetLevelRequestParams, set_level)
 
 
 async def _render(state: AppState, run: Run, requested: dict[str, Any] | None, how: Delivery) -> CallToolResult:

