@@ -34,7 +34,7 @@ from frames_mcp.errors import (
 from frames_mcp.ledger import Entry, Ledger, summarize
 from frames_mcp.models import FramesRequest, Task
 from frames_mcp.useapi import RetryPolicy, UseapiClient
-from frames_mcp.waiting import PollSchedule, wait_for_task
+from frames_mcp.waiting import PollSchedule, WaitOutcome, wait_for_task
 
 log = logging.getLogger(__name__)
 
@@ -147,17 +147,7 @@ class Jobs:
         next_poll: float | None = None
         try:
             run = await self._create(request, account, slot, start, wait_until, hard, on_event)
-            await on_event(run.task)
-            outcome = await wait_for_task(
-                self._fetch,
-                run.task,
-                wait_until,
-                on_update=on_event,
-                on_estimate=lambda ratio: on_event(Estimate(ratio)),
-                schedule=self.tuning.schedule,
-                seen_at=self._clock(),
-                clock=self._clock,
-            )
+            outcome = await self._wait(run.task, self._clock(), wait_until, on_event)
             next_poll = outcome.next_poll
             return Run(outcome.task, outcome.error, run.note)
         finally:
@@ -237,18 +227,7 @@ class Jobs:
         start = self._clock()
         wait_until = start + wait_seconds
         task = await self._fetch(task_id, max(wait_until, start + self.tuning.request_floor))
-        seen = (start + self._clock()) / 2
-        await on_event(task)
-        outcome = await wait_for_task(
-            self._fetch,
-            task,
-            wait_until,
-            on_update=on_event,
-            on_estimate=lambda ratio: on_event(Estimate(ratio)),
-            schedule=self.tuning.schedule,
-            seen_at=seen,
-            clock=self._clock,
-        )
+        outcome = await self._wait(task, (start + self._clock()) / 2, wait_until, on_event)
         return Run(outcome.task, outcome.error)
 
     # ---- list_tasks ----------------------------------------------------------------------------------
@@ -274,6 +253,20 @@ class Jobs:
         return tasks
 
     # ---- plumbing ------------------------------------------------------------------------------------
+
+    async def _wait(self, task: Task, seen: float, wait_until: float, on_event: OnEvent) -> WaitOutcome:
+        """Report the task as first seen (at `seen`), then poll it until it is final or the budget ends."""
+        await on_event(task)
+        return await wait_for_task(
+            self._fetch,
+            task,
+            wait_until,
+            on_update=on_event,
+            on_estimate=lambda ratio: on_event(Estimate(ratio)),
+            schedule=self.tuning.schedule,
+            seen_at=seen,
+            clock=self._clock,
+        )
 
     def observe(self, task: Task) -> None:
         """Every fresh read of a task passes here: the ledger learns it, and a final task frees its slot."""
