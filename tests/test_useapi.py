@@ -106,3 +106,19 @@ async def test_token_is_sent_but_never_shown() -> None:
 
 async def _no_sleep(_: float) -> None:
     return None
+
+
+async def test_busy_backoff_honours_retry_after_and_cuts_the_documented_wait_to_the_budget() -> None:
+    # A 429 is the one create failure worth retrying: Retry-After as given (never cut), else the docs' 10-30 s
+    # drawn at random and cut so the retry still fits; no retry at all when it cannot fit.
+    async with httpx2.AsyncClient(base_url="http://u") as http:
+        now = [100.0]
+        client = UseapiClient(http, SecretStr(TOKEN), clock=lambda: now[0])
+        told = BusyError("busy", retry_after=4.0)
+        assert 4.0 <= (client.busy_delay(told, until=110.0) or 0) <= 4.4
+        assert client.busy_delay(told, until=104.5) is None  # Retry-After does not fit: give up, do not cut it
+        silent = BusyError("busy")
+        drawn = [client.busy_delay(silent, until=200.0) or 0 for _ in range(50)]
+        assert all(10.0 <= d <= 30.0 for d in drawn) and max(drawn) - min(drawn) > 1.0  # jittered
+        assert client.busy_delay(silent, until=106.0) == pytest.approx(5.0)  # cut to leave a second for the retry
+        assert client.busy_delay(silent, until=101.5) is None  # too short to be worth a retry
