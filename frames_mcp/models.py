@@ -7,10 +7,13 @@ useapi docs (POST /v1/runwayml/frames/create) where the docs have words for them
 
 from __future__ import annotations
 
+import copy
 import re
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, GetJsonSchemaHandler, field_validator, model_validator
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 Style = Literal[
     "vivid",
@@ -364,7 +367,40 @@ class PreviewInfo(BaseModel):
     )
 
 
-class TaskResult(BaseModel):
+def _compact(schema: Any, handler: GetJsonSchemaHandler) -> Any:
+    """The same JSON schema with every $ref inlined and `X | None` written as a type array, not anyOf."""
+    if isinstance(schema, list):
+        return [_compact(item, handler) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    if "$ref" in schema:
+        rest = {k: v for k, v in schema.items() if k != "$ref"}
+        return {**_compact(copy.deepcopy(handler.resolve_ref_schema({"$ref": schema["$ref"]})), handler), **rest}
+    out = {k: _compact(v, handler) for k, v in schema.items()}
+    choices = out.get("anyOf")
+    if isinstance(choices, list) and len(choices) == 2 and {"type": "null"} in choices:
+        (other,) = [c for c in choices if c != {"type": "null"}]
+        if isinstance(other.get("type"), str) and not {"enum", "const", "anyOf", "oneOf", "allOf"} & set(other):
+            del out["anyOf"]
+            out = {**{k: v for k, v in other.items() if k != "title"}, **out, "type": [other["type"], "null"]}
+    return out
+
+
+class _CompactSchema(BaseModel):
+    """Publishes a schema with no $defs and no anyOf for optional fields: the same constraints, which a client
+    checks every result against. The Python SDK client validates each result with jsonschema, where $ref
+    resolution and anyOf branches dominate: this form validates about 2.7x faster (bench/core.py)."""
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        schema = handler.resolve_ref_schema(handler(core_schema))
+        compact = _compact(schema, handler)
+        schema.clear()
+        schema.update(compact)
+        return schema
+
+
+class TaskResult(_CompactSchema):
     """The state of one Frames task, as generate_frames and get_task report it."""
 
     taskId: str = Field(description="The useapi taskId; pass it to get_task to check or re-read the task.")
@@ -440,7 +476,7 @@ class AccountTaskOut(BaseModel):
     images: int = Field(default=0, description="How many images the task produced.")
 
 
-class TaskListResult(BaseModel):
+class TaskListResult(_CompactSchema):
     """This server's recent tasks, newest first, and on request the account's own task list."""
 
     tasks: list[LedgerTaskOut] = Field(
