@@ -367,16 +367,19 @@ class PreviewInfo(BaseModel):
     )
 
 
-def _compact(schema: Any, handler: GetJsonSchemaHandler) -> Any:
+def _compact(schema: Any, handler: GetJsonSchemaHandler, inlining: frozenset[str] = frozenset()) -> Any:
     """The same JSON schema with every $ref inlined and `X | None` written as a type array, not anyOf."""
     if isinstance(schema, list):
-        return [_compact(item, handler) for item in schema]
+        return [_compact(item, handler, inlining) for item in schema]
     if not isinstance(schema, dict):
         return schema
     if "$ref" in schema:
-        rest = {k: v for k, v in schema.items() if k != "$ref"}
-        return {**_compact(copy.deepcopy(handler.resolve_ref_schema({"$ref": schema["$ref"]})), handler), **rest}
-    out = {k: _compact(v, handler) for k, v in schema.items()}
+        ref = schema["$ref"]
+        if ref in inlining:
+            raise TypeError(f"{ref} refers to itself: a recursive model cannot be published inline")
+        target = copy.deepcopy(handler.resolve_ref_schema({"$ref": ref}))
+        return {**_compact(target, handler, inlining | {ref}), **{k: v for k, v in schema.items() if k != "$ref"}}
+    out = {k: _compact(v, handler, inlining) for k, v in schema.items()}
     choices = out.get("anyOf")
     if isinstance(choices, list) and len(choices) == 2 and {"type": "null"} in choices:
         (other,) = [c for c in choices if c != {"type": "null"}]
