@@ -98,6 +98,26 @@ async def test_an_abandoned_task_keeps_its_slot_until_a_waiting_call_sees_it_fin
     assert creates(one_slot) == 2
 
 
+async def test_a_call_cancelled_while_queued_locally_leaves_the_line(one_slot: Simulator) -> None:
+    # Cancelling a call that waits for a slot must give up its place: it creates nothing, and the calls
+    # behind it are not held up by a ticket nobody will use.
+    async with connect(one_slot, "auto", FAST_TUNING) as c:
+        await c.call_tool("generate_frames", {"text_prompt": "first", "num_images": 1, "wait_seconds": 0})
+        with anyio.CancelScope() as scope:
+
+            async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+                if (message or "").startswith("Queued locally"):
+                    scope.cancel()
+
+            await c.call_tool(
+                "generate_frames", {"text_prompt": "second", "num_images": 1}, progress_callback=on_progress
+            )
+        third = await c.call_tool("generate_frames", {"text_prompt": "third", "num_images": 1})
+    assert scope.cancelled_caught
+    assert TaskResult.model_validate(third.structured_content).status == "SUCCEEDED"
+    assert creates(one_slot) == 2 and one_slot.counts()["429s"] == 0
+
+
 async def test_a_call_whose_budget_ends_in_the_local_queue_is_not_created(one_slot: Simulator) -> None:
     # A distinct outcome from "created, still running": nothing exists, nothing was charged, no taskId.
     async with connect(one_slot, "auto", FAST_TUNING) as c:
