@@ -332,10 +332,10 @@ def account_key(request: FramesRequest) -> str:
 
 
 def _queue_message(last: LocalQueue | None, account: str, limit: int, wait_seconds: float) -> str:
-    where = "useapi's choice of account" if account == ANY_ACCOUNT else f"account {account}"
+    where = "for calls that name no account" if account == ANY_ACCOUNT else f"on account {account}"
     ahead = f" with {last.ahead} earlier call(s) ahead in line" if last is not None and last.ahead else ""
     return (
-        f"Not created: all {limit} of this server's slots on {where} were busy for the whole {wait_seconds:g} s "
+        f"Not created: all {limit} of this server's slots {where} were busy for the whole {wait_seconds:g} s "
         f"wait{ahead}. No task was created and nothing was charged. Call generate_frames again once some "
         "tasks have finished (list_tasks shows them), or with a larger wait_seconds to wait longer in line."
     )

@@ -133,7 +133,7 @@ def _progress_of(event: Event) -> tuple[float, str]:
     if task.status in ("PENDING", "THROTTLED"):
         message = f"{task.status}: queued at Runway"
         if task.estimatedTimeToStartSeconds:
-            message += f", starting in about {task.estimatedTimeToStartSeconds:.0f} s"
+            message += f", starting in about {max(1, round(task.estimatedTimeToStartSeconds))} s"
         return 0.0, message
     if task.is_terminal:
         return 1.0, task.status

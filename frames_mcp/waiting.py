@@ -195,8 +195,8 @@ async def wait_for_task(
         now = clock()
         target = predictor.next_poll(now)
         last_call = deadline - min(schedule.final_lead, max(0.0, deadline - now) / 2)
-        if target > last_call:
-            if now - last_poll < schedule.minimum or last_call <= now:
+        if target > last_call:  # one last poll, answered before the budget ends, unless one just happened
+            if last_call - last_poll < schedule.minimum or last_call <= now:
                 return WaitOutcome(task, error, target)
             target = last_call
         await _sleep_until(target, clock, predictor if on_estimate else None, on_estimate, schedule)
