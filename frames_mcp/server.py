@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import inspect
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
@@ -14,7 +13,6 @@ import httpx2
 from mcp import MCPError, types
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
-from mcp.server.mcpserver.prompts import Prompt
 from mcp.types import (
     INVALID_PARAMS,
     CallToolResult,
@@ -26,9 +24,9 @@ from mcp.types import (
     TextContent,
     ToolAnnotations,
 )
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import Field, SecretStr
 
-from frames_mcp import __version__, catalog, gallery, prompting
+from frames_mcp import __version__, catalog, declare, gallery, prompting
 from frames_mcp.config import Settings
 from frames_mcp.errors import FramesError, MissingTokenError, NotFoundError
 from frames_mcp.fetch import Guard
@@ -141,52 +139,6 @@ def _progress_of(event: Event) -> tuple[float, str]:
     return min(0.99, max(0.01, ratio)), f"{task.status}: {ratio:.0%} generated"
 
 
-def _flat_tool(
-    model: type[BaseModel], extra: list[inspect.Parameter]
-) -> Callable[[Callable[..., Awaitable[Any]]], Callable[..., Awaitable[Any]]]:
-    """Expose a request model's fields as top-level tool parameters, so the schema is the model's own."""
-
-    def wrap(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
-        async def tool(**kwargs: Any) -> Any:
-            return await fn(**kwargs)
-
-        params = [
-            inspect.Parameter(
-                name,
-                inspect.Parameter.KEYWORD_ONLY,
-                annotation=Annotated[field.annotation, field],
-                default=inspect.Parameter.empty if field.is_required() else field.default,
-            )
-            for name, field in model.model_fields.items()
-        ]
-        returns = inspect.signature(fn, eval_str=True).return_annotation
-        tool.__signature__ = inspect.Signature([*params, *extra], return_annotation=returns)  # type: ignore[attr-defined]
-        # The SDK reads annotations (to find the Context parameter) as well as the signature.
-        tool.__annotations__ = {p.name: p.annotation for p in [*params, *extra]} | {"return": returns}
-        tool.__name__, tool.__doc__ = fn.__name__, fn.__doc__
-        return tool
-
-    return wrap
-
-
-def _wait_param(default: int, description: str) -> inspect.Parameter:
-    return inspect.Parameter(
-        "wait_seconds",
-        inspect.Parameter.KEYWORD_ONLY,
-        annotation=Annotated[int, Field(ge=0, le=WAIT_MAX, description=description)],
-        default=default,
-    )
-
-
-def _flag_param(name: str, default: bool, description: str) -> inspect.Parameter:
-    return inspect.Parameter(
-        name,
-        inspect.Parameter.KEYWORD_ONLY,
-        annotation=Annotated[bool, Field(description=description)],
-        default=default,
-    )
-
-
 PREVIEW_DOC = (
     "Attach one contact sheet of the finished images (a small JPEG grid, numbered) so you can see them. "
     "Default from the server configuration."
@@ -197,19 +149,6 @@ SAVE_DOC = (
 )
 
 
-def _ctx_param() -> inspect.Parameter:
-    return inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=Context)
-
-
-def _tool(mcp: MCPServer[AppState], **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """mcp.tool with the docstring, dedented, as the description the model reads."""
-
-    def register(fn: Callable[..., Any]) -> Callable[..., Any]:
-        return mcp.tool(description=inspect.cleandoc(fn.__doc__ or ""), **kwargs)(fn)
-
-    return register
-
-
 def _state(ctx: Context[AppState]) -> AppState:
     return ctx.request_context.lifespan_context
 
@@ -217,17 +156,6 @@ def _state(ctx: Context[AppState]) -> AppState:
 def _require_token(state: AppState) -> None:
     if not state.client.has_token:
         raise ToolError(MissingTokenError().describe())
-
-
-class _CheckedPrompt(Prompt):
-    """A prompt whose missing arguments are named in the error (the SDK's error says only "Internal error")."""
-
-    async def render(self, arguments: dict[str, Any] | None, context: Any) -> Any:
-        missing = [a for a in self.arguments or [] if a.required and not (arguments or {}).get(a.name)]
-        if missing:
-            wanted = "; ".join(f"{a.name}: {a.description}" for a in missing)
-            raise MCPError(INVALID_PARAMS, f"{self.name} needs {wanted}")
-        return await super().render(arguments, context)
 
 
 def build_server(settings: Settings, tuning: Tuning | None = None) -> MCPServer[AppState]:
@@ -279,7 +207,7 @@ def build_server(settings: Settings, tuning: Tuning | None = None) -> MCPServer[
         "carries its taskId and the task keeps running: call get_task to pick it up."
     )
 
-    @_tool(
+    @declare.tool(
         mcp,
         title="Generate images with Runway Frames",
         meta=gallery.tool_meta(),
@@ -287,13 +215,13 @@ def build_server(settings: Settings, tuning: Tuning | None = None) -> MCPServer[
             read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
         ),
     )
-    @_flat_tool(
+    @declare.flat_tool(
         FramesRequest,
         [
-            _wait_param(settings.wait_seconds, wait_doc),
-            _flag_param("preview", settings.preview, PREVIEW_DOC),
-            _flag_param("save", settings.output_dir is not None, SAVE_DOC),
-            _ctx_param(),
+            declare.wait_param(settings.wait_seconds, wait_doc),
+            declare.flag_param("preview", settings.preview, PREVIEW_DOC),
+            declare.flag_param("save", settings.output_dir is not None, SAVE_DOC),
+            declare.ctx_param(),
         ],
     )
     async def generate_frames(
@@ -330,7 +258,7 @@ def build_server(settings: Settings, tuning: Tuning | None = None) -> MCPServer[
             raise ToolError(e.describe()) from None
         return await _render(state, run, request.body(), state.delivery(preview, save))
 
-    @_tool(
+    @declare.tool(
         mcp,
         title="Get a Frames task",
         meta=gallery.tool_meta(),
@@ -362,7 +290,7 @@ def build_server(settings: Settings, tuning: Tuning | None = None) -> MCPServer[
             raise ToolError(f"{e.describe()} (taskId {taskId})") from None
         return await _render(state, run, None, state.delivery(preview, save))
 
-    @_tool(
+    @declare.tool(
         mcp,
         title="List recent Frames tasks",
         annotations=ToolAnnotations(
@@ -408,7 +336,7 @@ def build_server(settings: Settings, tuning: Tuning | None = None) -> MCPServer[
                 result.accountError = e.describe()
         return task_list_result(result)
 
-    @_tool(
+    @declare.tool(
         mcp,
         title="List Frames styles and options",
         annotations=ToolAnnotations(
@@ -443,7 +371,7 @@ def build_server(settings: Settings, tuning: Tuning | None = None) -> MCPServer[
 def _add_references(mcp: MCPServer[AppState], settings: Settings) -> None:
     """upload_image and describe_image: reference images for generate_frames' imageAssetId1..3."""
 
-    @_tool(
+    @declare.tool(
         mcp,
         title="Upload a reference image",
         annotations=ToolAnnotations(
@@ -521,7 +449,7 @@ def _add_references(mcp: MCPServer[AppState], settings: Settings) -> None:
             content=[TextContent(type="text", text=text)], structured_content=out.model_dump(mode="json")
         )
 
-    @_tool(
+    @declare.tool(
         mcp,
         title="Describe a reference image as a prompt",
         annotations=ToolAnnotations(
@@ -566,7 +494,7 @@ def _add_prompt_and_resources(mcp: MCPServer[AppState], recent_tasks: deque[str]
         return prompting.guidance(subject, style or None, aspect_ratio or None)
 
     mcp.add_prompt(
-        _CheckedPrompt.from_function(
+        declare.CheckedPrompt.from_function(
             frames_prompt,
             name="frames_prompt",
             title="Write a Frames prompt",
