@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import math
 from pathlib import PurePath
 from typing import Any
 
@@ -126,7 +127,7 @@ def _next_step(task: Task, artifacts: list[ArtifactOut]) -> str | None:
 
 def _progress_phrase(r: TaskResult) -> str:
     if r.status in ("PENDING", "THROTTLED") and r.estimatedTimeToStartSeconds:
-        return f"{r.status}, expected to start in about {r.estimatedTimeToStartSeconds:.0f} s"
+        return f"{r.status}, expected to start in about {math.ceil(r.estimatedTimeToStartSeconds)} s"
     if r.progress is not None:
         return f"{r.status}, {r.progress:.0%} done"
     return r.status
