@@ -9,10 +9,20 @@ from typing import Annotated, Any
 from mcp import MCPError
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.prompts import Prompt
-from mcp.types import INVALID_PARAMS
+from mcp.types import INVALID_PARAMS, ToolAnnotations
 from pydantic import BaseModel, Field
 
 from frames_mcp.models import WAIT_MAX
+
+# The annotations clients use to decide what to auto-approve: only generate_frames and upload_image change
+# anything (and only upstream); every other tool reads.
+READS_UPSTREAM = ToolAnnotations(
+    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True
+)
+READS_LOCAL = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
+CHANGES_UPSTREAM = ToolAnnotations(
+    read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
+)
 
 
 def flat_tool(

@@ -28,9 +28,9 @@ from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.resources import Resource
-from mcp.types import CallToolRequestParams, CallToolResult, ToolAnnotations
+from mcp.types import CallToolRequestParams, CallToolResult
 
-from frames_mcp import __version__
+from frames_mcp import __version__, declare
 from frames_mcp.config import Settings
 from frames_mcp.errors import FramesError, MissingTokenError
 from frames_mcp.models import STYLES, TaskId, TaskResult
@@ -110,9 +110,7 @@ class Gallery(Apps):
             title="Refresh Frames image links",
             description="Re-read a Frames task for freshly signed image links (used by the gallery view when a "
             "link has expired; models use get_task).",
-            annotations=ToolAnnotations(
-                read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True
-            ),
+            annotations=declare.READS_UPSTREAM,
         )(refresh_image_links)
 
     @property

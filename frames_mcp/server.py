@@ -22,7 +22,6 @@ from mcp.types import (
     PromptReference,
     ResourceTemplateReference,
     TextContent,
-    ToolAnnotations,
 )
 from pydantic import Field, SecretStr
 
@@ -211,9 +210,7 @@ def build_server(settings: Settings, tuning: Tuning | None = None) -> MCPServer[
         mcp,
         title="Generate images with Runway Frames",
         meta=gallery.tool_meta(),
-        annotations=ToolAnnotations(
-            read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
-        ),
+        annotations=declare.CHANGES_UPSTREAM,
     )
     @declare.flat_tool(
         FramesRequest,
@@ -262,9 +259,7 @@ def build_server(settings: Settings, tuning: Tuning | None = None) -> MCPServer[
         mcp,
         title="Get a Frames task",
         meta=gallery.tool_meta(),
-        annotations=ToolAnnotations(
-            read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True
-        ),
+        annotations=declare.READS_UPSTREAM,
     )
     async def get_task(
         taskId: TaskId,
@@ -293,9 +288,7 @@ def build_server(settings: Settings, tuning: Tuning | None = None) -> MCPServer[
     @declare.tool(
         mcp,
         title="List recent Frames tasks",
-        annotations=ToolAnnotations(
-            read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True
-        ),
+        annotations=declare.READS_UPSTREAM,
     )
     async def list_tasks(
         ctx: Context[AppState],
@@ -339,9 +332,7 @@ def build_server(settings: Settings, tuning: Tuning | None = None) -> MCPServer[
     @declare.tool(
         mcp,
         title="List Frames styles and options",
-        annotations=ToolAnnotations(
-            read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
-        ),
+        annotations=declare.READS_LOCAL,
     )
     def list_styles() -> Annotated[CallToolResult, catalog.Catalog]:
         """List the 19 Frames style presets, the 6 aspect ratios (with pixel sizes where known) and the
@@ -374,9 +365,7 @@ def _add_references(mcp: MCPServer[AppState], settings: Settings) -> None:
     @declare.tool(
         mcp,
         title="Upload a reference image",
-        annotations=ToolAnnotations(
-            read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
-        ),
+        annotations=declare.CHANGES_UPSTREAM,
     )
     async def upload_image(
         ctx: Context[AppState],
@@ -452,9 +441,7 @@ def _add_references(mcp: MCPServer[AppState], settings: Settings) -> None:
     @declare.tool(
         mcp,
         title="Describe a reference image as a prompt",
-        annotations=ToolAnnotations(
-            read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True
-        ),
+        annotations=declare.READS_UPSTREAM,
     )
     async def describe_image(assetId: AssetId, ctx: Context[AppState]) -> Annotated[CallToolResult, ImageDescription]:
         """Turn a reference image into a starting Frames prompt (GET /v1/runwayml/frames/describe/{assetId}).
