@@ -13,55 +13,47 @@ from frames_mcp.models import TaskResult
 from frames_mcp.server import build_server
 from frames_mcp.simulator import Fault, Simulator
 
-from .conftest import settings_for
+from .conftest import creates, settings_for, text_of
 
 pytestmark = pytest.mark.anyio
-
-
-def _text(result: object) -> str:
-    return "\n".join(getattr(c, "text", "") for c in result.content)  # type: ignore[attr-defined]
-
-
-def _creates(sim: Simulator) -> int:
-    return sum(1 for method, path, *_ in sim.request_log if method == "POST" and path.endswith("/frames/create"))
 
 
 async def test_wrong_token_is_401_with_what_to_do(sim: Simulator, mode: str) -> None:
     async with Client(build_server(settings_for(sim, token=SecretStr("user:9-wrong"))), mode=mode) as c:  # type: ignore[arg-type]
         r = await c.call_tool("generate_frames", {"text_prompt": "a cat"})
     assert r.is_error
-    assert "401" in _text(r) and "USEAPI_TOKEN" in _text(r)
+    assert "401" in text_of(r) and "USEAPI_TOKEN" in text_of(r)
 
 
 async def test_expired_subscription_is_402(sim: Simulator, mode: str) -> None:
     sim.config.expired_tokens.add(sim.config.token)
     async with Client(build_server(settings_for(sim)), mode=mode) as c:  # type: ignore[arg-type]
         r = await c.call_tool("generate_frames", {"text_prompt": "a cat"})
-    assert r.is_error and "402" in _text(r) and "renew" in _text(r)
+    assert r.is_error and "402" in text_of(r) and "renew" in text_of(r)
 
 
 async def test_bad_request_from_upstream_is_400(client: Client, sim: Simulator) -> None:
     sim.inject(Fault(kind="status", path="/frames/create", status=400, body={"error": "Unknown account", "code": 400}))
     r = await client.call_tool("generate_frames", {"text_prompt": "a cat"})
-    assert r.is_error and "400" in _text(r) and "Unknown account" in _text(r)
+    assert r.is_error and "400" in text_of(r) and "Unknown account" in text_of(r)
 
 
 async def test_out_of_credits_is_412_and_not_retried(client: Client, sim: Simulator) -> None:
     r = await client.call_tool("generate_frames", {"text_prompt": "a cat [no-credits]"})
-    assert r.is_error and "412" in _text(r) and "credits" in _text(r)
-    assert _creates(sim) == 1
+    assert r.is_error and "412" in text_of(r) and "credits" in text_of(r)
+    assert creates(sim) == 1
 
 
 async def test_moderated_prompt_at_create_is_422(client: Client, sim: Simulator) -> None:
     r = await client.call_tool("generate_frames", {"text_prompt": "a cat [moderate-create]"})
-    assert r.is_error and "422" in _text(r) and "moderation" in _text(r)
-    assert _creates(sim) == 1
+    assert r.is_error and "422" in text_of(r) and "moderation" in text_of(r)
+    assert creates(sim) == 1
 
 
 async def test_unknown_task_is_404(client: Client) -> None:
     task_id = f"user:1-runwayml:demo@frames.local-task:{uuid.uuid4()}"
     r = await client.call_tool("get_task", {"taskId": task_id})
-    assert r.is_error and "404" in _text(r) and task_id in _text(r)
+    assert r.is_error and "404" in text_of(r) and task_id in text_of(r)
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 596])
@@ -71,32 +63,32 @@ async def test_upstream_failure_on_create_is_not_retried(client: Client, sim: Si
         Fault(kind="status", path="/frames/create", status=status, body={"error": "upstream broke", "code": status})
     )
     r = await client.call_tool("generate_frames", {"text_prompt": "a cat"})
-    assert r.is_error and str(status) in _text(r)
-    assert _creates(sim) == 1
+    assert r.is_error and str(status) in text_of(r)
+    assert creates(sim) == 1
     if status == 596:
-        assert "re-add the account" in _text(r)
+        assert "re-add the account" in text_of(r)
 
 
 async def test_busy_429_is_retried_then_succeeds(client: Client, sim: Simulator) -> None:
     # 429 provably did not run, so it is safe to retry; Retry-After shortens the documented 10-30 s wait.
     sim.inject(Fault(kind="status", path="/frames/create", status=429, headers={"Retry-After": "0.2"}, times=2))
     r = await client.call_tool("generate_frames", {"text_prompt": "a cat", "num_images": 1})
-    assert not r.is_error, _text(r)
+    assert not r.is_error, text_of(r)
     assert TaskResult.model_validate(r.structured_content).status == "SUCCEEDED"
-    assert _creates(sim) == 3
+    assert creates(sim) == 3
 
 
 async def test_busy_429_beyond_the_budget_says_nothing_was_charged(client: Client, sim: Simulator) -> None:
     sim.inject(Fault(kind="status", path="/frames/create", status=429, times=5))
     r = await client.call_tool("generate_frames", {"text_prompt": "a cat", "wait_seconds": 2})
     assert r.is_error
-    assert "429" in _text(r) and "busy" in _text(r).lower()
+    assert "429" in text_of(r) and "busy" in text_of(r).lower()
 
 
 async def test_upstream_5xx_while_polling_is_retried(client: Client, sim: Simulator) -> None:
     sim.inject(Fault(kind="status", method="GET", path="/tasks/", status=503, times=1))
     r = await client.call_tool("generate_frames", {"text_prompt": "a cat", "num_images": 1})
-    assert not r.is_error, _text(r)
+    assert not r.is_error, text_of(r)
     assert TaskResult.model_validate(r.structured_content).status == "SUCCEEDED"
 
 
@@ -106,7 +98,7 @@ async def test_failed_task_is_an_error_that_keeps_its_task_id(client: Client) ->
     result = TaskResult.model_validate(r.structured_content)
     assert result.status == "FAILED" and result.error is not None
     assert result.error.reason == "INTERNAL.BAD_OUTPUT.CODE01"
-    assert result.taskId in _text(r) and "INTERNAL.BAD_OUTPUT.CODE01" in _text(r)
+    assert result.taskId in text_of(r) and "INTERNAL.BAD_OUTPUT.CODE01" in text_of(r)
 
 
 async def test_moderated_task_shows_reason_category_and_message(client: Client) -> None:
@@ -115,7 +107,7 @@ async def test_moderated_task_shows_reason_category_and_message(client: Client) 
     result = TaskResult.model_validate(r.structured_content)
     assert result.error is not None and result.error.reason == "SAFETY.INPUT.TEXT"
     assert result.error.moderation_category and result.error.message
-    text = _text(r)
+    text = text_of(r)
     assert "SAFETY.INPUT.TEXT" in text and result.error.moderation_category in text
     assert "do not resend it unchanged" in text
 
@@ -123,7 +115,7 @@ async def test_moderated_task_shows_reason_category_and_message(client: Client) 
 async def test_traversal_task_id_never_reaches_upstream(client: Client, sim: Simulator) -> None:
     for bad in ("../accounts", "user:1-runwayml:a@b.co-task:../../accounts", "user:1-runwayml:a@b.co-task:x?y=1"):
         r = await client.call_tool("get_task", {"taskId": bad})
-        assert r.is_error and "taskId" in _text(r)
+        assert r.is_error and "taskId" in text_of(r)
     assert sim.request_log == []
 
 
@@ -154,7 +146,7 @@ async def test_missing_token_says_how_to_set_it(sim: Simulator, mode: str) -> No
             ("list_tasks", {}),
         ):
             r = await c.call_tool(name, args)
-            assert r.is_error and "USEAPI_TOKEN" in _text(r) and "--demo" in _text(r)
+            assert r.is_error and "USEAPI_TOKEN" in text_of(r) and "--demo" in text_of(r)
     assert sim.request_log == []
 
 

@@ -33,6 +33,7 @@ from frames_mcp.gallery import GALLERY_URI, REFRESH_TOOL, origin_of
 from frames_mcp.server import build_server
 from frames_mcp.simulator import Simulator, SimulatorConfig, run_in_thread
 
+from ._tools import require
 from .conftest import settings_for, wire
 
 HOST_DIR = Path(__file__).parent / "browser"
@@ -76,11 +77,11 @@ CAPABILITIES = {
 
 def _need(tool: str) -> str:
     path = shutil.which(tool)
-    if path is None:
-        reason = f"{tool} is not installed (.ci/setup-browser.sh installs Debian's chromium and chromium-driver)"
-        if os.environ.get("FRAMES_MCP_REQUIRE_ALL") == "1":
-            pytest.fail(reason)
-        pytest.skip(reason)
+    require(
+        path is not None,
+        f"{tool} is not installed (.ci/setup-browser.sh installs Debian's chromium and chromium-driver)",
+    )
+    assert path is not None
     return path
 
 

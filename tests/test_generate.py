@@ -13,13 +13,9 @@ from PIL import Image
 from frames_mcp.models import TaskResult
 from frames_mcp.simulator import Simulator
 
-from .conftest import wire
+from .conftest import creates, wire
 
 pytestmark = pytest.mark.anyio
-
-
-def _creates(sim: Simulator) -> int:
-    return sum(1 for method, path, *_ in sim.request_log if method == "POST" and path.endswith("/frames/create"))
 
 
 async def test_generate_returns_four_images_in_every_form(client: Client, sim: Simulator) -> None:
@@ -47,7 +43,7 @@ async def test_generate_returns_four_images_in_every_form(client: Client, sim: S
         response = await http.get(result.artifacts[0].url)
     assert response.status_code == 200
     assert Image.open(io.BytesIO(response.content)).format == "PNG"
-    assert _creates(sim) == 1
+    assert creates(sim) == 1
 
 
 async def test_one_image_when_asked(client: Client) -> None:
@@ -80,7 +76,7 @@ async def test_budget_expiry_returns_the_task_id_not_an_error(client: Client, si
     again = await client.call_tool("get_task", {"taskId": result.taskId, "wait_seconds": 10})
     done = TaskResult.model_validate(again.structured_content)
     assert done.status == "SUCCEEDED" and len(done.artifacts) == 4
-    assert _creates(sim) == 1
+    assert creates(sim) == 1
 
 
 async def test_get_task_resigns_urls(client: Client) -> None:
