@@ -7,11 +7,14 @@ import base64
 import datetime as dt
 import json
 import math
+import mimetypes
 from pathlib import PurePath
 from typing import Any
+from urllib.parse import urlsplit
 
 from mcp.types import Annotations, CallToolResult, ContentBlock, ImageContent, ResourceLink, TextContent
 
+from frames_mcp.fetch import IMAGE_TYPES
 from frames_mcp.ledger import Entry, progress_of, summarize
 from frames_mcp.models import (
     ASPECT_RATIOS,
@@ -49,11 +52,9 @@ DEMO_NOTE = "Demo mode: this task ran on the built-in simulator; its images are 
 
 
 def _mime_for(url: str) -> str:
-    path = url.split("?", 1)[0].lower()
-    for ext, mime in ((".jpg", "image/jpeg"), (".jpeg", "image/jpeg"), (".webp", "image/webp"), (".gif", "image/gif")):
-        if path.endswith(ext):
-            return mime
-    return "image/png"
+    """The image type an artifact URL's extension names; PNG (what Frames makes) when it names none."""
+    guessed, _ = mimetypes.guess_type(urlsplit(url).path)
+    return guessed if guessed in IMAGE_TYPES else "image/png"
 
 
 def task_result(task: Task, *, requested: dict[str, Any] | None = None, simulated: bool = False) -> TaskResult:
