@@ -33,6 +33,7 @@ from mcp.types import CallToolRequestParams, CallToolResult
 from frames_mcp import __version__, declare
 from frames_mcp.config import Settings
 from frames_mcp.errors import FramesError, MissingTokenError
+from frames_mcp.jobs import Jobs
 from frames_mcp.models import STYLES, TaskId, TaskResult
 from frames_mcp.results import call_tool_result, task_result
 from frames_mcp.useapi import UseapiClient
@@ -81,6 +82,7 @@ class _GalleryResource(Resource):
 class _State(Protocol):
     client: UseapiClient
     settings: Settings
+    jobs: Jobs
 
 
 class Gallery(Apps):
@@ -177,7 +179,13 @@ async def refresh_image_links(taskId: TaskId, ctx: Context[Any]) -> Annotated[Ca
     if not state.client.has_token:
         raise ToolError(MissingTokenError().describe())
     try:
-        task = await state.client.get_task(taskId)
+        # Through the jobs service, like get_task: a read that sees the task final updates the ledger and frees
+        # its admission slot.
+        run = await state.jobs.follow(taskId, 0, _ignore)
     except FramesError as e:
         raise ToolError(f"{e.describe()} (taskId {taskId})") from None
-    return call_tool_result(task_result(task, simulated=state.settings.demo))
+    return call_tool_result(task_result(run.task, simulated=state.settings.demo))
+
+
+async def _ignore(_: object) -> None:
+    """No progress to report: the refresh does not wait."""
