@@ -33,6 +33,7 @@ from mcp.types import CallToolRequestParams, CallToolResult
 from frames_mcp import __version__, declare
 from frames_mcp.config import Settings
 from frames_mcp.errors import FramesError, MissingTokenError
+from frames_mcp.fetch import is_loopback
 from frames_mcp.jobs import Jobs
 from frames_mcp.models import STYLES, TaskId, TaskResult
 from frames_mcp.results import call_tool_result, task_result
@@ -46,7 +47,6 @@ REFRESH_TOOL = "refresh_image_links"
 DEFAULT_IMAGE_ORIGINS = ("https://dnznrvs05pmza.cloudfront.net",)
 _RENDERED_TOOLS = frozenset({"generate_frames", "get_task", REFRESH_TOOL})
 _LEARNED_MAX = 16
-_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 
 
 def tool_meta() -> dict[str, Any]:
@@ -136,7 +136,7 @@ class Gallery(Apps):
                 origin = origin_of(url if isinstance(url, str) else None)
                 if origin is None or origin in self.image_origins or len(self._learned) >= _LEARNED_MAX:
                     continue
-                if not (origin.startswith("https://") or urlsplit(origin).hostname in _LOOPBACK):
+                if not (origin.startswith("https://") or is_loopback(urlsplit(origin).hostname or "")):
                     continue
                 log.warning(
                     "gallery: images come from %s, which FRAMES_MCP_IMAGE_ORIGINS does not name; declaring it in the "

@@ -8,7 +8,6 @@ otherwise, and any other bind refuses to start without FRAMES_MCP_AUTH_TOKEN and
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import logging
 from collections.abc import Iterable
 from typing import Any
@@ -24,6 +23,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from frames_mcp.config import Settings
 from frames_mcp.errors import ConfigurationError
+from frames_mcp.fetch import is_loopback
 
 log = logging.getLogger(__name__)
 
@@ -34,16 +34,6 @@ GRACEFUL_SHUTDOWN_SECONDS = 10
 
 LOOPBACK_HOSTS = ("127.0.0.1:*", "localhost:*", "[::1]:*")
 LOOPBACK_ORIGINS = ("http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*")
-
-
-def is_loopback(host: str) -> bool:
-    """True for a bind address only this machine can reach: localhost, 127.0.0.0/8, ::1."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def transport_security(host: str, settings: Settings) -> TransportSecuritySettings:
