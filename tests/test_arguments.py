@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from mcp import Client
 from PIL import Image
 
-from frames_mcp.server import build_server
+from frames_mcp.server.app import build_server
 from frames_mcp.simulator import Simulator
 
 from .conftest import FAST_TUNING, running_sim, settings_for, text_of

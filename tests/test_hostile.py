@@ -31,11 +31,11 @@ from mcp.types import CallToolResult
 from pydantic import SecretStr
 
 from frames_mcp.config import Settings
-from frames_mcp.delivery import POST_BUDGET
-from frames_mcp.gallery import GALLERY_URI
-from frames_mcp.jobs import Tuning
-from frames_mcp.server import build_server
-from frames_mcp.useapi import RetryPolicy
+from frames_mcp.jobs.service import Tuning
+from frames_mcp.media.delivery import POST_BUDGET
+from frames_mcp.server.app import build_server
+from frames_mcp.server.gallery import GALLERY_URI
+from frames_mcp.useapi.client import RetryPolicy
 
 from .conftest import console_script, running_sim, text_of, wire
 from .hostile import API, CANARY, EMAIL, Reply, Upstream, big_png, endless_json, png, serving, task_id
