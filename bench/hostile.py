@@ -6,7 +6,8 @@
 Each case starts `frames-mcp` over stdio with its default timings against `tests/hostile.py` (the stand-in that
 answers what it is scripted to), makes one call and reads the server's peak RSS (VmHWM) before it exits:
 - baseline: a 4-image generation with the default contact sheet, every answer well-formed;
-- sheet: sixteen PNG previews each declaring 6300x6300 (the unbounded decoder kept 2.9 GB, 19.9 s);
+- sheet: sixteen PNG previews each declaring 6300x6300 (the unbounded decoder kept 2.9 GB, 19.9 s), refused one
+  by one now; and sixteen declaring 4000x4000, each under the per-image cap, bounded by the sheet's budget;
 - huge: every task answer an endless 200 MB JSON array (16M `{}` once cost 1.4 GB);
 - drip: a task answer dripping one byte every 0.3 s (it once held a 5 s call for 75 s);
 - NaN: progressRatio "NaN" on every poll (it once sent 11,089 GETs in 60 s);
@@ -33,7 +34,6 @@ from bench.core import _child_pid, _frames_command, _peak_rss_mb
 from tests.hostile import CANARY, Reply, Upstream, big_png, endless_json, serving
 
 START, END = "<!-- hostile:start -->", "<!-- hostile:end -->"
-POST_BUDGET = 8.0
 FLOOR = 10.0  # the default request floor: a call with a short wait still gets this long
 
 
@@ -46,10 +46,13 @@ class Case:
     budget: float
 
 
-def _sheet(up: Upstream) -> None:
-    up.files["huge.png"] = (big_png(6300, 6300), "image/png")
-    arts = [up.artifact(i, preview=up.url("huge.png")) for i in range(16)]
-    up.on_task = lambda tid, n: Reply(up.succeeded(taskId=tid, artifacts=arts))
+def _sheet(side: int) -> Callable[[Upstream], None]:
+    def script(up: Upstream) -> None:
+        up.files["huge.png"] = (big_png(side, side), "image/png")
+        arts = [up.artifact(i, preview=up.url("huge.png")) for i in range(16)]
+        up.on_task = lambda tid, n: Reply(up.succeeded(taskId=tid, artifacts=arts))
+
+    return script
 
 
 def _huge(up: Upstream) -> None:
@@ -70,7 +73,8 @@ def _busy(up: Upstream) -> None:
 
 CASES = [
     Case("baseline: 4 images with the contact sheet", lambda up: None, "generate_frames", {"wait_seconds": 10}, 10 + 8),
-    Case("sheet: 16 previews declaring 6300x6300", _sheet, "generate_frames", {"wait_seconds": 5}, 5 + POST_BUDGET),
+    Case("sheet: 16 previews declaring 6300x6300", _sheet(6300), "generate_frames", {"wait_seconds": 5}, 5 + 8),
+    Case("sheet: 16 previews declaring 4000x4000", _sheet(4000), "generate_frames", {"wait_seconds": 5}, 5 + 8),
     Case("huge: 200 MB task answers", _huge, "generate_frames", {"wait_seconds": 5}, FLOOR),
     Case("drip: one byte every 0.3 s", _drip, "get_task", {}, FLOOR),
     Case('NaN: progressRatio "NaN"', _nan, "generate_frames", {"wait_seconds": 20}, 20),
@@ -97,9 +101,19 @@ async def run_case(case: Case) -> list[str]:
             f"{peak:.0f} MB",
             f"{elapsed:.1f} s (budget {case.budget:g} s)",
             f"{gets} / {posts}",
-            f"{up.sent / reads / 1024:.1f} KB" if up.sent else "-",
+            _bytes(up.sent / reads) if up.sent else "-",
             "error" if result.is_error else "ok",
         ]
+
+
+def _bytes(n: float) -> str:
+    return f"{n:.0f} B" if n < 10_240 else f"{n / 1024:.0f} KB"
+
+
+def _with_ratio(rows: list[list[str]]) -> list[list[str]]:
+    """Each row's peak RSS beside the baseline's (the first row), measured in the same run."""
+    base = float(rows[0][1].split()[0])
+    return [[r[0], f"{r[1]} ({float(r[1].split()[0]) / base:.2f}x)", *r[2:]] for r in rows]
 
 
 def _section(rows: list[list[str]], host: str) -> str:
@@ -112,9 +126,9 @@ def _section(rows: list[list[str]], host: str) -> str:
         "process's VmHWM. The baseline row is the same server and call against well-formed answers, measured in "
         "the same run.",
         "",
-        "| case | peak RSS | call took | task GETs / create POSTs | bytes pushed per request | result |",
+        "| case | peak RSS (vs baseline) | call took | task GETs / create POSTs | bytes pushed per request | result |",
         "| --- | --- | --- | --- | --- | --- |",
-        *[f"| {' | '.join(r)} |" for r in rows],
+        *[f"| {' | '.join(r)} |" for r in _with_ratio(rows)],
         "",
         "Bytes pushed are what the upstream handed its socket per request before the server hung up (the server "
         "reads at most 512 KB of a task answer; the rest sat in socket buffers). "

@@ -27,10 +27,10 @@ MAX_SIDE = 768  # px, longest side of the sheet
 MAX_BYTES = 150_000  # encoded JPEG
 MAX_TILES = 16  # Frames makes 1 or 4 images; anything beyond this is left off the sheet
 SOURCE_MAX_BYTES = 8 * 1024 * 1024  # per fetched preview (a full Frames PNG is about 1.5-4 MB)
-SOURCE_MAX_PIXELS = 40_000_000  # refuse to decode anything bigger (decompression bombs)
-# Pixels decoded for one sheet, all images together (a JPEG counts at its reduced draft size). Sixteen previews
-# declaring 6300x6300 each pass the per-image cap: decoded and kept, they once took 2.9 GB. Every image is
-# shrunk to a thumbnail as soon as it is decoded, so at most one full-size image is in memory at a time.
+SOURCE_MAX_PIXELS = 4096 * 4096  # refuse to decode anything bigger (decompression bombs; a Frames image is ~2 MP)
+# Pixels decoded for one sheet, all images together (a JPEG counts at its reduced draft size): sixteen previews
+# that each pass the per-image cap must not add up (decoded and kept at 6300x6300, they once took 2.9 GB).
+# Every image is shrunk to a thumbnail as soon as it is decoded, so one full-size image at most is in memory.
 SHEET_MAX_PIXELS = 48_000_000
 QUALITIES = (85, 75, 65, 55, 45, 35)  # tried in turn until the JPEG fits MAX_BYTES
 SHRINK = 0.75  # when even the lowest quality is too big, the sheet is scaled by this and tried again
