@@ -26,6 +26,7 @@ import httpx2
 import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.extension import advertise
+from mcp.client.stdio import stdio_client
 from mcp.server.apps import APP_MIME_TYPE, EXTENSION_ID
 from mcp.types import CallToolResult
 from pydantic import SecretStr
@@ -278,7 +279,7 @@ def _peak_rss_mb(pid: int) -> float:
 SHEET_RSS_LIMIT_MB = 300
 
 
-async def test_previews_declaring_huge_sizes_stay_within_memory_and_time(up: Upstream) -> None:
+async def test_previews_declaring_huge_sizes_stay_within_memory_and_time(up: Upstream, tmp_path: Path) -> None:
     # Sixteen PNG previews declaring 4000x4000 each pass the per-image pixel cap (6300x6300 ones once did too: kept
     # decoded, they took 2.9 GB and 20 s); only a budget for the sheet as a whole bounds them. Over stdio, so the
     # server's own peak RSS (VmHWM) is measured; `prlimit` keeps a regression from taking the machine down.
@@ -288,13 +289,17 @@ async def test_previews_declaring_huge_sizes_stay_within_memory_and_time(up: Ups
     env = {"USEAPI_TOKEN": CANARY, "USEAPI_BASE_URL": up.base_url, "MALLOC_ARENA_MAX": "2", "PATH": os.environ["PATH"]}
     command = ["--as=3000000000", "--", console_script(), "--log-level", "DEBUG"]
     params = StdioServerParameters(command="prlimit", args=command, env=env)
-    async with Client(params) as c:
-        r, _ = await call(c, "generate_frames", {"text_prompt": "a heron", "wait_seconds": 3, "preview": True},
-                          3 + POST_BUDGET)  # fmt: skip
-        (pid,) = _children_named("frames-mcp")
-        peak = _peak_rss_mb(pid)
+    stderr = tmp_path / "stderr.log"
+    with stderr.open("w") as errlog, anyio.fail_after(60):
+        async with Client(stdio_client(params, errlog=errlog)) as c:
+            r, _ = await call(c, "generate_frames", {"text_prompt": "a heron", "wait_seconds": 3, "preview": True},
+                              3 + POST_BUDGET)  # fmt: skip
+            (pid,) = _children_named("frames-mcp")
+            peak = _peak_rss_mb(pid)
     assert not r.is_error and up.task_id in text_of(r)
     assert peak < SHEET_RSS_LIMIT_MB, f"peak RSS {peak:.0f} MB"
+    logged = stderr.read_text()
+    assert " DEBUG " in logged and CANARY not in logged  # the server's own log, at DEBUG, never shows the token
 
 
 # ---- dates at the edges never stop a delivery --------------------------------------------------------------
