@@ -243,7 +243,10 @@ def summary_text(r: TaskResult, *, compact: bool = False) -> str:
         lines.append(r.nextStep)
     if r.credits is not None:
         c = r.credits
-        lines.append(f"Credits: {c.used} of {c.permitted} plan credits used, {c.remaining} left (useapi, at create).")
+        free = " This Explore-mode generation is not charged." if r.options.get("exploreMode") is True else ""
+        lines.append(
+            f"Credits: {c.used} of {c.permitted} plan credits used, {c.remaining} left (useapi, at create).{free}"
+        )
     lines.extend(f"Note: {note}" for note in r.notes)
     if r.simulated:
         lines.append(DEMO_NOTE)
