@@ -5,7 +5,8 @@ dependency @anthropic-ai/claude-code-linux-x64) runs in print mode. The stand-in
 plays the model: it asks for four pictures with generate_frames, then calls get_task with the taskId it read,
 then answers. Every request Claude Code sent to the "model" is recorded, so these tests read exactly what the
 model was given: the tool definitions and the tool results. The whole run happens in a fresh network
-namespace (`unshare -rn`) holding only a loopback interface.
+namespace (`unshare -rn`) holding only a loopback interface. The README's `claude mcp add` forms (stdio, and HTTP
+with `--header`) are checked the same way with `claude mcp list`, Claude Code's own health check.
 
 Without node_modules or unshare these tests skip, or fail when FRAMES_MCP_REQUIRE_ALL=1 (CI).
 """
@@ -100,25 +101,31 @@ def _claude_env(home: Path) -> dict[str, str]:
     }
 
 
-@pytest.fixture(scope="module")
-def session(tmp_path_factory: pytest.TempPathFactory) -> Session:
+def in_namespace(command: list[str], work: Path, record: Path) -> subprocess.CompletedProcess[str]:
+    """`command` with the Messages API stand-in, in a fresh network namespace that has only loopback."""
     require(CLAUDE.exists(), "the Claude Code CLI is missing: run `npm ci` at the repo root (.ci/setup-node.sh)")
     require(_namespace_works(), "`unshare -rn` is not permitted here (it keeps Claude Code on loopback)")
-    work = tmp_path_factory.mktemp("claude-code")
-    (work / "home").mkdir()
-    config = {"mcpServers": {"frames": {"command": console_script(), "args": ["--demo"]}}}
-    (work / "mcp.json").write_text(json.dumps(config))
-    record = work / "requests.jsonl"
-    claude = [str(CLAUDE), "-p", "Make four pictures of a paper boat on a pond at dawn."]
-    claude += ["--mcp-config", str(work / "mcp.json"), "--strict-mcp-config", "--output-format", "json"]
-    claude += ["--allowedTools", f"{GENERATE} {GET_TASK}"]
-    launcher = ["unshare", "-rn", sys.executable, str(STANDIN), "--lo-up", "--record", str(record), "--", *claude]
+    (work / "home").mkdir(exist_ok=True)
+    launcher = ["unshare", "-rn", sys.executable, str(STANDIN), "--lo-up", "--record", str(record), "--", *command]
     proc = subprocess.run(
         launcher, cwd=work, env=_claude_env(work / "home"), capture_output=True, text=True, timeout=300, check=False
     )
     assert proc.returncode == 0, (
         f"exit {proc.returncode}\nstdout:\n{proc.stdout[-3000:]}\nstderr:\n{proc.stderr[-3000:]}"
     )
+    return proc
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory: pytest.TempPathFactory) -> Session:
+    work = tmp_path_factory.mktemp("claude-code")
+    config = {"mcpServers": {"frames": {"command": console_script(), "args": ["--demo"]}}}
+    (work / "mcp.json").write_text(json.dumps(config))
+    record = work / "requests.jsonl"
+    claude = [str(CLAUDE), "-p", "Make four pictures of a paper boat on a pond at dawn."]
+    claude += ["--mcp-config", str(work / "mcp.json"), "--strict-mcp-config", "--output-format", "json"]
+    claude += ["--allowedTools", f"{GENERATE} {GET_TASK}"]
+    proc = in_namespace(claude, work, record)
     requests = [json.loads(line)["body"] for line in record.read_text().splitlines()]
     return Session(requests, json.loads(proc.stdout))
 
@@ -182,3 +189,50 @@ def test_the_six_tool_definitions_cost_the_model_at_most_6_kb(session: Session) 
     tools = session.tools()
     print("\n" + "\n".join(f"{name}: {size(t)} bytes" for name, t in tools.items()))
     assert size(list(tools.values())) <= TOOLS_GOAL
+
+
+# ---- the README's `claude mcp add` forms, health-checked by `claude mcp list` (no model involved) ----------
+
+# Inside the namespace: an HTTP demo server with a bearer token, the README's three `claude mcp add` forms (stdio;
+# HTTP with the right header; HTTP with a wrong one, which must fail), then `claude mcp list`.
+MCP_LIST_SCRIPT = """
+set -e
+FRAMES_MCP_AUTH_TOKEN=readme-token "$SERVER" --demo --transport http --port 8000 2>server.log & server=$!
+"$PYTHON" -c "
+import time, urllib.request
+for _ in range(300):
+    try:
+        urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=1)
+        break
+    except OSError:
+        time.sleep(0.1)
+"
+"$CLAUDE" mcp add frames-stdio -e FRAMES_MCP_WAIT_SECONDS=30 -- "$SERVER" --demo
+"$CLAUDE" mcp add --transport http frames-http http://127.0.0.1:8000/mcp --header "Authorization: Bearer readme-token"
+"$CLAUDE" mcp add --transport http frames-wrong http://127.0.0.1:8000/mcp --header "Authorization: Bearer wrong"
+"$CLAUDE" mcp list
+kill $server
+wait $server || true
+"""
+
+
+@pytest.fixture(scope="module")
+def health(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Server name -> the status `claude mcp list` printed for it."""
+    work = tmp_path_factory.mktemp("claude-mcp-list")
+    script = f"SERVER={console_script()!r}; PYTHON={sys.executable!r}; CLAUDE={str(CLAUDE)!r}\n{MCP_LIST_SCRIPT}"
+    proc = in_namespace(["sh", "-c", script], work, work / "requests.jsonl")
+    return dict(re.findall(r"^(frames-[\w-]+): .* - (.+)$", proc.stdout, flags=re.MULTILINE))
+
+
+@pytest.mark.parametrize("name", ["frames-stdio", "frames-http"])
+def test_claude_mcp_list_connects_with_the_readme_commands(health: dict[str, str], name: str) -> None:
+    # The README's stdio form and its HTTP form with --header: Claude Code's own health check (initialize,
+    # tools/list) passes.
+    assert health[name].startswith("✔ Connected"), health
+
+
+def test_claude_mcp_list_fails_with_a_wrong_bearer_token(health: dict[str, str]) -> None:
+    # The header reaches the server and decides: the same URL with another token is refused.
+    assert "Failed to connect" in health["frames-wrong"], health
+    assert "401" in health["frames-wrong"]
