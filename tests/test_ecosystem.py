@@ -73,7 +73,7 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_mcpb_packs_the_package_with_the_manifest_at_its_root(bundle: Path) -> None:
     # LICENSE too: the bundle is a distribution of MIT code and must carry the licence text.
     names = set(zipfile.ZipFile(bundle).namelist())
-    assert {"manifest.json", "pyproject.toml", "uv.lock", "README.md", "LICENSE", "frames_mcp/server.py"} <= names
+    assert {"manifest.json", "pyproject.toml", "uv.lock", "README.md", "LICENSE", "frames_mcp/server/app.py"} <= names
     assert not [n for n in names if n.startswith((".venv/", "node_modules/", "tests/")) or "__pycache__" in n]
 
 
