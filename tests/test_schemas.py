@@ -108,7 +108,7 @@ async def test_results_declare_an_output_schema(client: Client) -> None:
         out = tools[name]["outputSchema"]
         assert {"taskId", "status", "progress", "artifacts", "options", "error"} <= set(out["properties"]), name
         artifact = out["properties"]["artifacts"]["items"]["properties"]
-        assert {"url", "previewUrl", "assetId", "width", "height"} <= set(artifact)
+        assert {"url", "assetId", "width", "height"} <= set(artifact)
     assert {"styles", "aspect_ratios", "diversity", "seed"} <= set(tools["list_styles"]["outputSchema"]["properties"])
 
 
