@@ -35,7 +35,8 @@ GET_TASK = "mcp__frames__get_task"
 TASK_ID = re.compile(
     r"user:[0-9]+-runwayml:[^\s\"'<>]+?-task:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 )
-PROMPT_ARGS = {"text_prompt": "a paper boat on a pond at dawn", "num_images": 4}
+# A fixed seed: the simulator then draws the same placeholders, so the measured sizes repeat run to run.
+PROMPT_ARGS = {"text_prompt": "a paper boat on a pond at dawn", "num_images": 4, "seed": 42}
 _ids = itertools.count(1)
 
 

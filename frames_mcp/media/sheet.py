@@ -27,9 +27,9 @@ MAX_TILES = 16  # Frames makes 1 or 4 images; anything beyond this is left off t
 SOURCE_MAX_BYTES = 16 * 1024 * 1024  # per fetched preview (a full Frames PNG is about 1.5-4 MB)
 SOURCE_MAX_PIXELS = 40_000_000  # refuse to decode anything bigger (decompression bombs)
 # Tried in turn until the JPEG fits MAX_BYTES. The sheet is for a glance (the URLs give the full images) and it
-# is most of what a finished result costs a model's context: quality 55 is about 0.6x the bytes of 85 for a
-# difference not visible at thumbnail size.
-QUALITIES = (55, 45, 35, 25)
+# is most of what a finished result costs a model's context: quality 50 is about 0.6x the bytes of 85 for a
+# difference hard to see at thumbnail size.
+QUALITIES = (50, 40, 30, 20)
 SHRINK = 0.75  # when even the lowest quality is too big, the sheet is scaled by this and tried again
 GUTTER = 4
 BACKGROUND = (24, 24, 24)

@@ -81,10 +81,10 @@ class TaskResult(CompactSchema):
     )
 
     def wire(self) -> dict[str, Any]:
-        """The structured content as sent: JSON, without null, false-by-default or empty fields (each is optional
-        in the schema), so that a model reading it pays only for what says something."""
-        data = self.model_dump(mode="json", exclude_none=True)
-        return {k: v for k, v in data.items() if not (v in ([], {}, "") or (k == "simulated" and v is False))}
+        """The structured content as sent: JSON without the fields that are null or at their default (each is
+        optional in the schema, its default published), so that a model reading it pays only for what says
+        something."""
+        return self.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
 
 
 class UploadedAsset(BaseModel):
