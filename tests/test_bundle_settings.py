@@ -15,12 +15,12 @@ import pytest
 from annotated_types import Ge, Le
 
 from frames_mcp.config import Settings
+from frames_mcp.useapi.errors import ConfigurationError
 
 from ._tools import REPO, node_env, node_tool
 
 MANIFEST = json.loads((REPO / "manifests" / "manifest.json").read_text())
 WAIT = MANIFEST["user_config"]["wait_seconds"]
-PHASE_2 = "issue 13 phase 2: the server rounds a fractional FRAMES_MCP_WAIT_SECONDS down instead of refusing to start"
 
 # mcpb's substitution, fed the manifest and a user's settings on stdin.
 SUBSTITUTE = """
@@ -67,7 +67,13 @@ def test_a_whole_number_of_seconds_reaches_the_server(typed: int | None, seconds
     assert Settings.from_env(env).wait_seconds == seconds
 
 
-@pytest.mark.xfail(reason=PHASE_2, strict=True)
 def test_a_fractional_number_still_starts_the_server() -> None:
     # A number field accepts 12.5; the server waits whole seconds and must not refuse to start over it.
     assert Settings.from_env(host_env(wait_seconds=12.5)).wait_seconds == 12
+
+
+@pytest.mark.parametrize("value", ["abc", "nan", "-1", "51", "inf"])
+def test_anything_else_is_still_refused_with_the_variable_named(value: str) -> None:
+    # Rounding is for whole-number-ish input only: the bounds and the type check still hold.
+    with pytest.raises(ConfigurationError, match="FRAMES_MCP_WAIT_SECONDS"):
+        Settings.from_env({"FRAMES_MCP_WAIT_SECONDS": value})
