@@ -391,7 +391,9 @@ async def test_without_email_the_first_account_with_a_free_slot_runs_it(client: 
 
 async def test_accounts_are_listed(client: httpx2.AsyncClient) -> None:
     accounts = (await client.get(f"{API}/accounts")).json()
-    assert accounts[BUSY] == {"email": BUSY, "maxJobs": 2}
+    assert (accounts[BUSY]["email"], accounts[BUSY]["maxJobs"]) == (BUSY, 2)
+    # As documented, each account comes with its password and JWT (made up here): clients must not show them.
+    assert {"password", "jwt"} <= set(accounts[BUSY]) and "token" in accounts[BUSY]["jwt"]
     assert set(accounts) == {DEMO, BUSY, OTHER}
 
 

@@ -30,6 +30,9 @@ from frames_mcp.useapi.ids import TASK_ID_RE
 from frames_mcp.useapi.models import SEED_MAX
 
 API = "/v1/runwayml"
+# Prefixes of the made-up secrets the accounts answers carry, so tests can look for any leak of them.
+SIM_PASSWORD_PREFIX = "sim-password-of-"  # noqa: S105 - a fake, by design
+SIM_JWT_PREFIX = "sim-jwt-of-"
 NO_CREDITS_BODY = {"error": "You do not have enough credits to run this task."}
 RUNWAY_BUSY_BODY = {
     "error": "You have too many tasks running or pending. Please wait for some of them to finish before starting more."
@@ -375,13 +378,25 @@ class Simulator(AssetRoutes):
     # ---- accounts, health, control -----------------------------------------------------------------
 
     async def _accounts(self, request: Request) -> Response:
-        return JSONResponse({e: {"email": e, "maxJobs": n} for e, n in self.config.accounts.items()})
+        return JSONResponse({e: self._account_body(e) for e in self.config.accounts})
 
     async def _account(self, request: Request) -> Response:
         email = request.path_params["email"]
         if email not in self.config.accounts:
             raise not_found()
-        return JSONResponse({"email": email, "maxJobs": self.config.accounts[email]})
+        return JSONResponse(self._account_body(email))
+
+    def _account_body(self, email: str) -> dict[str, Any]:
+        """As documented: the account's Runway password and session JWT come back with it (clients must
+        never show or keep them; the values here are made up, and recognisable in tests)."""
+        now = int(time.time())
+        jwt = {"token": f"{SIM_JWT_PREFIX}{email}", "exp": now + 86_400, "iat": now, "id": 1}
+        return {
+            "email": email,
+            "password": f"{SIM_PASSWORD_PREFIX}{email}",
+            "maxJobs": self.config.accounts[email],
+            "jwt": jwt,
+        }
 
     async def _healthz(self, request: Request) -> Response:
         return JSONResponse({"ok": True, "simulated": True})

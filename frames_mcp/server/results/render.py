@@ -54,7 +54,7 @@ async def render_run(
     if how is None or not (result.status == "SUCCEEDED" and result.artifacts):
         return call_tool_result(result)
     if how.preview or how.save:
-        delivered = await deliver(result.taskId, result.createdAt, _pictures(run.task), how)
+        delivered = await deliver(result.taskId, result.createdAt, pictures(run.task), how)
         result = _with_delivered(result, delivered)
         return call_tool_result(result, sheet=delivered.sheet.jpeg if delivered.sheet is not None else None)
     return call_tool_result(result)
@@ -73,7 +73,7 @@ def _with_delivered(result: TaskResult, delivered: Delivered) -> TaskResult:
 
 
 @dataclass(frozen=True)
-class _Picture:
+class TaskPicture:
     """An image as media/ needs it, with the preview URL the sheet is made from (not part of the result)."""
 
     index: int
@@ -83,12 +83,13 @@ class _Picture:
     height: int | None
 
 
-def _pictures(task: Task) -> list[_Picture]:
+def pictures(task: Task) -> list[TaskPicture]:
+    """The task's images that have a URL, with their position in the task."""
     shots = []
     for i, a in enumerate(task.artifacts):
         if a.url:
             width, height = a.dimensions()
-            shots.append(_Picture(i, a.url, a.previewUrls[0] if a.previewUrls else None, width, height))
+            shots.append(TaskPicture(i, a.url, a.previewUrls[0] if a.previewUrls else None, width, height))
     return shots
 
 
@@ -98,7 +99,7 @@ def task_result(task: Task, *, requested: dict[str, Any] | None = None, simulate
     options.update({k: v for k, v in (task.options or {}).items() if k in _ECHOED_OPTIONS and v is not None})
     artifacts = [
         ArtifactOut(index=p.index, url=p.url, assetId=task.artifacts[p.index].assetId, width=p.width, height=p.height)
-        for p in _pictures(task)
+        for p in pictures(task)
     ]
     if "aspect_ratio" not in options and artifacts:
         ratio = _nearest_ratio(artifacts[0].width, artifacts[0].height)
