@@ -4,6 +4,7 @@ Each handler validates, hands the call to the jobs service and renders what come
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context, MCPServer
@@ -164,4 +165,4 @@ def _task_resource(mcp: MCPServer[AppState]) -> None:
             raise ResourceNotFoundError(f"No task {taskId} on this useapi.net account.") from None
         except FramesError as e:
             raise ResourceError(e.describe()) from None
-        return task_result(task, simulated=state.settings.demo).model_dump_json(indent=2)
+        return json.dumps(task_result(task, simulated=state.settings.demo).wire(), indent=2)
