@@ -386,7 +386,8 @@ NOTES = (
     "SDK serialises, pipes and, in the client, validates against the output schema with jsonschema. That "
     "validation used to be most of the gap (1.3 ms a call, 1.28-1.37x); the result schemas are now published "
     "without $defs and without null types, null fields being left out of results (the same constraints), "
-    "which validates about 1.8x faster than pydantic's default form (bench/schema_validation.py). The 1-image row shows how the figure scales with the result. The 2-core machine also runs the "
+    "which validates about 1.8x faster than pydantic's default form (bench/schema_validation.py). The 1-image "
+    "row shows how the figure scales with the result. The 2-core machine also runs the "
     "simulator, the client and both servers, so this row moves by about 0.1x between runs."
 )
 
