@@ -128,6 +128,13 @@ def test_inspector_lists_the_tools_with_portable_schemas(target: list[str]) -> N
     assert {t["name"] for t in listed["tools"]} >= TOOLS
 
 
+def test_inspector_strict_finds_nothing_unportable_in_any_schema(target: list[str]) -> None:
+    # --strict also prints portability warnings (it exits 0 on them): none for input or output schemas.
+    proc = run([*node_tool("inspector"), "--cli", *target, "--method", "tools/list", "--strict"])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "Warning: tool" not in proc.stderr, proc.stderr[-3000:]
+
+
 def test_inspector_calls_list_styles(target: list[str]) -> None:
     result = ask_inspector(target, "tools/call", "--tool-name", "list_styles")
     assert result["isError"] is False
