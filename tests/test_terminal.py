@@ -31,6 +31,7 @@ def test_doctor_in_demo_mode_passes_and_shows_emails_and_max_jobs() -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "demo@frames.local: maxJobs 5" in proc.stdout
     assert "GET /accounts answered in" in proc.stdout
+    assert "demo@frames.local: 100000 of 100000 left" in proc.stdout  # GET features: nothing spent yet
 
 
 def test_doctor_never_prints_the_passwords_or_jwts_the_accounts_answer_holds(sim: Simulator) -> None:
