@@ -7,6 +7,7 @@ dependency with its own binary, so CI lints .github/workflows/ on every run.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import tarfile
 import zipfile
 from collections.abc import Sequence
 from email.parser import Parser
+from importlib.metadata import version as metadata_version
 from pathlib import Path
 from typing import Any
 
@@ -127,3 +129,18 @@ def test_the_sdist_carries_the_licence(dist: Path) -> None:
         member = t.extractfile(f"{sdist.name.removesuffix('.tar.gz')}/LICENSE")
         assert member is not None
         assert member.read().decode() == LICENSE
+
+
+def test_the_wheel_installs_as_the_readme_says_and_runs(dist: Path, tmp_path: Path) -> None:
+    # The README's install path that needs no PyPI release: `uv tool install dist/frames_mcp-*.whl`, then the
+    # `frames-mcp` command (its dependencies still come from the package index, as for any install).
+    (wheel,) = dist.glob("*.whl")
+    env = {**os.environ, "UV_TOOL_DIR": str(tmp_path / "tools"), "UV_TOOL_BIN_DIR": str(tmp_path / "bin")}
+    install = subprocess.run(
+        ["uv", "tool", "install", str(wheel)], env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert install.returncode == 0, install.stderr[-3000:]
+    version = subprocess.run(
+        [str(tmp_path / "bin" / "frames-mcp"), "--version"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert version.stdout.strip() == f"frames-mcp {metadata_version('frames-mcp')}"
