@@ -138,6 +138,15 @@ def _timeout(limit: float, deadline: float | None, now: float) -> float:
     return max(seconds, 0.05)
 
 
+@dataclass(frozen=True)
+class AccountSummary:
+    """What may be shown of a configured Runway account: never its password or JWT."""
+
+    email: str
+    max_jobs: int | None
+    problem: str  # the account's own error as useapi reports it, "" when none
+
+
 class UseapiClient:
     """useapi.net Runway v1 over one shared httpx2.AsyncClient (made and closed by the caller)."""
 
@@ -235,6 +244,36 @@ class UseapiClient:
             if isinstance(a, dict) and isinstance(a.get("maxJobs"), int) and a["maxJobs"] > 0 and not a.get("error")
         ]
         return sum(limits) if limits else None
+
+    async def accounts(self, *, deadline: float | None = None) -> list[AccountSummary]:
+        """GET accounts: each configured Runway account's email, maxJobs and error. The answer also holds each
+        account's password and session token (JWT): nothing of them is kept or returned."""
+        data = await self._read("GET", f"{API_PREFIX}/accounts", deadline=deadline)
+        if not isinstance(data, dict):
+            raise InvalidResponseError("The accounts answer is not a map of accounts.", status_code=200)
+        found = []
+        for key, account in data.items():
+            if not isinstance(account, dict):
+                continue
+            email = str(account["email"]) if isinstance(account.get("email"), str) else str(key)
+            max_jobs = account.get("maxJobs")
+            error = account.get("error")
+            problem = (error if isinstance(error, str) else "useapi.net reports an error") if error else None
+            found.append(
+                AccountSummary(email[:254], max_jobs if isinstance(max_jobs, int) else None, (problem or "")[:200])
+            )
+        return found
+
+    async def credits(self, email: str, *, deadline: float | None = None) -> tuple[int, int] | None:
+        """GET features/?email=: (used, permitted) plan credits, or None when useapi does not say."""
+        try:
+            data = await self._read("GET", f"{API_PREFIX}/features/", params={"email": email}, deadline=deadline)
+        except (NotFoundError, BadRequestError):
+            return None
+        used = data.get("used", {}).get("numPlanCredits") if isinstance(data, dict) else None
+        permitted = data.get("permitted", {}).get("numPlanCredits") if isinstance(data, dict) else None
+        numbers = all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in (used, permitted))
+        return (used, permitted) if numbers else None  # type: ignore[return-value]
 
     async def list_tasks(
         self,

@@ -55,10 +55,11 @@ _IMG_TAG = re.compile(r"@IMG_(\d+)")
 
 
 def _reference_doc(n: int) -> str:
+    if n > 1:
+        return f"Reference image @IMG_{n}, like imageAssetId1."
     return (
-        f"Optional reference image {n}: an assetId from upload_image (or an artifacts[].assetId of an earlier task). "
-        f"Cite it in text_prompt as @IMG_{n}, e.g. '@IMG_1 riding a @IMG_2 with @IMG_3'. The task runs on the "
-        "Runway account that holds the assets, so leave email out when you use references."
+        "Reference image: an assetId (upload_image, or a result's), cited in text_prompt as @IMG_1. "
+        "Leave email out with references."
     )
 
 
@@ -70,55 +71,47 @@ class FramesRequest(BaseModel):
     text_prompt: str = Field(
         min_length=1,
         max_length=PROMPT_MAX,
-        description="Describe your image in detail: subject, scene, lighting, camera, mood. "
-        "Maximum length 1000 characters. Phrase things positively (what should be in the frame).",
+        description="The picture in detail: subject, scene, lighting, camera, mood, phrased positively. "
+        "Maximum length 1000 characters.",
     )
-    aspect_ratio: AspectRatio = Field(
-        default="16:9", description="Supported values: 16:9 (default), 9:16, 1:1, 4:3, 3:4, 21:9."
-    )
+    aspect_ratio: AspectRatio = Field(default="16:9", description="Shape of the images.")
     style: Style | None = Field(
         default=None,
-        description="Optional style preset (see list_styles). Leave it out for no preset.",
+        description="A style preset (list_styles describes them); none when left out.",
     )
     diversity: int = Field(
         default=DIVERSITY_DEFAULT,
         ge=DIVERSITY_MIN,
         le=DIVERSITY_MAX,
-        description="Aesthetic Range, higher values increase the creative variation between generations "
-        "in a set. Valid range: 0…5. Default 2.",
+        description="Aesthetic Range: higher values vary the images of a set more.",
     )
     seed: int | None = Field(
         default=None,
         ge=SEED_MIN,
         le=SEED_MAX,
-        description="Optional seed, valid range 1…4294967294. Reuse a result's seed to vary one image.",
+        description="Reuse a result's seed to vary one image.",
     )
-    num_images: Literal[1, 4] = Field(
-        default=4, description="How many images to generate in this task: 1 or 4. Default 4."
-    )
+    num_images: Literal[1, 4] = Field(default=4, description="Images in this task.")
     exploreMode: bool = Field(
         default=False,
-        description="Set to true if you have a Runway Unlimited plan and wish to execute relaxed "
-        "generation. You are not charged credits for Explore mode generations; they may queue longer.",
+        description="Explore mode (Runway Unlimited plans): no credits charged, may queue longer.",
     )
     replyUrl: str | None = Field(
         default=None,
         max_length=REPLY_MAX,
         pattern=r"^https?://\S+$",
-        description="Optional callback URL (http or https). The API will call it once the Runway task "
-        "completed or failed. Maximum length 1024 characters.",
+        description="A URL useapi.net calls once the task completed or failed.",
     )
     replyRef: str | None = Field(
         default=None,
         max_length=REPLY_MAX,
-        description="Optional reference id which will be stored and returned along with this Runway task "
-        "response / result. Maximum length 1024 characters.",
+        description="Your reference id, stored and returned with the task.",
     )
     maxJobs: int | None = Field(
         default=None,
         ge=1,
         le=10,
-        description="Optional maximum number of concurrent jobs for the account. Valid range: 1…10.",
+        description="Tasks at once on the account (more wait in line). Default: the account's, else 5.",
     )
     email: Email | None = Field(default=None, description=EMAIL_DOC)
     imageAssetId1: AssetId | None = Field(default=None, description=_reference_doc(1))
