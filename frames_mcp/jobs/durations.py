@@ -9,17 +9,17 @@ two reads. Nothing here is durable: a restart starts from the documented prior (
 from __future__ import annotations
 
 import math
-import statistics
 import re
+import statistics
 from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from frames_mcp.models import Task
+from frames_mcp.useapi.models import Task
 
 KEEP = 20  # durations kept per key: recent enough to follow a change in Runway's speed
 MIN_SAMPLES = 2  # below this the record says nothing and the documented prior applies
-WIDEST = 3.0  # a bracket wider than this (seconds) says too little to keep
+WIDEST = 30.0  # a bracket wider than this (seconds) says too little to keep (a fast run polled late still counts)
 
 _ACCOUNT = re.compile(r"-runwayml:(.+?)-task:")
 
@@ -59,7 +59,7 @@ class Durations:
 
     def record(self, key: Key, low: float, high: float) -> None:
         """A task of `key` ran between `low` and `high` seconds; odd or loose brackets are dropped."""
-        if not (math.isfinite(low) and math.isfinite(high)) or low <= 0 or high < low or high - low > WIDEST:
+        if not (math.isfinite(low) and math.isfinite(high)) or low < 0 or high <= 0 or high < low or high - low > WIDEST:
             return
         self._seen.setdefault(key, deque(maxlen=self._keep)).append((low, high))
 
