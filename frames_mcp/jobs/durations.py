@@ -59,7 +59,7 @@ class Durations:
 
     def record(self, key: Key, low: float, high: float) -> None:
         """A task of `key` ran between `low` and `high` seconds; odd or loose brackets are dropped."""
-        if not (math.isfinite(low) and math.isfinite(high)) or low < 0 or not low <= high <= low + WIDEST:
+        if not (math.isfinite(low) and math.isfinite(high)) or high <= 0 or not 0 <= low <= high <= low + WIDEST:
             return
         self._seen.setdefault(key, deque(maxlen=self._keep)).append((low, high))
 

@@ -1,0 +1,244 @@
+"""Polling on progress curves: how soon a finished task reaches the caller, and the GETs it costs, on every
+progress curve the simulator has, beside today's predictor and a fixed 1 s poller measured in the same run.
+
+    uv run python -m bench.polling                 # 5 curves x 2 queues x 3 rounds, about 9 min; writes BENCHMARKS.md
+    uv run python -m bench.polling --quick --no-write
+
+For each curve and queue (0 and 3 s), one simulator runs 12 s tasks on that curve and three pollers work it
+at the same time, each with `calls` concurrent tasks on an account of its own:
+- new: `generate_frames` through the frames-mcp server (in-memory MCP client, default tuning);
+- today: the predictor frames-mcp had before issue 14 (bench/baseline_predictor.py), in a plain loop;
+- fixed: a GET every second.
+Rounds run one after another on the same server: in round 1 it has seen no task finish (the documented prior
+decides its window: "cold"); from round 2 on it has the durations it observed ("warm"). The delay is from
+the simulator's finish time to the moment the poller has the result (for new: the tool result in the client).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import statistics
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, fields, replace
+from datetime import UTC, datetime
+from typing import TypeVar
+
+import anyio
+import httpx2
+from mcp import Client
+from pydantic import SecretStr
+
+from bench import baseline_predictor as today
+from bench._report import machine, write_section
+from frames_mcp.config import Settings
+from frames_mcp.jobs.polling import PollSchedule
+from frames_mcp.jobs.service import Tuning
+from frames_mcp.server.app import build_server
+from frames_mcp.server.results.schemas import TaskResult
+from frames_mcp.simulator import Simulator, SimulatorConfig, run_in_thread
+from frames_mcp.simulator._curves import CURVES
+from frames_mcp.useapi.client import UseapiClient
+from frames_mcp.useapi.models import FramesRequest, Task
+
+START, END = "<!-- polling:start -->", "<!-- polling:end -->"
+NEW, TODAY, FIXED = "new@frames.local", "today@frames.local", "fixed@frames.local"
+GOAL_MEDIAN, GOAL_P90, GOAL_GETS = 0.5, 1.0, 0.5  # seconds, seconds, share of the fixed poller's GETs
+
+
+@dataclass(frozen=True)
+class Scale:
+    """The real benchmark, or a scale model of it (--quick): every duration times `k`."""
+
+    k: float = 1.0
+    run: float = 12.0
+    queues: tuple[float, ...] = (0.0, 3.0)
+
+    def schedule(self) -> PollSchedule:
+        return _scaled(PollSchedule(), self.k)
+
+    def today(self) -> today.PollSchedule:
+        return _scaled(today.PollSchedule(), self.k)
+
+
+Schedule = TypeVar("Schedule", PollSchedule, today.PollSchedule)
+
+
+def _scaled(schedule: Schedule, k: float) -> Schedule:
+    """The schedule with every duration times k (factors, fractions and the ratio resolution stay)."""
+    factors = {"growth", "refine", "spread", "late", "stretch", "ratio_step", "explore_factor"}
+    return replace(schedule, **{f.name: getattr(schedule, f.name) * k for f in fields(schedule)
+                                if f.name not in factors})  # fmt: skip
+
+
+@dataclass
+class Done:
+    task_id: str
+    at: float  # time.monotonic() the poller had the final state
+
+
+@dataclass
+class Cell:
+    curve: str
+    queue: float
+    rounds: dict[str, list[list[Done]]] = field(default_factory=dict)  # poller -> round -> tasks
+
+
+# ---- the three pollers ---------------------------------------------------------------------------------
+
+
+async def _fixed(useapi: UseapiClient, task: Task, every: float) -> None:
+    while not task.is_terminal:
+        await anyio.sleep(every)
+        task = await useapi.get_task(task.taskId)
+
+
+async def _today(useapi: UseapiClient, task: Task, schedule: today.PollSchedule, seen: float) -> None:
+    predictor = today.Predictor(schedule)
+    predictor.record(task, seen)
+    while not task.is_terminal:
+        await anyio.sleep(max(0.0, predictor.next_poll(time.monotonic()) - time.monotonic()))
+        sent = time.monotonic()
+        task = await useapi.get_task(task.taskId)
+        predictor.record(task, (sent + time.monotonic()) / 2)
+
+
+async def _round(client: Client, useapi: UseapiClient, scale: Scale, calls: int, n: int) -> dict[str, list[Done]]:
+    done: dict[str, list[Done]] = {"new": [], "today": [], "fixed": []}
+    wait = 50  # the most a call may wait (WAIT_MAX): ample for 12 s runs
+
+    async def new(i: int) -> None:
+        args = {"text_prompt": f"harbour {n}.{i}", "wait_seconds": wait, "preview": False}
+        r = await client.call_tool("generate_frames", args)
+        done["new"].append(Done(TaskResult.model_validate(r.structured_content).taskId, time.monotonic()))
+
+    async def other(name: str, email: str, poll: Callable[[Task, float], Awaitable[None]], i: int) -> None:
+        sent = time.monotonic()
+        task = await useapi.create_frames(FramesRequest(text_prompt=f"{name} {n}.{i}", email=email))
+        await poll(task, (sent + time.monotonic()) / 2)
+        done[name].append(Done(task.taskId, time.monotonic()))
+
+    async with anyio.create_task_group() as tg:
+        for i in range(calls):
+            tg.start_soon(new, i)
+            tg.start_soon(other, "today", TODAY, lambda t, s: _today(useapi, t, scale.today(), s), i)
+            tg.start_soon(other, "fixed", FIXED, lambda t, _: _fixed(useapi, t, scale.k), i)
+    return done
+
+
+async def cell(curve: str, queue: float, scale: Scale, calls: int, rounds: int) -> tuple[Cell, Simulator]:
+    config = SimulatorConfig(
+        queue_seconds=queue, run_seconds=scale.run, progress_curve=curve, image_px=32,
+        accounts={NEW: 10, TODAY: 10, FIXED: 10},
+    )  # fmt: skip
+    sim = Simulator(config)
+    result = Cell(curve, queue)
+    tuning = Tuning(schedule=scale.schedule())
+    with run_in_thread(sim) as url:
+        settings = Settings(token=SecretStr(sim.config.token), base_url=url, email=NEW, wait_seconds=50)
+        async with Client(build_server(settings, tuning)) as client, httpx2.AsyncClient(base_url=url) as http:
+            useapi = UseapiClient(http, SecretStr(sim.config.token))
+            for n in range(rounds):
+                for name, tasks in (await _round(client, useapi, scale, calls, n)).items():
+                    result.rounds.setdefault(name, []).append(tasks)
+    return result, sim
+
+
+# ---- figures --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Figures:
+    median: float
+    p90: float
+    gets: float
+
+    def show(self) -> str:
+        return f"{self.median:.2f} / {self.p90:.2f} s, {self.gets:.1f}"
+
+
+def _figures(sim: Simulator, tasks: list[Done]) -> Figures:
+    delays = sorted(d.at - (sim.finish_time(d.task_id) or d.at) for d in tasks)
+    gets = [sum(1 for r in sim.request_log if r.method == "GET" and r.path.endswith(d.task_id)) for d in tasks]
+    return Figures(statistics.median(delays), statistics.quantiles(delays, n=10, method="inclusive")[-1],
+                   statistics.mean(gets))  # fmt: skip
+
+
+def _met(f: Figures, fixed: Figures, k: float) -> bool:
+    return f.median <= GOAL_MEDIAN * k and f.p90 <= GOAL_P90 * k and f.gets <= GOAL_GETS * fixed.gets
+
+
+def _rows(results: list[tuple[Cell, Simulator]], k: float) -> tuple[list[str], bool]:
+    lines, all_met = [], True
+    for c, sim in results:
+
+        def fig(name: str, rounds: slice, c: Cell = c, sim: Simulator = sim) -> Figures:
+            return _figures(sim, [d for r in c.rounds[name][rounds] for d in r])
+
+        fixed = fig("fixed", slice(None))
+        cold, warm = fig("new", slice(0, 1)), fig("new", slice(1, None))
+        met = [_met(cold, fixed, k), _met(warm, fixed, k)]
+        all_met = all_met and all(met)
+        lines.append(
+            f"| {c.curve} | {c.queue:g} s | {cold.show()} ({cold.gets / fixed.gets:.2f}x) | "
+            f"{warm.show()} ({warm.gets / fixed.gets:.2f}x) | {fig('today', slice(None)).show()} | {fixed.show()} | "
+            f"{'yes' if met[0] else '**no**'} / {'yes' if met[1] else '**no**'} |"
+        )
+    return lines, all_met
+
+
+def _table(results: list[tuple[Cell, Simulator]], command: str, scale: Scale, calls: int, rounds: int) -> str:
+    rows, _ = _rows(results, scale.k)
+    return "\n".join([
+        START,
+        "## Polling on progress curves",
+        "",
+        f"`{command}`, {datetime.now(UTC):%Y-%m-%d}. Machine: {machine('mcp', 'httpx2')}. {scale.run:g} s runs, "
+        f"{calls} concurrent calls per poller, {rounds} rounds; all three pollers work the same simulator at the "
+        "same time. Each cell: median / p90 delay from the task's finish to the poller having the result, then "
+        "GETs per task (and, for the new schedule, as a share of the fixed poller's). Cold: round 1, no run "
+        "seen to finish yet (the documented prior sets the window); warm: later rounds, the durations this "
+        f"server observed. Goal: median <= {GOAL_MEDIAN} s, p90 <= {GOAL_P90} s, GETs <= {GOAL_GETS:.0%} of the "
+        "fixed poller's.",
+        "",
+        "| curve | queue | new, cold | new, warm | today's predictor | fixed 1 s poller | met (cold / warm) |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+        *rows,
+        END,
+    ]) + "\n"  # fmt: skip
+
+
+async def _run(scale: Scale, calls: int, rounds: int, curves: list[str]) -> list[tuple[Cell, Simulator]]:
+    results = []
+    for curve in curves:
+        for queue in scale.queues:
+            print(f"running {curve}, queue {queue:g} s ...", file=sys.stderr, flush=True)
+            results.append(await cell(curve, queue, scale, calls, rounds))
+    return results
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.polling", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a scale model (durations x0.1, 1 round of 2 calls)")
+    parser.add_argument("--curves", help=f"comma-separated subset of: {', '.join(CURVES)}")
+    parser.add_argument("--calls", type=int, default=6)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--no-write", action="store_true", help="print the table; leave BENCHMARKS.md alone")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    scale = Scale(k=0.1, run=1.2, queues=(0.0, 0.3)) if args.quick else Scale()
+    calls, rounds = (2, 2) if args.quick else (args.calls, args.rounds)
+    curves = args.curves.split(",") if args.curves else list(CURVES)
+    results = anyio.run(_run, scale, calls, rounds, curves)
+    command = "uv run python -m bench.polling" + (" --quick" if args.quick else "")
+    section = _table(results, command, scale, calls, rounds)
+    print(section)
+    if not args.no_write:
+        write_section(section, START, END)
+        print("written to BENCHMARKS.md", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
