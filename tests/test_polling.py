@@ -154,6 +154,16 @@ def test_a_plateau_is_polled_at_most_dense_apart_inside_the_window() -> None:
     assert predictor.next_poll(11.5) - 11.5 <= PollSchedule().dense
 
 
+@pytest.mark.parametrize("known", [False, True])
+def test_a_task_first_seen_halfway_is_polled_inside_its_window(known: bool) -> None:
+    # get_task on a task already running for a while: its start is unknown, so it counts as inside its window
+    # (not a whole window away): the next poll comes within the window's gap.
+    predictor = Predictor(PollSchedule(), _known() if known else None)
+    predictor.record(FakeTask(0.0, RUN, curve("linear", 1)).at(6.0), 6.0)
+    predictor.record(FakeTask(0.0, RUN, curve("linear", 1)).at(6.5), 6.5)
+    assert predictor.next_poll(6.5) - 6.5 <= (PollSchedule().dense if known else 3.0)
+
+
 def test_a_step_back_does_not_move_the_next_poll_later() -> None:
     # Progress that goes back is noise: the highest reading counts, so the prediction stays where it was.
     def after(readings: list[tuple[float, str]]) -> float:

@@ -1,19 +1,21 @@
 """Polling a task within a budget: a schedule that holds whatever shape the progress curve has, and the wait loop.
 
 Two kinds of knowledge decide a poll:
-- the window in which the task is likely to finish: its start (from `estimatedTimeToStartSeconds`, or
-  when it was first seen running) plus how long runs take, from the durations this install observed
-  (`Durations`) or, until there are some, the documented prior (4 images in under 20 s on average;
-  Explore mode slower);
-- the task's own progress, as evidence: the rate of its recent rise predicts the finish. A step back
-  is taken for noise (the highest reading counts), a plateau slows the measured rate as it lasts.
+- the window in which the run is likely to end: its start (from `estimatedTimeToStartSeconds`, or when
+  it was first seen running) plus how long runs take, from the durations this server observed
+  (`Durations`) or, until it has some, the documented prior (4 images in under 20 s on average, 20-30 s
+  by other accounts; Explore mode slower);
+- the task's own progress, as evidence, not a clock: the rate of its latest rise predicts the finish; the
+  highest reading counts (a step back is noise); a reading that rose far less or far more than predicted
+  starts a new rate (a stall ended, a tail slowed, a plateau began).
 
-The evidence may move a poll earlier, never past the window: before the window only a confident
-prediction polls (else the first poll in it lands at its start); inside it polls come at most `dense`
-apart (wider when the window is the wide prior); past it, and after a confident prediction that
-proved wrong (a stall, a slow tail, a plateau), the gaps start at `dense` and grow. Every gap stays
-within [minimum, maximum], and the last poll lands before the budget ends. Nothing polls outside
-`wait_for_task`: when it returns or is cancelled, polling is over. No MCP types here.
+The evidence may pull a poll earlier, never past the window: before the window only a prediction from
+two agreeing stretches polls (else the first poll lands at the window's start); inside it polls come at
+most `dense` apart, or a third of a narrow window, or `spread` of a wide one, and half `dense` after a
+confident aim that missed. Past the window, and on a plateau or slowdown with no rate yet, gaps start at
+`dense` and grow with how late the task is (`late`). Every gap stays within [minimum, maximum], and the
+last poll lands before the budget ends. Nothing polls outside `wait_for_task`: when it returns or is
+cancelled, polling is over. No MCP types here.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ class PollSchedule:
     maximum: float = 12.0  # never leave a task unpolled longer than this
     growth: float = 1.6  # while queued with no news, and after failed polls, gaps grow by this factor
     margin: float = 0.05  # aim this long after a confident predicted finish
-    tolerance: float = 0.1  # a finish predicted within this many seconds (less rounding) is aimed at directly
+    tolerance: float = 0.1  # a finish predicted this precisely (seconds, less rounding) is aimed at directly
     refine: float = 0.6  # otherwise the next poll comes after this fraction of the predicted remaining time
     ratio_step: float = 0.01  # the resolution of progressRatio ("0.42")
     final_lead: float = 0.4  # the last poll is sent this long before the budget ends
@@ -239,8 +241,11 @@ class Predictor:
     def _running(self, now: float) -> float:
         s = self.schedule
         window, start = self.window(), self.start()
-        began = start.at if start is not None else self.observations[-1].at
-        opens, closes = began + window.shortest, began + window.longest
+        if start is not None:
+            opens, closes = start.at + window.shortest, start.at + window.longest
+        else:  # first seen well into its run (a get_task later on): inside the window from then on
+            seen = next(o.at for o in self.observations if o.running)
+            opens, closes = seen, seen + window.longest - window.shortest
         predicted = self.finish()
         self._expected = None if predicted is None else predicted.evidence
         # Aim at a predicted finish only from two stretches of progress that agree (three readings).
