@@ -23,11 +23,14 @@ from pydantic import SecretStr
 from bench import baseline_predictor as today
 from frames_mcp.jobs.durations import Durations, Key, Window
 from frames_mcp.jobs.polling import PollSchedule, Predictor, wait_for_task
+from frames_mcp.server.results.schemas import TaskResult
 from frames_mcp.simulator import Simulator
 from frames_mcp.simulator._curves import CURVES, curve
 from frames_mcp.simulator._tasks import ratio_text
 from frames_mcp.useapi.client import UseapiClient
 from frames_mcp.useapi.models import FramesRequest, Task
+
+from .conftest import FAST_TUNING, connect
 
 ACCOUNT = "demo@frames.local"
 TASK_ID = f"user:1-runwayml:{ACCOUNT}-task:0f8e3c1a-7b2d-4c59-9a1e-2f6b8d4c7e10"
@@ -272,3 +275,16 @@ async def test_the_wait_loop_learns_run_durations_from_the_simulator(sim: Simula
     window = durations.window(Key.of(task))
     assert window is not None and window.shortest <= 0.4 <= window.longest
     assert window.longest - window.shortest < 1.0
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("name", CURVES)
+async def test_generate_frames_follows_each_curve_to_the_end_through_a_real_client(sim: Simulator, name: str) -> None:
+    # The whole path (MCP client, server, wait loop, simulator over HTTP) on each curve, picked by the prompt's
+    # magic word: the call returns the finished task, without flooding useapi with GETs on the way.
+    async with connect(sim, "auto", FAST_TUNING) as client:
+        r = await client.call_tool("generate_frames", {"text_prompt": f"a dune [curve:{name}]", "wait_seconds": 10})
+    result = TaskResult.model_validate(r.structured_content)
+    assert result.status == "SUCCEEDED"
+    gets = sum(1 for q in sim.request_log if q.method == "GET" and q.path.endswith(result.taskId))
+    assert gets <= 10, gets  # a 0.5 s task, gaps of at least 0.1 s
