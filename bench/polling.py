@@ -1,17 +1,18 @@
 """Polling on progress curves: how soon a finished task reaches the caller, and the GETs it costs, on every
 progress curve the simulator has, beside today's predictor and a fixed 1 s poller measured in the same run.
 
-    uv run python -m bench.polling                 # 5 curves x 2 queues x 3 rounds, about 9 min; writes BENCHMARKS.md
+    uv run python -m bench.polling                 # 5 curves x 2 queues x 4 rounds, about 13 min; writes BENCHMARKS.md
     uv run python -m bench.polling --quick --no-write
 
-For each curve and queue (0 and 3 s), one simulator runs 12 s tasks on that curve and three pollers work it
-at the same time, each with `calls` concurrent tasks on an account of its own:
+For each curve and queue (0 and 3 s), one simulator runs 12 s tasks on that curve and four pollers work it at
+the same time, each with `calls` concurrent tasks on an account of its own:
 - new: `generate_frames` through the frames-mcp server (in-memory MCP client, default tuning);
-- today: the predictor frames-mcp had before issue 14 (bench/baseline_predictor.py), in a plain loop;
+- loop: the new schedule in a plain loop (no server), to compare like with like against
+- today: the predictor frames-mcp had before issue 14 (bench/baseline_predictor.py), in the same loop;
 - fixed: a GET every second.
-Rounds run one after another on the same server: in round 1 it has seen no task finish (the documented prior
-decides its window: "cold"); from round 2 on it has the durations it observed ("warm"). The delay is from
-the simulator's finish time to the moment the poller has the result (for new: the tool result in the client).
+A fresh server has seen no run finish: the documented prior sets its window ("cold"). Round 1 runs on one
+fresh server, round 2 on another; rounds 3 on run on that second one, with the durations it observed
+("warm"). The delay is from the simulator's finish time to the moment the poller has the result.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ from pydantic import SecretStr
 from bench import baseline_predictor as today
 from bench._report import machine, write_section
 from frames_mcp.config import Settings
-from frames_mcp.jobs.polling import PollSchedule
+from frames_mcp.jobs.durations import Durations
+from frames_mcp.jobs.polling import PollSchedule, Predictor
 from frames_mcp.jobs.service import Tuning
 from frames_mcp.server.app import build_server
 from frames_mcp.server.results.schemas import TaskResult
@@ -44,7 +46,9 @@ from frames_mcp.useapi.client import UseapiClient
 from frames_mcp.useapi.models import FramesRequest, Task
 
 START, END = "<!-- polling:start -->", "<!-- polling:end -->"
-NEW, TODAY, FIXED = "new@frames.local", "today@frames.local", "fixed@frames.local"
+# Each poller works an account of its own: "new" through the server, "loop" the new schedule in a plain loop.
+POLLERS = {name: f"{name}@frames.local" for name in ("new", "loop", "today", "fixed")}
+WAIT_MAX = 50  # the most a call may wait: ample for 12 s runs
 GOAL_MEDIAN, GOAL_P90, GOAL_GETS = 0.5, 1.0, 0.5  # seconds, seconds, share of the fixed poller's GETs
 
 
@@ -83,10 +87,10 @@ class Done:
 class Cell:
     curve: str
     queue: float
-    rounds: dict[str, list[list[Done]]] = field(default_factory=dict)  # poller -> round -> tasks
+    rounds: dict[str, list[tuple[bool, list[Done]]]] = field(default_factory=dict)  # poller -> (warm?, tasks)
 
 
-# ---- the three pollers ---------------------------------------------------------------------------------
+# ---- the pollers -------------------------------------------------------------------------------------------
 
 
 async def _fixed(useapi: UseapiClient, task: Task, every: float) -> None:
@@ -95,8 +99,8 @@ async def _fixed(useapi: UseapiClient, task: Task, every: float) -> None:
         task = await useapi.get_task(task.taskId)
 
 
-async def _today(useapi: UseapiClient, task: Task, schedule: today.PollSchedule, seen: float) -> None:
-    predictor = today.Predictor(schedule)
+async def _loop(predictor: Predictor | today.Predictor, useapi: UseapiClient, task: Task, seen: float) -> None:
+    """A plain wait loop around a predictor (no budget): how a predictor polls, without the MCP server."""
     predictor.record(task, seen)
     while not task.is_terminal:
         await anyio.sleep(max(0.0, predictor.next_poll(time.monotonic()) - time.monotonic()))
@@ -105,44 +109,53 @@ async def _today(useapi: UseapiClient, task: Task, schedule: today.PollSchedule,
         predictor.record(task, (sent + time.monotonic()) / 2)
 
 
-async def _round(client: Client, useapi: UseapiClient, scale: Scale, calls: int, n: int) -> dict[str, list[Done]]:
-    done: dict[str, list[Done]] = {"new": [], "today": [], "fixed": []}
-    wait = 50  # the most a call may wait (WAIT_MAX): ample for 12 s runs
+async def _round(
+    client: Client, useapi: UseapiClient, scale: Scale, calls: int, n: int, durations: Durations
+) -> dict[str, list[Done]]:
+    done: dict[str, list[Done]] = {name: [] for name in POLLERS}
 
     async def new(i: int) -> None:
-        args = {"text_prompt": f"harbour {n}.{i}", "wait_seconds": wait, "preview": False}
+        args = {"text_prompt": f"harbour {n}.{i}", "wait_seconds": WAIT_MAX, "preview": False}
         r = await client.call_tool("generate_frames", args)
         done["new"].append(Done(TaskResult.model_validate(r.structured_content).taskId, time.monotonic()))
 
-    async def other(name: str, email: str, poll: Callable[[Task, float], Awaitable[None]], i: int) -> None:
+    async def other(name: str, poll: Callable[[Task, float], Awaitable[None]], i: int) -> None:
         sent = time.monotonic()
-        task = await useapi.create_frames(FramesRequest(text_prompt=f"{name} {n}.{i}", email=email))
+        task = await useapi.create_frames(FramesRequest(text_prompt=f"{name} {n}.{i}", email=POLLERS[name]))
         await poll(task, (sent + time.monotonic()) / 2)
         done[name].append(Done(task.taskId, time.monotonic()))
 
     async with anyio.create_task_group() as tg:
         for i in range(calls):
             tg.start_soon(new, i)
-            tg.start_soon(other, "today", TODAY, lambda t, s: _today(useapi, t, scale.today(), s), i)
-            tg.start_soon(other, "fixed", FIXED, lambda t, _: _fixed(useapi, t, scale.k), i)
+            tg.start_soon(other, "loop", lambda t, at: _loop(Predictor(scale.schedule(), durations), useapi, t, at), i)
+            tg.start_soon(other, "today", lambda t, at: _loop(today.Predictor(scale.today()), useapi, t, at), i)
+            tg.start_soon(other, "fixed", lambda t, _: _fixed(useapi, t, scale.k), i)
     return done
 
 
 async def cell(curve: str, queue: float, scale: Scale, calls: int, rounds: int) -> tuple[Cell, Simulator]:
+    """Round 1 on a fresh server (cold), then round 1 again on another fresh server (cold) and `rounds - 2`
+    more on it (warm): cold figures from two rounds, warm ones from the rest."""
     config = SimulatorConfig(
         queue_seconds=queue, run_seconds=scale.run, progress_curve=curve, image_px=32,
-        accounts={NEW: 10, TODAY: 10, FIXED: 10},
+        accounts=dict.fromkeys(POLLERS.values(), 10),
     )  # fmt: skip
     sim = Simulator(config)
     result = Cell(curve, queue)
     tuning = Tuning(schedule=scale.schedule())
+    plan = [[0], list(range(1, rounds))]  # rounds per fresh server; each server's first round is cold
     with run_in_thread(sim) as url:
-        settings = Settings(token=SecretStr(sim.config.token), base_url=url, email=NEW, wait_seconds=50)
-        async with Client(build_server(settings, tuning)) as client, httpx2.AsyncClient(base_url=url) as http:
-            useapi = UseapiClient(http, SecretStr(sim.config.token))
-            for n in range(rounds):
-                for name, tasks in (await _round(client, useapi, scale, calls, n)).items():
-                    result.rounds.setdefault(name, []).append(tasks)
+        token = SecretStr(sim.config.token)
+        settings = Settings(token=token, base_url=url, email=POLLERS["new"], wait_seconds=WAIT_MAX)
+        async with httpx2.AsyncClient(base_url=url) as http:
+            useapi = UseapiClient(http, token)
+            for server_rounds in plan:
+                durations = Durations()  # the plain loop of the new schedule starts cold with each server
+                async with Client(build_server(settings, tuning)) as client:
+                    for k, n in enumerate(server_rounds):
+                        for name, tasks in (await _round(client, useapi, scale, calls, n, durations)).items():
+                            result.rounds.setdefault(name, []).append((k > 0, tasks))
     return result, sim
 
 
@@ -170,42 +183,45 @@ def _met(f: Figures, fixed: Figures, k: float) -> bool:
     return f.median <= GOAL_MEDIAN * k and f.p90 <= GOAL_P90 * k and f.gets <= GOAL_GETS * fixed.gets
 
 
-def _rows(results: list[tuple[Cell, Simulator]], k: float) -> tuple[list[str], bool]:
-    lines, all_met = [], True
+def _rows(results: list[tuple[Cell, Simulator]], k: float) -> list[str]:
+    lines = []
     for c, sim in results:
 
-        def fig(name: str, rounds: slice, c: Cell = c, sim: Simulator = sim) -> Figures:
-            return _figures(sim, [d for r in c.rounds[name][rounds] for d in r])
+        def fig(name: str, warm: bool | None = None, c: Cell = c, sim: Simulator = sim) -> Figures:
+            return _figures(sim, [d for w, tasks in c.rounds[name] if warm in (None, w) for d in tasks])
 
-        fixed = fig("fixed", slice(None))
-        cold, warm = fig("new", slice(0, 1)), fig("new", slice(1, None))
-        met = [_met(cold, fixed, k), _met(warm, fixed, k)]
-        all_met = all_met and all(met)
+        fixed = fig("fixed")
+        cold, warm = fig("new", False), fig("new", True)
+        met = ["yes" if _met(f, fixed, k) else "**no**" for f in (cold, warm)]
         lines.append(
             f"| {c.curve} | {c.queue:g} s | {cold.show()} ({cold.gets / fixed.gets:.2f}x) | "
-            f"{warm.show()} ({warm.gets / fixed.gets:.2f}x) | {fig('today', slice(None)).show()} | {fixed.show()} | "
-            f"{'yes' if met[0] else '**no**'} / {'yes' if met[1] else '**no**'} |"
+            f"{warm.show()} ({warm.gets / fixed.gets:.2f}x) | {met[0]} / {met[1]} | "
+            f"{fig('loop', False).show()}; {fig('loop', True).show()} | {fig('today').show()} | {fixed.show()} |"
         )
-    return lines, all_met
+    return lines
 
 
 def _table(results: list[tuple[Cell, Simulator]], command: str, scale: Scale, calls: int, rounds: int) -> str:
-    rows, _ = _rows(results, scale.k)
+    fixed = f"fixed {scale.k:g} s poller"
     return "\n".join([
         START,
         "## Polling on progress curves",
         "",
         f"`{command}`, {datetime.now(UTC):%Y-%m-%d}. Machine: {machine('mcp', 'httpx2')}. {scale.run:g} s runs, "
-        f"{calls} concurrent calls per poller, {rounds} rounds; all three pollers work the same simulator at the "
-        "same time. Each cell: median / p90 delay from the task's finish to the poller having the result, then "
-        "GETs per task (and, for the new schedule, as a share of the fixed poller's). Cold: round 1, no run "
-        "seen to finish yet (the documented prior sets the window); warm: later rounds, the durations this "
-        f"server observed. Goal: median <= {GOAL_MEDIAN} s, p90 <= {GOAL_P90} s, GETs <= {GOAL_GETS:.0%} of the "
+        f"{calls} concurrent calls per poller and round, {rounds} rounds; the four pollers work the same simulator "
+        "at the same time, each on an account of its own. Each cell: median / p90 delay from the task's finish "
+        "to the poller having the result, then GETs per task (for the new schedule also as a share of the fixed "
+        "poller's). New: `generate_frames` through the server (the result in the MCP client). Cold: the first "
+        "round of a fresh server (two such rounds), which has seen no run finish, so the documented prior sets "
+        f"the window; warm: the {rounds - 2} rounds after, with the durations it observed. The plain-loop column "
+        "runs the new schedule without the server (cold; warm), like today's predictor beside it. Goal: median "
+        f"<= {GOAL_MEDIAN * scale.k:g} s, p90 <= {GOAL_P90 * scale.k:g} s, GETs <= {GOAL_GETS:.0%} of the "
         "fixed poller's.",
         "",
-        "| curve | queue | new, cold | new, warm | today's predictor | fixed 1 s poller | met (cold / warm) |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
-        *rows,
+        f"| curve | queue | new, cold | new, warm | goal met (cold / warm) | new, plain loop (cold; warm) "
+        f"| today's predictor | {fixed} |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        *_rows(results, scale.k),
         END,
     ]) + "\n"  # fmt: skip
 
@@ -221,15 +237,15 @@ async def _run(scale: Scale, calls: int, rounds: int, curves: list[str]) -> list
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.polling", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="a scale model (durations x0.1, 1 round of 2 calls)")
+    parser.add_argument("--quick", action="store_true", help="a scale model (durations x0.1, 3 rounds of 2 calls)")
     parser.add_argument("--curves", help=f"comma-separated subset of: {', '.join(CURVES)}")
     parser.add_argument("--calls", type=int, default=6)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=4, help="at least 3: two cold rounds, then warm ones")
     parser.add_argument("--no-write", action="store_true", help="print the table; leave BENCHMARKS.md alone")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     scale = Scale(k=0.1, run=1.2, queues=(0.0, 0.3)) if args.quick else Scale()
-    calls, rounds = (2, 2) if args.quick else (args.calls, args.rounds)
+    calls, rounds = (2, 3) if args.quick else (args.calls, max(3, args.rounds))
     curves = args.curves.split(",") if args.curves else list(CURVES)
     results = anyio.run(_run, scale, calls, rounds, curves)
     command = "uv run python -m bench.polling" + (" --quick" if args.quick else "")

@@ -36,4 +36,4 @@ def test_polling_bench_runs_as_a_scale_model() -> None:
     )
     assert "<!-- polling:start -->" in out.stdout
     rows = [line for line in out.stdout.splitlines() if line.startswith("| stall |")]
-    assert len(rows) == 2 and all(row.count(" s, ") == 4 for row in rows)  # cold, warm, today, fixed
+    assert len(rows) == 2 and all(row.count(" s, ") == 6 for row in rows)  # new x2, loop x2, today, fixed
