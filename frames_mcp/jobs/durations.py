@@ -9,23 +9,23 @@ two reads. Nothing here is durable: a restart starts from the documented prior (
 from __future__ import annotations
 
 import math
-import re
 import statistics
 from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
+from frames_mcp.useapi.ids import account_of
 from frames_mcp.useapi.models import Task
 
 KEEP = 20  # durations kept per key: recent enough to follow a change in Runway's speed
 MIN_SAMPLES = 2  # below this the record says nothing and the documented prior applies
 WIDEST = 30.0  # a bracket wider than this (seconds) says too little to keep (a fast run polled late still counts)
 
-_ACCOUNT = re.compile(r"-runwayml:(.+?)-task:")
-
 
 @dataclass(frozen=True)
 class Key:
+    """What a run's duration depends on, as far as a task shows it (4 images when it does not say)."""
+
     account: str
     num_images: int
     explore: bool
@@ -33,10 +33,9 @@ class Key:
     @classmethod
     def of(cls, task: Task) -> Key:
         options: dict[str, Any] = task.options or {}
-        match = _ACCOUNT.search(task.taskId)
         images = options.get("num_images")
         return cls(
-            account=match.group(1).lower() if match else "",
+            account=(account_of(task.taskId) or "").lower(),
             num_images=images if isinstance(images, int) and not isinstance(images, bool) else 4,
             explore=options.get("exploreMode") is True,
         )
