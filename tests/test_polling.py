@@ -193,13 +193,22 @@ def test_the_first_poll_after_a_slow_tail_shows_comes_within_dense() -> None:
 
 
 @pytest.mark.parametrize(
-    ("ratio", "eta"), [("NaN", None), ("inf", None), ("-inf", None), ("7", None), (None, "NaN"), (None, "-3")]
+    ("status", "ratio", "eta"),
+    [
+        ("RUNNING", "NaN", None),
+        ("RUNNING", "inf", None),
+        ("RUNNING", "-inf", None),
+        ("RUNNING", "7", None),
+        ("RUNNING", None, None),
+        ("PENDING", None, "NaN"),
+        ("PENDING", None, "-3"),
+        ("RENDERING", "0.5", None),  # a status nobody documented
+    ],
 )
-def test_odd_numbers_never_make_a_short_or_endless_sleep(ratio: str | None, eta: str | None) -> None:
-    # Upstream numbers that make no sense must not crash the schedule, spin it, or stall it.
+def test_odd_numbers_never_make_a_short_or_endless_sleep(status: str, ratio: str | None, eta: str | None) -> None:
+    # Upstream values that make no sense must not crash the schedule, spin it, or stall it.
     predictor = Predictor(PollSchedule())
     now = 0.0
-    status = "PENDING" if eta is not None else "RUNNING"
     for _ in range(20):
         predictor.record(Task.model_validate({"taskId": TASK_ID, "status": status, "progressRatio": ratio,
                                               "estimatedTimeToStartSeconds": eta}), now)  # fmt: skip

@@ -244,7 +244,7 @@ class Predictor:
         if start is not None:
             opens, closes = start.at + window.shortest, start.at + window.longest
         else:  # first seen well into its run (a get_task later on): inside the window from then on
-            seen = next(o.at for o in self.observations if o.running)
+            seen = next((o.at for o in self.observations if not o.queued), now)
             opens, closes = seen, seen + window.longest - window.shortest
         predicted = self.finish()
         self._expected = None if predicted is None else predicted.evidence
@@ -256,7 +256,6 @@ class Predictor:
             target = predicted.end + predicted.error + s.margin
         elif predicted is not None:  # measure again; once within the prediction's own error, every `dense`
             target = min(now + s.refine * (predicted.end - now), max(predicted.end - predicted.error, now + s.dense))
-        self._aimed = False
         if now < opens:  # before the window: only an aim polls early, else the first poll lands at its start
             self._aimed = sure and target < opens
             return target if self._aimed else opens
