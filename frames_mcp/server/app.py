@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import replace
 from typing import Any
 
 import httpx2
@@ -82,13 +83,16 @@ def _lifespan(settings: Settings, tuning: Tuning, ledger: Ledger, apps: gallery.
     @asynccontextmanager
     async def lifespan(server: MCPServer[AppState]) -> AsyncIterator[AppState]:
         async with AsyncExitStack() as stack:
-            base_url, token = settings.base_url, settings.token
+            base_url, token, timings = settings.base_url, settings.token, tuning
             if settings.demo:
                 from frames_mcp import simulator  # only demo mode pays for importing it
 
                 sim = simulator.Simulator()
                 base_url = await stack.enter_async_context(simulator.serve(sim))
                 token = SecretStr(sim.config.token)
+                # Simulated runs take seconds, not the 8-60 s the poll schedule's prior expects of Frames.
+                run = sim.config.run_seconds
+                timings = replace(tuning, schedule=replace(tuning.schedule, shortest=run / 2, longest=run * 5))
                 apps.use_demo_origin(base_url)
                 log.warning("demo mode: simulated useapi.net at %s; images are placeholders", base_url)
             headers = {"User-Agent": f"frames-mcp/{__version__}"}
@@ -98,8 +102,8 @@ def _lifespan(settings: Settings, tuning: Tuning, ledger: Ledger, apps: gallery.
             downloads = await stack.enter_async_context(
                 httpx2.AsyncClient(timeout=HTTP_TIMEOUT, headers=headers, transport=LazyTransport())
             )
-            client = UseapiClient(http, token, retry=tuning.retry)
-            yield AppState(client, settings, downloads, Jobs(client, tuning, ledger=ledger))
+            client = UseapiClient(http, token, retry=timings.retry)
+            yield AppState(client, settings, downloads, Jobs(client, timings, ledger=ledger))
 
     return lifespan
 
