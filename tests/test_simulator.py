@@ -510,7 +510,9 @@ async def test_png_upload_becomes_an_asset(client: httpx2.AsyncClient) -> None:
     asset = response.json()
     assert asset["assetId"].endswith(f"-asset:{asset['id']}")
     assert asset["name"] == "ref"
-    assert asset["metadata"]["size"] == {"width": 64, "height": 32}
+    # The documented upload answer: size a number, type an object; no email, metadata or fileSize (issue 10).
+    assert asset["size"] == len(png_bytes((64, 32))) and asset["type"]["type"] == "image/png"
+    assert not {"email", "metadata", "fileSize"} & set(asset)
     fetched = (await client.get(f"{API}/assets/{asset['assetId']}")).json()
     assert fetched["id"] == asset["id"]
     assert (await client.get(fetched["url"])).content == png_bytes((64, 32))

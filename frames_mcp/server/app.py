@@ -22,7 +22,7 @@ from frames_mcp import __version__
 from frames_mcp.config import Settings
 from frames_mcp.jobs.ledger import Ledger
 from frames_mcp.jobs.service import Jobs, Tuning
-from frames_mcp.server import catalog, completions, gallery, prompt, references, tasks
+from frames_mcp.server import arguments, catalog, completions, gallery, prompt, references, tasks
 from frames_mcp.server.state import AppState
 from frames_mcp.useapi.client import LazyTransport, UseapiClient
 
@@ -70,6 +70,7 @@ def build_server(settings: Settings, tuning: Tuning | None = None) -> MCPServer[
         extensions=[apps],
         middleware=[apps.hide_app_only_tools],
     )
+    mcp.middleware.append(arguments.ArgumentCheck(mcp))  # refused arguments in our words, not pydantic's
     tasks.register(mcp, settings)
     catalog.register(mcp)
     references.register(mcp)

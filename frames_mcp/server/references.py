@@ -9,6 +9,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, TextContent
 from pydantic import Field
 
+from frames_mcp.jobs.service import asset_account
 from frames_mcp.server import declare
 from frames_mcp.server.results.schemas import ImageDescription, UploadedAsset
 from frames_mcp.server.state import AppState, require_token, state_of
@@ -81,7 +82,7 @@ async def upload_image(
         bytes=len(image.data),
         width=image.width,
         height=image.height,
-        email=asset.email or account,
+        email=asset.email or account or asset_account(asset.assetId),
         url=asset.url,
     )
     holder = f" on account {out.email}" if out.email else ""

@@ -19,7 +19,7 @@ from frames_mcp.server.results.render import render_run, task_result
 from frames_mcp.server.results.schemas import ListedStatus, TaskListResult, TaskResult
 from frames_mcp.server.state import AppState, require_token, state_of
 from frames_mcp.useapi.errors import FramesError, NotFoundError
-from frames_mcp.useapi.ids import EMAIL_DOC, TASK_ID_RE, Email, TaskId
+from frames_mcp.useapi.ids import EMAIL_DOC, TASK_ID_FORM, TASK_ID_RE, Email, TaskId
 from frames_mcp.useapi.models import FramesRequest
 
 TASK_TEMPLATE = "frames://tasks/{taskId}"
@@ -187,7 +187,8 @@ def _task_resource(mcp: MCPServer[AppState]) -> None:
     async def task_resource(taskId: str, ctx: Context[AppState]) -> str:
         if not TASK_ID_RE.fullmatch(taskId):
             raise ResourceNotFoundError(
-                f"{taskId[:120]!r} is not a taskId: expected user:<digits>-runwayml:<email>-task:<uuid>."
+                f"{taskId[:120]!r} is not a taskId: expected {TASK_ID_FORM}, exactly as generate_frames or "
+                "list_tasks returned it (list_tasks shows this server's tasks)."
             )
         state = state_of(ctx)
         require_token(state, ResourceError)

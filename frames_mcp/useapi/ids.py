@@ -17,6 +17,7 @@ UUID_PATTERN = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-
 # `../accounts` can never reach another endpoint. The email part allows what addresses allow, never `/`.
 TASK_ID_PATTERN = r"^user:[0-9]+-runwayml:[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+-task:" + UUID_PATTERN + "$"
 TASK_ID_RE = re.compile(TASK_ID_PATTERN)
+TASK_ID_FORM = "user:<digits>-runwayml:<email>-task:<uuid>"  # the pattern in words, for whoever must fix one
 EMAIL_PATTERN = r"^[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}$"
 
 TaskId = Annotated[

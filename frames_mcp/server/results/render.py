@@ -18,7 +18,7 @@ from mcp.types import Annotations, CallToolResult, ContentBlock, ImageContent, R
 from frames_mcp.jobs.events import Run
 from frames_mcp.media.delivery import Delivered, Delivery, deliver
 from frames_mcp.media.downloads import IMAGE_TYPES
-from frames_mcp.server.results.schemas import ArtifactOut, FailureOut, PreviewInfo, SavedFile, TaskResult
+from frames_mcp.server.results.schemas import ArtifactOut, CreditsOut, FailureOut, PreviewInfo, SavedFile, TaskResult
 from frames_mcp.useapi.models import ASPECT_RATIOS, Task
 
 # Options worth echoing back: what the model needs to vary or reproduce a result.
@@ -82,10 +82,37 @@ def _mime_for(url: str) -> str:
     return guessed if guessed in IMAGE_TYPES else "image/png"
 
 
+def _scalar(value: Any) -> Any:
+    """An option value fit to echo: text (cut), a finite number or a flag; anything else is left out."""
+    if isinstance(value, str):
+        return value[:1000]
+    if isinstance(value, bool) or (isinstance(value, int | float) and math.isfinite(value)):
+        return value
+    return None
+
+
+def _options(task: Task, requested: dict[str, Any] | None) -> dict[str, Any]:
+    """The options worth echoing, with width and height in the image's real orientation (see Task.real_size)."""
+    options: dict[str, Any] = {k: v for k, v in (requested or {}).items() if k in _ECHOED_OPTIONS}
+    for key, value in (task.options or {}).items():
+        if key in _ECHOED_OPTIONS and key not in ("width", "height") and _scalar(value) is not None:
+            options[key] = _scalar(value)
+    width, height = task.real_size()
+    if width and height:
+        options["width"], options["height"] = width, height
+    return options
+
+
+def _credits(task: Task) -> CreditsOut | None:
+    found = task.features
+    if found is None or found.used is None or found.permitted is None or found.remaining is None:
+        return None
+    return CreditsOut(used=found.used, permitted=found.permitted, remaining=found.remaining)
+
+
 def task_result(task: Task, *, requested: dict[str, Any] | None = None, simulated: bool = False) -> TaskResult:
     """The structured view of a task. `requested` fills options the task does not echo (aspect_ratio)."""
-    options: dict[str, Any] = {k: v for k, v in (requested or {}).items() if k in _ECHOED_OPTIONS}
-    options.update({k: v for k, v in (task.options or {}).items() if k in _ECHOED_OPTIONS and v is not None})
+    options = _options(task, requested)
     artifacts = []
     for i, a in enumerate(task.artifacts):
         if not a.url:
@@ -95,8 +122,11 @@ def task_result(task: Task, *, requested: dict[str, Any] | None = None, simulate
         artifacts.append(
             ArtifactOut(index=i, url=a.url, previewUrl=preview, assetId=a.assetId, width=width, height=height)
         )
-    if "aspect_ratio" not in options and artifacts:
-        ratio = _nearest_ratio(artifacts[0].width, artifacts[0].height)
+    if "aspect_ratio" not in options:
+        sized = artifacts[0] if artifacts and artifacts[0].width and artifacts[0].height else None
+        ratio = _nearest_ratio(
+            *((sized.width, sized.height) if sized else (options.get("width"), options.get("height")))
+        )
         if ratio:
             options["aspect_ratio"] = ratio
     error = None
@@ -118,6 +148,7 @@ def task_result(task: Task, *, requested: dict[str, Any] | None = None, simulate
         nextStep=_next_step(task, artifacts),
         simulated=simulated,
         createdAt=task.createdAt,
+        credits=_credits(task),
     )
 
 
@@ -129,6 +160,12 @@ def _nearest_ratio(width: int | None, height: int | None) -> str | None:
 
 
 def _next_step(task: Task, artifacts: list[ArtifactOut]) -> str | None:
+    if not task.is_known:
+        return (
+            f'useapi.net reported the status "{task.status}", which it does not document: the task may still be '
+            f'running or may have ended. Call get_task with taskId "{task.taskId}" in a minute to see whether it '
+            "turns SUCCEEDED or FAILED; do not generate again for it yet."
+        )
     if not task.is_terminal:
         return (
             f'The task is still {task.status} on Runway and keeps running. Call get_task with taskId "{task.taskId}" '
@@ -140,8 +177,11 @@ def _next_step(task: Task, artifacts: list[ArtifactOut]) -> str | None:
         )
     if task.status != "SUCCEEDED":
         reason = (task.error.reason or "") if task.error else ""
-        if reason.startswith("SAFETY"):
-            return "The prompt was moderated. Rewrite it without the flagged content; do not resend it unchanged."
+        if task.error is not None and task.error.is_moderation:
+            return (
+                "The prompt was moderated. Rewrite it without the flagged content; do not resend it unchanged "
+                "(repeated moderations can get the Runway account suspended)."
+            )
         if reason.startswith("INTERNAL"):
             return "Runway failed internally; this is transient. Call generate_frames again with the same arguments."
         return "The task failed. Adjust the request as the error says, then call generate_frames again."
@@ -201,6 +241,12 @@ def summary_text(r: TaskResult, *, compact: bool = False) -> str:
         lines.append(f"Task {r.taskId} is {_progress_phrase(r)}.")
     if r.nextStep:
         lines.append(r.nextStep)
+    if r.credits is not None:
+        c = r.credits
+        free = " This Explore-mode generation is not charged." if r.options.get("exploreMode") is True else ""
+        lines.append(
+            f"Credits: {c.used} of {c.permitted} plan credits used, {c.remaining} left (useapi, at create).{free}"
+        )
     lines.extend(f"Note: {note}" for note in r.notes)
     if r.simulated:
         lines.append(DEMO_NOTE)

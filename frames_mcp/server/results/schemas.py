@@ -27,6 +27,14 @@ class FailureOut(BaseModel):
     message: str | None = None
 
 
+class CreditsOut(BaseModel):
+    """The plan credits useapi reported with the create answer (its `features`)."""
+
+    used: int
+    permitted: int
+    remaining: int
+
+
 class SavedFile(BaseModel):
     index: int = Field(description="Position of the image in the task, from 0.")
     path: str = Field(description="Absolute path of the saved file, inside FRAMES_MCP_OUTPUT_DIR.")
@@ -52,7 +60,10 @@ class TaskResult(CompactSchema):
     """The state of one Frames task, as generate_frames and get_task report it."""
 
     taskId: str = Field(description="The useapi taskId; pass it to get_task to check or re-read the task.")
-    status: str = Field(description="PENDING, RUNNING, THROTTLED, SUCCEEDED, FAILED or CANCELLED.")
+    status: str = Field(
+        description="PENDING, RUNNING, THROTTLED, SUCCEEDED, FAILED or CANCELLED; UNKNOWN or another word when "
+        "useapi reports a status it does not document (nextStep says what to do)."
+    )
     done: bool = Field(description="True when the task reached a final status.")
     progress: float | None = Field(default=None, ge=0, le=1, description="Fraction complete, 0..1, if known.")
     estimatedTimeToStartSeconds: float | None = Field(
@@ -66,6 +77,9 @@ class TaskResult(CompactSchema):
     nextStep: str | None = Field(default=None, description="What to do next, when anything is left to do.")
     simulated: bool = Field(default=False, description="True in demo mode: images are simulated placeholders.")
     createdAt: str | None = Field(default=None, description="When the task was created (ISO 8601), if known.")
+    credits: CreditsOut | None = Field(
+        default=None, description="The account's plan credits as useapi reported them when this call created the task."
+    )
     preview: PreviewInfo | None = Field(
         default=None, description="The contact sheet in this result (one JPEG of all images), when one was made."
     )
