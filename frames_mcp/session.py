@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import httpx2
 from pydantic import SecretStr
@@ -45,6 +45,9 @@ async def open_session(
             sim = simulator.Simulator()
             base_url = await stack.enter_async_context(simulator.serve(sim))
             token = SecretStr(sim.config.token)
+            # Simulated runs take seconds, not the 8-60 s the poll schedule's prior expects of Frames.
+            run = sim.config.run_seconds
+            tuning = replace(tuning, schedule=replace(tuning.schedule, shortest=run / 2, longest=run * 5))
             log.warning("demo mode: simulated useapi.net at %s; images are placeholders", base_url)
         headers = {"User-Agent": f"frames-mcp/{__version__}"}
         http = await stack.enter_async_context(

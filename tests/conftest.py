@@ -24,10 +24,10 @@ from frames_mcp.useapi.client import RetryPolicy
 # Short simulated times: a task is queued 0.1 s and runs 0.4 s, so a full generation takes about half a second.
 FAST = {"queue_seconds": 0.1, "run_seconds": 0.4, "image_px": 64}
 
-# Server timings shrunk to match such tasks: a quicker first look, and request timeouts small enough for
-# fault tests, yet generous for a loaded 2-core machine.
+# Server timings shrunk to match such tasks: a quicker first look, a prior window of 0.2-3 s runs, and request
+# timeouts small enough for fault tests, yet generous for a loaded 2-core machine.
 FAST_TUNING = Tuning(
-    schedule=PollSchedule(first=0.3, probe=0.15, minimum=0.1),
+    schedule=PollSchedule(first=0.3, minimum=0.1, shortest=0.2, longest=3.0, dense=0.1),
     retry=RetryPolicy(read_backoff=0.05, create_timeout=1.0, read_timeout=1.0),
     request_floor=3.0,
     recovery_seconds=2.0,

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import anyio
 
 from frames_mcp.jobs.admission import Admission, Slot
+from frames_mcp.jobs.durations import Durations
 from frames_mcp.jobs.events import (
     ANY_ACCOUNT,
     Estimate,
@@ -82,10 +83,14 @@ class Jobs:
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
         ledger: Ledger | None = None,
+        durations: Durations | None = None,
     ) -> None:
         self.client = client
         self.tuning = tuning or Tuning()
         self.ledger = ledger or Ledger(wall=wall)
+        self.durations = (
+            durations if durations is not None else Durations()
+        )  # how long runs take here: the poll schedule's window
         self.admission = Admission(orphan_check_every=self.tuning.orphan_check_every, clock=clock)
         self._clock = clock
         self._wall = wall
@@ -241,6 +246,7 @@ class Jobs:
             on_update=on_event,
             on_estimate=lambda ratio: on_event(Estimate(ratio)),
             schedule=self.tuning.schedule,
+            durations=self.durations,
             seen_at=seen,
             clock=self._clock,
         )
