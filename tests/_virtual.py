@@ -20,7 +20,7 @@ import trio.testing
 from pydantic import SecretStr
 
 from frames_mcp.simulator import Simulator, SimulatorConfig
-from frames_mcp.useapi import RetryPolicy, UseapiClient
+from frames_mcp.useapi.client import RetryPolicy, UseapiClient
 
 now = anyio.current_time  # the virtual clock, for the code under test and for the test itself
 

@@ -15,11 +15,11 @@ from mcp import Client
 from pydantic import SecretStr
 
 from frames_mcp.config import Settings
-from frames_mcp.jobs import Tuning
-from frames_mcp.server import build_server
+from frames_mcp.jobs.polling import PollSchedule
+from frames_mcp.jobs.service import Tuning
+from frames_mcp.server.app import build_server
 from frames_mcp.simulator import Simulator, SimulatorConfig, ThreadedServer, run_in_thread
-from frames_mcp.useapi import RetryPolicy
-from frames_mcp.waiting import PollSchedule
+from frames_mcp.useapi.client import RetryPolicy
 
 # Short simulated times: a task is queued 0.05 s and runs 0.2 s, so a full generation takes about 0.3 s.
 FAST = {"queue_seconds": 0.05, "run_seconds": 0.2, "image_px": 64}

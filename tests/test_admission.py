@@ -13,7 +13,7 @@ from typing import Any
 import anyio
 import pytest
 
-from frames_mcp.admission import Admission, Slot
+from frames_mcp.jobs.admission import Admission, Slot
 
 from ._virtual import now, virtual_backend
 

@@ -15,11 +15,12 @@ from typing import Any
 import anyio
 import pytest
 
-from frames_mcp.errors import TransportError
-from frames_mcp.jobs import Event, Jobs, Tuning
-from frames_mcp.models import FramesRequest, Task
+from frames_mcp.jobs.events import Event
+from frames_mcp.jobs.polling import PollSchedule, Predictor, wait_for_task
+from frames_mcp.jobs.service import Jobs, Tuning
 from frames_mcp.simulator import Fault
-from frames_mcp.waiting import PollSchedule, Predictor, wait_for_task
+from frames_mcp.useapi.errors import TransportError
+from frames_mcp.useapi.models import FramesRequest, Task
 
 from ._virtual import in_process, now, virtual_backend
 
@@ -42,7 +43,7 @@ def predictor(*seen: tuple[float, Task]) -> Predictor:
     """A predictor that has read the task at these times."""
     p = Predictor(DEFAULTS)
     for at, t in seen:
-        p.observe(t, at)
+        p.record(t, at)
     return p
 
 
@@ -86,7 +87,7 @@ def test_a_poll_without_news_makes_the_next_interval_longer(state: Task) -> None
     p = predictor((0.0, state))
     at, intervals = 0.0, []
     for _ in range(9):
-        p.observe(state, at)
+        p.record(state, at)
         nxt = p.next_poll(at)
         intervals.append(nxt - at)
         at = nxt

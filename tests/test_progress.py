@@ -3,7 +3,7 @@
 MCP requires each progress value to be greater than the last. The estimate between polls can run ahead
 of what the next poll reads (0.6 estimated, then 0.5 read), and several events map to 0 (queued locally,
 queued at Runway, each answer while queued): the server's progress reporter must still only ever climb.
-It is driven here with the events `Jobs` emits; its context records what would go to the client.
+It (server/progress.py) is driven here with the events `Jobs` emits; its context records what would go to the client.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import itertools
 
 import pytest
 
-from frames_mcp.jobs import Estimate, Event, LocalQueue, UpstreamBusy
-from frames_mcp.models import Task
-from frames_mcp.server import _Progress
+from frames_mcp.jobs.events import Estimate, Event, LocalQueue, UpstreamBusy
+from frames_mcp.server.progress import Progress
+from frames_mcp.useapi.models import Task
 
 pytestmark = pytest.mark.anyio
 
@@ -33,7 +33,7 @@ class Recorder:
 
 async def report(*events: Event) -> list[tuple[float, float | None, str | None]]:
     ctx = Recorder()
-    progress = _Progress(ctx)  # type: ignore[arg-type]
+    progress = Progress(ctx)  # type: ignore[arg-type]
     for event in events:
         await progress(event)
     return ctx.sent
