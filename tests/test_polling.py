@@ -15,14 +15,14 @@ from typing import Any
 import anyio
 import pytest
 
-from frames_mcp.jobs.events import Event
+from frames_mcp.jobs.events import Event, Run
 from frames_mcp.jobs.polling import PollSchedule, Predictor, wait_for_task
 from frames_mcp.jobs.service import Jobs, Tuning
 from frames_mcp.simulator import Fault
 from frames_mcp.useapi.errors import TransportError
 from frames_mcp.useapi.models import FramesRequest, Task
 
-from ._virtual import in_process, now, virtual_backend
+from ._virtual import Upstream, in_process, now, virtual_backend
 
 pytestmark = pytest.mark.anyio
 
@@ -113,8 +113,8 @@ def test_a_long_queue_is_still_polled_within_the_maximum() -> None:
 
 @dataclass
 class Scripted:
-    """A task as a function of time, read through a fetch that takes `latency` to answer and, like a
-    request with a timeout, fails when its deadline comes first."""
+    """A task as a function of time, as `wait_for_task` reads it: each read takes `latency` to answer and,
+    like a request with a timeout, fails when its deadline comes first."""
 
     state: Callable[[float], Task]
     latency: float = 0.2
@@ -138,10 +138,10 @@ def queued_until(t_done: float) -> Callable[[float], Task]:
 async def test_every_poll_is_given_the_calls_deadline() -> None:
     # Each poll is cut to the time the call has left, so no answer can arrive past the budget.
     start = now()
-    fetch = Scripted(queued_until(1e9))
-    outcome = await wait_for_task(fetch, task("PENDING"), start + 20, clock=now)
-    assert outcome.task.status == "PENDING" and len(fetch.polls) >= 4
-    assert all(deadline <= start + 20 for _, deadline in fetch.polls)
+    reads = Scripted(queued_until(1e9))
+    outcome = await wait_for_task(reads, task("PENDING"), start + 20, clock=now)
+    assert outcome.task.status == "PENDING" and len(reads.polls) >= 4
+    assert all(deadline <= start + 20 for _, deadline in reads.polls)
     assert now() <= start + 20
 
 
@@ -149,26 +149,26 @@ async def test_the_last_poll_is_sent_early_enough_to_be_answered_before_the_budg
     # The task finishes 0.3 s before the budget ends, unannounced. A last poll sent at the very end would
     # time out; the one sent `final_lead` before the end is answered in time and brings the images.
     start = now()
-    fetch = Scripted(queued_until(start + 19.7), latency=0.2)
-    outcome = await wait_for_task(fetch, task("PENDING"), start + 20, clock=now)
+    reads = Scripted(queued_until(start + 19.7), latency=0.2)
+    outcome = await wait_for_task(reads, task("PENDING"), start + 20, clock=now)
     assert outcome.task.status == "SUCCEEDED" and outcome.error is None
-    last_sent, _ = fetch.polls[-1]
+    last_sent, _ = reads.polls[-1]
     assert start + 20 - DEFAULTS.final_lead - DEFAULTS.minimum <= last_sent <= start + 20 - DEFAULTS.final_lead
 
 
 async def test_nothing_polls_after_the_wait_returns() -> None:
     # The wait owns all polling of its task: once it has returned, the task is never read again.
-    fetch = Scripted(queued_until(1e9))
-    await wait_for_task(fetch, task("PENDING"), now() + 5, clock=now)
-    polls = len(fetch.polls)
+    reads = Scripted(queued_until(1e9))
+    await wait_for_task(reads, task("PENDING"), now() + 5, clock=now)
+    polls = len(reads.polls)
     await anyio.sleep(60)
-    assert len(fetch.polls) == polls
+    assert len(reads.polls) == polls
 
 
 # ---- a whole call's budget, with the real timeouts ------------------------------------------------------------
 
 
-async def _generate(up: Any, wait_seconds: float) -> tuple[Jobs, list[Event], Any]:
+async def _generate(up: Upstream, wait_seconds: float) -> tuple[Jobs, list[Event], Run]:
     jobs = Jobs(up.client, Tuning(), clock=now)  # the real-sized timeouts: 10 s reads, a 10 s request floor
     events: list[Event] = []
 
