@@ -266,7 +266,7 @@ def test_odd_or_loose_duration_brackets_are_dropped(low: float, high: float) -> 
 
 @pytest.mark.anyio
 async def test_the_wait_loop_learns_run_durations_from_the_simulator(sim: Simulator) -> None:
-    # Through real HTTP: two waited-for runs of 0.4 s put a window around 0.4 s into the record.
+    # Through real HTTP: two waited-for runs of the simulator put a window around their length into the record.
     schedule = PollSchedule(first=0.3, minimum=0.1, shortest=0.2, longest=3.0, dense=0.1)
     durations = Durations()
     async with httpx2.AsyncClient(base_url=sim.base_url) as http:  # type: ignore[attr-defined]
@@ -282,7 +282,8 @@ async def test_the_wait_loop_learns_run_durations_from_the_simulator(sim: Simula
             )
             assert run.task.status == "SUCCEEDED"
     window = durations.window(Key.of(task))
-    assert window is not None and window.shortest <= 0.4 <= window.longest
+    run = sim.config.run_seconds
+    assert window is not None and window.shortest <= run <= window.longest
     assert window.longest - window.shortest < 1.0
 
 
