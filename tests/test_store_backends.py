@@ -250,3 +250,17 @@ def test_urls_of_other_forms_are_refused(url: str) -> None:
 def test_the_default_is_sqlite_in_the_user_state_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
     assert default_url() == f"sqlite://{tmp_path / 'frames-mcp' / 'state.db'}"
+
+
+async def test_tasks_and_pending_creates_are_kept_apart_by_upstream(store: Store) -> None:
+    # A store shared by servers on different useapi base URLs (a simulator, a proxy): each sees only the
+    # tasks it can read, and checks only the creates it sent.
+    await store.records.add_task(record(1, upstream="https://api.useapi.net"))
+    await store.records.add_task(record(2, upstream="http://127.0.0.1:9999"))
+    listed = await store.records.list_tasks(upstream="https://api.useapi.net")
+    assert [r.taskId[-1] for r in listed] == ["1"]
+    await store.records.put_pending(pending(1, 0.0).model_copy(update={"upstream": "https://api.useapi.net"}))
+    await store.records.put_pending(pending(2, 0.0).model_copy(update={"upstream": "http://127.0.0.1:9999"}))
+    claimed = await store.records.claim_pending(now=10.0, hold=5.0, upstream="http://127.0.0.1:9999")
+    assert [p.id for p in claimed] == ["p2"]
+    assert [p.id for p in await store.records.claim_pending(now=10.0, hold=5.0)] == ["p1"]

@@ -27,17 +27,19 @@ SCHEMA = {"records": 1}
 SCAN_PAGE = 200  # list_tasks reads the newest records in pages of this many and filters them here
 SCAN_MAX = 10_000  # and looks no further back than this many tasks
 
-# Atomically hand out the pending creates nobody holds: held_until <= now becomes now + hold.
+# Atomically hand out the pending creates nobody holds: held_until <= now becomes now + hold. ARGV: now,
+# now + hold, limit, the pending key prefix, the upstream wanted ("" for any).
 _CLAIM = """
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 local out = {}
 for _, id in ipairs(ids) do
+  if #out >= tonumber(ARGV[3]) then break end
   local data = redis.call('GET', ARGV[4] .. id)
-  if data then
+  if not data then
+    redis.call('ZREM', KEYS[1], id)
+  elseif ARGV[5] == '' or cjson.decode(data)['upstream'] == ARGV[5] then
     redis.call('ZADD', KEYS[1], ARGV[2], id)
     table.insert(out, data)
-  else
-    redis.call('ZREM', KEYS[1], id)
   end
 end
 return out
@@ -104,6 +106,7 @@ class RedisRecords:
         statuses: Sequence[str] | None = None,
         done: bool | None = None,
         text: str | None = None,
+        upstream: str | None = None,
         limit: int = 20,
     ) -> list[TaskRecord]:
         picked: list[TaskRecord] = []
@@ -115,7 +118,7 @@ class RedisRecords:
                 for data in await self._r.mget([_task(str(i)) for i in ids]):
                     if data is not None:
                         record = TaskRecord.model_validate_json(data)
-                        if matches(record, statuses, done, text):
+                        if matches(record, statuses, done, text, upstream):
                             picked.append(record)
                 if len(picked) >= limit or len(ids) < SCAN_PAGE:
                     break
@@ -135,11 +138,12 @@ class RedisRecords:
             pipe.zrem(KEY_PREFIX + "pending", pending_id)
             await pipe.execute()
 
-    async def claim_pending(self, now: float, hold: float, limit: int = 20) -> list[PendingCreate]:
+    async def claim_pending(
+        self, now: float, hold: float, limit: int = 20, upstream: str | None = None
+    ) -> list[PendingCreate]:
+        args: list[str | int] = [repr(now), repr(now + hold), limit, KEY_PREFIX + "pending:", upstream or ""]
         async with _errors():
-            found = await self._claim(
-                keys=[KEY_PREFIX + "pending"], args=[repr(now), repr(now + hold), limit, KEY_PREFIX + "pending:"]
-            )
+            found = await self._claim(keys=[KEY_PREFIX + "pending"], args=args)
         claimed = [PendingCreate.model_validate_json(d).model_copy(update={"held_until": now + hold}) for d in found]
         return sorted(claimed, key=lambda p: p.since)
 

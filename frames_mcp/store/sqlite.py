@@ -30,6 +30,7 @@ RECORDS_MIGRATIONS: tuple[str, ...] = (
         status TEXT NOT NULL,
         done INTEGER NOT NULL,
         prompt TEXT NOT NULL,
+        upstream TEXT NOT NULL,
         data TEXT NOT NULL
     );
     CREATE INDEX tasks_by_created ON tasks (created DESC);
@@ -37,6 +38,7 @@ RECORDS_MIGRATIONS: tuple[str, ...] = (
         id TEXT PRIMARY KEY,
         held_until REAL NOT NULL,
         since REAL NOT NULL,
+        upstream TEXT NOT NULL,
         data TEXT NOT NULL
     );
     CREATE TABLE keyed_records (
@@ -162,6 +164,7 @@ class SqliteRecords:
         statuses: Sequence[str] | None = None,
         done: bool | None = None,
         text: str | None = None,
+        upstream: str | None = None,
         limit: int = 20,
     ) -> list[TaskRecord]:
         where, args = ["1"], list[object]()
@@ -175,6 +178,9 @@ class SqliteRecords:
         if text is not None:
             where.append("instr(casefold(prompt), ?) > 0")
             args.append(text.casefold())
+        if upstream is not None:
+            where.append("upstream = ?")
+            args.append(upstream)
         sql = f"SELECT data FROM tasks WHERE {' AND '.join(where)} ORDER BY created DESC, rowid DESC LIMIT ?"  # noqa: S608 (fixed text; values are parameters)
         args.append(limit)
         rows = await self._db.run(lambda c: c.execute(sql, args).fetchall(), write=False)
@@ -183,16 +189,20 @@ class SqliteRecords:
     # ---- pending creates -----------------------------------------------------------------------------
 
     async def put_pending(self, pending: PendingCreate) -> None:
-        row = (pending.id, pending.held_until, pending.since, pending.model_dump_json())
-        await self._db.run(lambda c: c.execute("INSERT OR REPLACE INTO pending_creates VALUES (?, ?, ?, ?)", row))
+        row = (pending.id, pending.held_until, pending.since, pending.upstream, pending.model_dump_json())
+        await self._db.run(lambda c: c.execute("INSERT OR REPLACE INTO pending_creates VALUES (?, ?, ?, ?, ?)", row))
 
     async def delete_pending(self, pending_id: str) -> None:
         await self._db.run(lambda c: c.execute("DELETE FROM pending_creates WHERE id = ?", (pending_id,)))
 
-    async def claim_pending(self, now: float, hold: float, limit: int = 20) -> list[PendingCreate]:
+    async def claim_pending(
+        self, now: float, hold: float, limit: int = 20, upstream: str | None = None
+    ) -> list[PendingCreate]:
         def claim(c: sqlite3.Connection) -> list[PendingCreate]:
             rows = c.execute(
-                "SELECT data FROM pending_creates WHERE held_until <= ? ORDER BY since LIMIT ?", (now, limit)
+                "SELECT data FROM pending_creates WHERE held_until <= ? AND (? IS NULL OR upstream = ?) "
+                "ORDER BY since LIMIT ?",
+                (now, upstream, upstream, limit),
             ).fetchall()
             claimed = [
                 PendingCreate.model_validate_json(r[0]).model_copy(update={"held_until": now + hold}) for r in rows
@@ -257,10 +267,10 @@ def open_sqlite(path: Path) -> Store:
 
 def _put_task(c: sqlite3.Connection, r: TaskRecord) -> None:
     c.execute(
-        "INSERT INTO tasks VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (task_id) DO UPDATE SET "
+        "INSERT INTO tasks VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (task_id) DO UPDATE SET "
         "created = excluded.created, status = excluded.status, done = excluded.done, prompt = excluded.prompt, "
-        "data = excluded.data",
-        (r.taskId, r.created, r.status, int(r.done), r.prompt, r.model_dump_json()),
+        "upstream = excluded.upstream, data = excluded.data",
+        (r.taskId, r.created, r.status, int(r.done), r.prompt, r.upstream, r.model_dump_json()),
     )
 
 
