@@ -79,6 +79,7 @@ def settings_for(sim: Simulator, **overrides: Any) -> Settings:
         "token": SecretStr(sim.config.token),
         "base_url": sim.base_url,  # type: ignore[attr-defined]
         "wait_seconds": 10,
+        "store": "memory",  # each server its own records; tests of the durable store name theirs
     }
     values.update(overrides)
     return Settings(**values)

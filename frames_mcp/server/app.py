@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
+import anyio
 import httpx2
 from mcp import types
 from mcp.server.mcpserver import MCPServer
@@ -23,6 +24,7 @@ from frames_mcp.jobs.ledger import Ledger
 from frames_mcp.jobs.service import Jobs, Tuning
 from frames_mcp.server import catalog, completions, gallery, prompt, references, tasks
 from frames_mcp.server.state import AppState
+from frames_mcp.store import Store, open_store
 from frames_mcp.useapi.client import LazyTransport, UseapiClient
 
 # Pillow (previews, uploads) is imported where it is first used, not at startup: clients list the tools of a
@@ -50,10 +52,14 @@ frames-mcp generates images with Runway's Frames model through useapi.net.
 HTTP_TIMEOUT = httpx2.Timeout(connect=10.0, read=30.0, write=30.0, pool=10.0)
 
 
-def build_server(settings: Settings, tuning: Tuning | None = None) -> MCPServer[AppState]:
+def build_server(
+    settings: Settings, tuning: Tuning | None = None, *, store: Store | None = None
+) -> MCPServer[AppState]:
     """An MCPServer wired to useapi at settings.base_url (or, with settings.demo, to a built-in simulator).
 
     `tuning` (poll schedule, timeouts, retry policy) is for tests and benchmarks; the defaults suit useapi.
+    `store`: one opened already (the command line opens it first, to refuse a bad one at start); without it
+    the lifespan opens settings.store_url, and closes it again at the end.
     """
     tuning = tuning or Tuning()
     ledger = Ledger()  # made here, not in the lifespan: completion handlers get no lifespan context
@@ -65,7 +71,7 @@ def build_server(settings: Settings, tuning: Tuning | None = None) -> MCPServer[
         description="Generate images with Runway's Frames model through useapi.net.",
         instructions=INSTRUCTIONS,
         website_url="https://useapi.net/docs/api-runwayml-v1/post-runwayml-frames-create",
-        lifespan=_lifespan(settings, tuning, ledger, apps),
+        lifespan=_lifespan(settings, tuning, ledger, apps, store),
         extensions=[apps],
         middleware=[apps.hide_app_only_tools],
     )
@@ -78,7 +84,7 @@ def build_server(settings: Settings, tuning: Tuning | None = None) -> MCPServer[
     return mcp
 
 
-def _lifespan(settings: Settings, tuning: Tuning, ledger: Ledger, apps: gallery.Gallery) -> Any:
+def _lifespan(settings: Settings, tuning: Tuning, ledger: Ledger, apps: gallery.Gallery, given: Store | None) -> Any:
     @asynccontextmanager
     async def lifespan(server: MCPServer[AppState]) -> AsyncIterator[AppState]:
         async with AsyncExitStack() as stack:
@@ -99,7 +105,17 @@ def _lifespan(settings: Settings, tuning: Tuning, ledger: Ledger, apps: gallery.
                 httpx2.AsyncClient(timeout=HTTP_TIMEOUT, headers=headers, transport=LazyTransport())
             )
             client = UseapiClient(http, token, retry=tuning.retry)
-            yield AppState(client, settings, downloads, Jobs(client, tuning, ledger=ledger))
+            store = given or open_store(settings.store_url)
+            if given is None:
+                stack.push_async_callback(store.close)
+            ledger.use(store.records, upstream=base_url)
+            jobs = Jobs(client, tuning, ledger=ledger)
+            # Work the server owns beside its calls: resuming the creates an earlier run left unchecked.
+            background = await stack.enter_async_context(anyio.create_task_group())
+            stack.callback(background.cancel_scope.cancel)  # runs first at the end: nothing waits on it
+            if client.has_token:
+                background.start_soon(jobs.resume_pending)
+            yield AppState(client, settings, downloads, jobs)
 
     return lifespan
 
