@@ -26,7 +26,6 @@ from frames_mcp.store import (
     open_store,
 )
 
-from ._redis import redis_server, redis_url  # noqa: F401 (fixtures)
 from ._tools import free_port
 
 pytestmark = pytest.mark.anyio

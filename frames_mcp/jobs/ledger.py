@@ -5,7 +5,8 @@ restart resumes an unfinished check. The taskIds handed to callers lately (compl
 No MCP types here.
 
 A store that fails mid-run never fails a call: each write is tried, a failure is logged, and `add` says the task
-was not recorded so the result can tell the caller."""
+was not recorded so the result can tell the caller. After a failure the store is left alone for a few seconds
+(every operation fails at once), so a store that hangs costs a call one timeout, not one per poll."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ import logging
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
 
 from frames_mcp.store import (
     ArtifactRecord,
@@ -31,6 +33,7 @@ from frames_mcp.useapi.models import FramesRequest, Task
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 PROMPT_SUMMARY = 80
 
 
@@ -40,12 +43,17 @@ def summarize(prompt: str, limit: int = PROMPT_SUMMARY) -> str:
 
 
 class Ledger:
-    def __init__(self, records: TaskRecords | None = None, *, wall: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, records: TaskRecords | None = None, *, rest: float = 5.0, wall: Callable[[], float] = time.time
+    ) -> None:
         self.records: TaskRecords = records or MemoryRecords(wall=wall)
         self.upstream = ""  # the useapi base URL: the store's records of other upstreams are not ours
         self._handed: OrderedDict[str, None] = OrderedDict()  # taskIds returned to callers, newest last
         self._handed_max = 50
         self._wall = wall
+        self._rest = rest  # after a store failure, operations fail at once for this long
+        self._rest_until = 0.0  # wall seconds: the store failed; leave it alone until then
+        self._rest_why = ""
 
     def use(self, records: TaskRecords, upstream: str) -> None:
         """Point the ledger at the store the lifespan opened (the ledger exists before it, for completions)."""
@@ -74,7 +82,7 @@ class Ledger:
             error=failure_of(task),
         )
         try:
-            await self.records.add_task(record)
+            await self._store(self.records.add_task, record)
         except StoreError as e:
             log.error("task %s was created but could not be recorded: %s", task.taskId, e.message)
             return e.message
@@ -83,7 +91,7 @@ class Ledger:
     async def knows(self, task_id: str) -> bool:
         """Whether the store holds this task (an unreadable store knows nothing)."""
         try:
-            return await self.records.get_task(task_id) is not None
+            return await self._store(self.records.get_task, task_id) is not None
         except StoreError as e:
             log.warning("could not read the record of %s: %s", task_id, e.message)
             return False
@@ -99,13 +107,13 @@ class Ledger:
             error=failure_of(task),
         )
         try:
-            await self.records.update_task(task.taskId, seen)
+            await self._store(self.records.update_task, task.taskId, seen)
         except StoreError as e:
             log.warning("could not record what was seen of %s: %s", task.taskId, e.message)
 
     async def saved(self, task_id: str, paths: Sequence[str]) -> None:
         try:
-            await self.records.add_files(task_id, paths)
+            await self._store(self.records.add_files, task_id, paths)
         except StoreError as e:
             log.warning("could not record the files saved from %s: %s", task_id, e.message)
 
@@ -118,8 +126,8 @@ class Ledger:
         limit: int = 20,
     ) -> list[TaskRecord]:
         """Newest first. Raises StoreError (the caller says the records could not be read)."""
-        return await self.records.list_tasks(
-            statuses=statuses, done=done, text=text, upstream=self.upstream, limit=limit
+        return await self._store(
+            self.records.list_tasks, statuses=statuses, done=done, text=text, upstream=self.upstream, limit=limit
         )
 
     # ---- creates whose outcome is not known yet -------------------------------------------------------
@@ -136,7 +144,7 @@ class Ledger:
             held_until=self._wall() + hold,
         )
         try:
-            await self.records.put_pending(p)
+            await self._store(self.records.put_pending, p)
         except StoreError as e:
             log.warning("could not note the create before sending it: %s", e.message)
             return None
@@ -146,7 +154,7 @@ class Ledger:
         """The create's outcome is known: a taskId, or proof that it did not run."""
         if pending is not None:
             try:
-                await self.records.delete_pending(pending.id)
+                await self._store(self.records.delete_pending, pending.id)
             except StoreError as e:
                 log.warning("could not clear pending create %s: %s", pending.id, e.message)
 
@@ -155,16 +163,27 @@ class Ledger:
         if pending is not None:
             later = pending.model_copy(update={"held_until": self._wall() + retry_in, "checks": pending.checks + 1})
             try:
-                await self.records.put_pending(later)
+                await self._store(self.records.put_pending, later)
             except StoreError as e:
                 log.warning("could not keep pending create %s: %s", pending.id, e.message)
 
     async def claim(self, hold: float, limit: int = 10) -> list[PendingCreate]:
         try:
-            return await self.records.claim_pending(self._wall(), hold, limit, upstream=self.upstream)
+            return await self._store(self.records.claim_pending, self._wall(), hold, limit, self.upstream)
         except StoreError as e:
             log.warning("could not read the pending creates: %s", e.message)
             return []
+
+    async def _store(self, op: Callable[..., Awaitable[T]], *args: object, **kwargs: object) -> T:
+        """One store operation, unless the store failed moments ago (then StoreError at once)."""
+        if self._wall() < self._rest_until:
+            raise StoreError(self._rest_why)
+        try:
+            return await op(*args, **kwargs)
+        except StoreError as e:
+            self._rest_until = self._wall() + self._rest
+            self._rest_why = f"{e.message} (left alone for {self._rest:g} s after that failure)"
+            raise
 
     # ---- handed out lately (completions) --------------------------------------------------------------
 

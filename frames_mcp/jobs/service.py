@@ -69,6 +69,7 @@ class Tuning:
     refresh_max: int = 20  # list_tasks refreshes at most this many unfinished tasks
     recheck_after: float = 20.0  # a create whose fate could not be told is checked again after this long
     pending_max_age: float = 86_400.0  # and given up on (logged) once it is this old
+    store_rest: float = 5.0  # after a store failure, the ledger leaves the store alone this long
 
 
 # ---- the service --------------------------------------------------------------------------------------
@@ -88,7 +89,7 @@ class Jobs:
     ) -> None:
         self.client = client
         self.tuning = tuning or Tuning()
-        self.ledger = ledger or Ledger(wall=wall)
+        self.ledger = ledger or Ledger(rest=self.tuning.store_rest, wall=wall)
         self.admission = Admission(orphan_check_every=self.tuning.orphan_check_every, clock=clock)
         self._clock = clock
         self._wall = wall

@@ -62,7 +62,7 @@ def build_server(
     the lifespan opens settings.store_url, and closes it again at the end.
     """
     tuning = tuning or Tuning()
-    ledger = Ledger()  # made here, not in the lifespan: completion handlers get no lifespan context
+    ledger = Ledger(rest=tuning.store_rest)  # made here, not in the lifespan: completions get no lifespan context
     apps = gallery.Gallery(settings)  # the MCP Apps view of generate_frames and get_task results
     mcp: MCPServer[AppState] = MCPServer(
         "frames-mcp",

@@ -85,9 +85,9 @@ def _path_of(url: str) -> Path | None:
     parts = urlsplit(url)
     if parts.scheme in ("redis", "rediss") and parts.hostname:
         return None
-    if parts.scheme == "sqlite" and not parts.netloc and parts.path:
+    if parts.scheme == "sqlite":
         path = Path(unquote(parts.path))
-        if path.is_absolute() and path.name:
+        if not parts.netloc and path.is_absolute() and path.name:
             return path
         raise ValueError(f"the SQLite path must be absolute, like sqlite:///home/me/frames.db (got {url!r})")
     shown = url if parts.password is None else url.replace(parts.password, "***")

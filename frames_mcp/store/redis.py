@@ -16,13 +16,17 @@ from urllib.parse import urlsplit, urlunsplit
 
 import redis as redis_sync
 import redis.asyncio as redis_async
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
 from redis.exceptions import RedisError, WatchError
+from redis.retry import Retry as SyncRetry
 
 from frames_mcp.store.base import Store, StoreError
 from frames_mcp.store.records import JsonObject, PendingCreate, TaskRecord, TaskUpdate, matches, merge_files
 
 KEY_PREFIX = "frames-mcp:"
-TIMEOUT = 3.0  # seconds for one Redis round trip, connect included
+TIMEOUT = 2.0  # seconds for one Redis round trip, connect included
+RETRIES = 1  # one quick retry of a dropped connection (the client's default, 10 with backoff, could hold a call)
 SCHEMA = {"records": 1}
 SCAN_PAGE = 200  # list_tasks reads the newest records in pages of this many and filters them here
 SCAN_MAX = 10_000  # and looks no further back than this many tasks
@@ -185,7 +189,7 @@ def open_redis(url: str) -> Store:
     where = redact(url)
     options: dict[str, Any] = {"socket_timeout": TIMEOUT, "socket_connect_timeout": TIMEOUT, "decode_responses": True}
     try:
-        with redis_sync.Redis.from_url(url, **options) as probe:
+        with redis_sync.Redis.from_url(url, **options, retry=SyncRetry(NoBackoff(), 0)) as probe:
             probe.ping()
             for component, version in SCHEMA.items():
                 probe.hsetnx(KEY_PREFIX + "schema", component, version)
@@ -195,7 +199,8 @@ def open_redis(url: str) -> Store:
                         f"the Redis store {where} was written by a newer frames-mcp ({component} schema version "
                         f"{stored}, this one knows {version}): upgrade frames-mcp or use another database"
                     )
-        client = redis_async.Redis.from_url(url, **options)
+        retry = Retry(ExponentialWithJitterBackoff(base=0.01, cap=0.1), RETRIES)
+        client = redis_async.Redis.from_url(url, **options, retry=retry)
     except (RedisError, OSError, ValueError) as e:
         raise StoreError(f"cannot reach the Redis store {where}: {_reason(e, url)}") from None
 
