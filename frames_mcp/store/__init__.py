@@ -48,7 +48,7 @@ FORMS = "memory, sqlite:///ABSOLUTE/PATH or redis://HOST:PORT/DB (rediss:// for 
 
 def default_url() -> str:
     """SQLite in the platform's user state directory (~/.local/state/frames-mcp/state.db on Linux)."""
-    path = Path(platformdirs.user_state_dir("frames-mcp")) / "state.db"
+    path = Path(platformdirs.user_state_dir("frames-mcp", appauthor=False)) / "state.db"
     return "sqlite:///" + path.as_posix().lstrip("/")
 
 
