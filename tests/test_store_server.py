@@ -18,6 +18,7 @@ from typing import Any
 import anyio
 import httpx2
 import pytest
+import redis
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
@@ -111,11 +112,36 @@ async def test_the_record_keeps_options_artifacts_and_saved_files(sim: Simulator
         0
     ].assetId
     assert record.files == [f.path for f in result.files] and len(record.files) == 1
-    assert sim.config.token not in store_text(tmp_path / "state.db")
 
 
-def store_text(path: Path) -> str:
-    return b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*")).decode("latin-1")
+async def test_the_useapi_token_is_never_in_the_store(sim: Simulator, durable: str, tmp_path: Path) -> None:
+    # Whatever the store holds (records, pending creates, schema), the token is not in it, on either backend.
+    async with connect(sim, "auto", FAST_TUNING, store=durable) as c:
+        await c.call_tool("generate_frames", {"text_prompt": PROMPT, "num_images": 1, "wait_seconds": 5})
+        await c.call_tool("list_tasks", {})
+    everything = _sqlite_bytes(tmp_path) if durable.startswith("sqlite") else _redis_text(durable)
+    assert PROMPT in everything  # what is searched really holds the records
+    assert sim.config.token not in everything
+
+
+def _sqlite_bytes(folder: Path) -> str:
+    """The store file with its WAL, as text."""
+    return b"".join(p.read_bytes() for p in folder.glob("state.db*")).decode("latin-1")
+
+
+def _redis_text(url: str) -> str:
+    """Every key and value in the Redis, as text."""
+    out = []
+    with redis.Redis.from_url(url, decode_responses=True) as r:
+        for key in r.scan_iter():
+            kind = r.type(key)
+            value = {
+                "string": lambda k: r.get(k),
+                "hash": lambda k: r.hgetall(k),
+                "zset": lambda k: r.zrange(k, 0, -1, withscores=True),
+            }[kind](key)
+            out.append(f"{key} {value}")
+    return "\n".join(out)
 
 
 # ---- creates whose outcome was not known -------------------------------------------------------------------

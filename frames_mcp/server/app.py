@@ -114,10 +114,21 @@ def _lifespan(settings: Settings, tuning: Tuning, ledger: Ledger, apps: gallery.
             background = await stack.enter_async_context(anyio.create_task_group())
             stack.callback(background.cancel_scope.cancel)  # runs first at the end: nothing waits on it
             if client.has_token:
-                background.start_soon(jobs.resume_pending)
+                background.start_soon(_resume, jobs)
             yield AppState(client, settings, downloads, jobs)
 
     return lifespan
+
+
+async def _resume(jobs: Jobs) -> None:
+    """The start's sweep of unchecked creates; a failure of it is logged, never the server's end."""
+    try:
+        found = await jobs.resume_pending()
+    except Exception:
+        log.exception("checking the creates an earlier run left unchecked failed")
+        return
+    if found:
+        log.info("%d task(s) an earlier run created without knowing it are now recorded", found)
 
 
 def _answer_set_level(mcp: MCPServer[AppState]) -> None:
