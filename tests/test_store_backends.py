@@ -263,3 +263,11 @@ async def test_tasks_and_pending_creates_are_kept_apart_by_upstream(store: Store
     claimed = await store.records.claim_pending(now=10.0, hold=5.0, upstream="http://127.0.0.1:9999")
     assert [p.id for p in claimed] == ["p2"]
     assert [p.id for p in await store.records.claim_pending(now=10.0, hold=5.0)] == ["p1"]
+
+
+async def test_recording_a_task_can_clear_the_pending_create_it_answers(store: Store) -> None:
+    # One write for "the create has its answer": the record appears and the note goes, together.
+    await store.records.put_pending(pending(1, held_until=0.0))
+    await store.records.add_task(record(1), settles="p1")
+    assert await store.records.get_task(record(1).taskId) == record(1)
+    assert await store.records.claim_pending(now=100.0, hold=1.0) == []

@@ -62,9 +62,17 @@ class Ledger:
     # ---- tasks ----------------------------------------------------------------------------------------
 
     async def add(
-        self, task: Task, prompt: str, options: JsonObject, *, recovered: bool = False, created: float | None = None
+        self,
+        task: Task,
+        prompt: str,
+        options: JsonObject,
+        *,
+        recovered: bool = False,
+        created: float | None = None,
+        settles: PendingCreate | None = None,
     ) -> str | None:
-        """Record a task just created (or found). None when recorded, else why not (already logged)."""
+        """Record a task just created (or found), clearing the pending create it answers. None when recorded,
+        else why not (already logged)."""
         now = self._wall()
         record = TaskRecord(
             taskId=task.taskId,
@@ -82,7 +90,7 @@ class Ledger:
             error=failure_of(task),
         )
         try:
-            await self._store(self.records.add_task, record)
+            await self._store(self.records.add_task, record, settles.id if settles else None)
         except StoreError as e:
             log.error("task %s was created but could not be recorded: %s", task.taskId, e.message)
             return e.message

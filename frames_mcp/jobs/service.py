@@ -167,10 +167,15 @@ class Jobs:
             await self.ledger.settle(pending)  # not created: a 4xx, a 429 all along, or proven by the listing
             raise
         # (Cancelled meanwhile: the create may have run, so the note stays, to be checked once its hold passes.)
-        unrecorded = await self.ledger.add(task, request.text_prompt, options_of(request), recovered=note is not None)
-        await self.ledger.settle(pending)
+        # Recorded and the note cleared in one write. If the store fails it, the note (if it was written) stays,
+        # and a later check records the task after all.
+        options = options_of(request)
+        unrecorded = await self.ledger.add(
+            task, request.text_prompt, options, recovered=note is not None, settles=pending
+        )
         slot.bind(task.taskId)
-        await self._seen(task)  # a task already final (failed at once) frees its slot here
+        if task.is_terminal:
+            self.admission.finished(task.taskId)  # a task already final (failed at once) frees its slot here
         log.info("created task %s", task.taskId)
         return Run(task, note=note, unrecorded=unrecorded)
 
@@ -238,9 +243,10 @@ class Jobs:
             return 0
         if task is not None:
             log.info("a create left unchecked did run: task %s", task.taskId)
-            await self.ledger.add(task, p.prompt, p.options, recovered=True, created=p.since)
+            await self.ledger.add(task, p.prompt, p.options, recovered=True, created=p.since, settles=p)
+            return 1
         await self.ledger.settle(p)
-        return 0 if task is None else 1
+        return 0
 
     # ---- get_task ------------------------------------------------------------------------------------
 

@@ -29,7 +29,9 @@ class MemoryRecords:
 
     # ---- tasks ---------------------------------------------------------------------------------------
 
-    async def add_task(self, record: TaskRecord) -> None:
+    async def add_task(self, record: TaskRecord, settles: str | None = None) -> None:
+        if settles is not None:
+            self._pending.pop(settles, None)
         self._tasks[record.taskId] = record.model_copy(deep=True)
         self._tasks.move_to_end(record.taskId)
         while len(self._tasks) > self._size:

@@ -8,11 +8,13 @@ types either (this package imports nothing from the rest of frames_mcp): the job
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import BaseModel, ConfigDict, Field
 
-JsonObject = dict[str, JsonValue]
+# A JSON object. Not pydantic's JsonValue: its recursive schema costs a start-up 40-200 ms to build, and these
+# records are only ever written by frames-mcp itself.
+JsonObject = dict[str, Any]
 
 
 class _Record(BaseModel):
@@ -97,8 +99,9 @@ class PendingCreate(_Record):
 class TaskRecords(Protocol):
     """The records half of a store. Every method may raise StoreError (store.base) when the backend fails."""
 
-    async def add_task(self, record: TaskRecord) -> None:
-        """Insert or replace the record of a task."""
+    async def add_task(self, record: TaskRecord, settles: str | None = None) -> None:
+        """Insert or replace the record of a task; with `settles`, delete that pending create in the same
+        transaction (the create it was has its answer)."""
 
     async def get_task(self, task_id: str) -> TaskRecord | None: ...
 

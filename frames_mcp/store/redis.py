@@ -2,9 +2,10 @@
 the slots half, the admission line). redis-py's asyncio client; every operation is bounded by a socket
 timeout, so a Redis that stops answering fails a call's bookkeeping instead of hanging it.
 
-Keys (all under KEY_PREFIX): task:<taskId> (JSON), tasks (sorted set taskId -> created), pending:<id> (JSON),
-pending (sorted set id -> held_until), rec:<kind>:<key> (JSON with a TTL), recs:<kind> (sorted set key ->
-stored), schema (hash component -> version)."""
+Keys (all under KEY_PREFIX): task:<taskId> (a hash: each field of the record, JSON-encoded, so an observation
+is one atomic script call), tasks (sorted set taskId -> created), pending:<id> (JSON), pending (sorted set id ->
+held_until), rec:<kind>:<key> (JSON with a TTL), recs:<kind> (sorted set key -> stored), schema (hash component
+-> version)."""
 
 from __future__ import annotations
 
@@ -27,9 +28,26 @@ from frames_mcp.store.records import JsonObject, PendingCreate, TaskRecord, Task
 KEY_PREFIX = "frames-mcp:"
 TIMEOUT = 2.0  # seconds for one Redis round trip, connect included
 RETRIES = 1  # one quick retry of a dropped connection (the client's default, 10 with backoff, could hold a call)
-SCHEMA = {"records": 1}
+SCHEMA = {"records": 1}  # bump, with a migration in open_redis, when a key's layout changes
 SCAN_PAGE = 200  # list_tasks reads the newest records in pages of this many and filters them here
 SCAN_MAX = 10_000  # and looks no further back than this many tasks
+
+# An observation of a known task, in one round trip: never from final back to unfinished, `updated` only forward,
+# progress/artifacts/error only when the observation has them. ARGV: status, done, progress, updated, artifacts,
+# error (JSON, "" for none). Returns the record's fields, or nothing for an unknown task.
+_OBSERVE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return {} end
+if not (redis.call('HGET', KEYS[1], 'done') == 'true' and ARGV[2] == 'false') then
+  redis.call('HSET', KEYS[1], 'status', ARGV[1], 'done', ARGV[2])
+  if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'progress', ARGV[3]) end
+  if tonumber(ARGV[4]) > tonumber(redis.call('HGET', KEYS[1], 'updated') or '0') then
+    redis.call('HSET', KEYS[1], 'updated', ARGV[4])
+  end
+  if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'artifacts', ARGV[5]) end
+  if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'error', ARGV[6]) end
+end
+return redis.call('HGETALL', KEYS[1])
+"""
 
 # Atomically hand out the pending creates nobody holds: held_until <= now becomes now + hold. ARGV: now,
 # now + hold, limit, the pending key prefix, the upstream wanted ("" for any).
@@ -65,42 +83,52 @@ class RedisRecords:
         self._r = client
         self._wall = wall
         self._claim = client.register_script(_CLAIM)
+        self._observe = client.register_script(_OBSERVE)
 
     # ---- tasks ---------------------------------------------------------------------------------------
 
-    async def add_task(self, record: TaskRecord) -> None:
+    async def add_task(self, record: TaskRecord, settles: str | None = None) -> None:
+        key = _task(record.taskId)
         async with _errors(), self._r.pipeline(transaction=True) as pipe:
-            pipe.set(_task(record.taskId), record.model_dump_json())
+            pipe.delete(key)
+            pipe.hset(key, mapping=_fields(record))
             pipe.zadd(KEY_PREFIX + "tasks", {record.taskId: record.created})
+            if settles is not None:
+                pipe.delete(_pending(settles))
+                pipe.zrem(KEY_PREFIX + "pending", settles)
             await pipe.execute()
 
     async def get_task(self, task_id: str) -> TaskRecord | None:
         async with _errors():
-            data = await self._r.get(_task(task_id))
-        return None if data is None else TaskRecord.model_validate_json(data)
+            fields = await self._r.hgetall(_task(task_id))
+        return _record(fields)
 
     async def update_task(self, task_id: str, update: TaskUpdate) -> TaskRecord | None:
-        return await self._change(task_id, update.apply)
+        def dumped(value: object) -> str:
+            return "" if value is None else json.dumps(value)
+
+        seen = update.model_dump(mode="json")
+        args = [json.dumps(update.status), json.dumps(update.done), dumped(seen["progress"]), repr(update.updated)]
+        args += [dumped(seen["artifacts"]), dumped(seen["error"])]
+        async with _errors():
+            flat = await self._observe(keys=[_task(task_id)], args=args)
+        return _record(dict(zip(flat[::2], flat[1::2], strict=True)))
 
     async def add_files(self, task_id: str, paths: Sequence[str]) -> None:
-        await self._change(task_id, lambda r: r.model_copy(update={"files": merge_files(r.files, paths)}))
-
-    async def _change(self, task_id: str, change: Callable[[TaskRecord], TaskRecord]) -> TaskRecord | None:
-        """Read-modify-write of one record under WATCH: another process's write in between makes it retry."""
+        """Read-modify-write of the files under WATCH (rare: a save); a write in between makes it retry."""
         key = _task(task_id)
         async with _errors(), self._r.pipeline(transaction=True) as pipe:
             while True:
                 try:
                     await pipe.watch(key)
-                    data = await pipe.get(key)
-                    if data is None:
+                    if not await pipe.exists(key):
                         await pipe.unwatch()  # type: ignore[no-untyped-call]
-                        return None
-                    merged = change(TaskRecord.model_validate_json(data))
+                        return
+                    files = json.loads(await pipe.hget(key, "files") or "[]")
                     pipe.multi()  # type: ignore[no-untyped-call]
-                    pipe.set(key, merged.model_dump_json())
+                    pipe.hset(key, "files", json.dumps(merge_files(files, paths)))
                     await pipe.execute()
-                    return merged
+                    return
                 except WatchError:
                     continue
 
@@ -119,11 +147,14 @@ class RedisRecords:
                 ids = await self._r.zrevrange(KEY_PREFIX + "tasks", start, start + SCAN_PAGE - 1)
                 if not ids:
                     break
-                for data in await self._r.mget([_task(str(i)) for i in ids]):
-                    if data is not None:
-                        record = TaskRecord.model_validate_json(data)
-                        if matches(record, statuses, done, text, upstream):
-                            picked.append(record)
+                async with self._r.pipeline(transaction=False) as pipe:
+                    for i in ids:
+                        pipe.hgetall(_task(str(i)))
+                    pages = await pipe.execute()
+                for fields in pages:
+                    record = _record(fields)
+                    if record is not None and matches(record, statuses, done, text, upstream):
+                        picked.append(record)
                 if len(picked) >= limit or len(ids) < SCAN_PAGE:
                     break
         return picked[:limit]
@@ -225,6 +256,14 @@ def _reason(e: BaseException, url: str) -> str:
     text = str(e) or type(e).__name__
     password = urlsplit(url).password
     return text.replace(password, "***") if password else text
+
+
+def _fields(record: TaskRecord) -> dict[Any, Any]:
+    return {name: json.dumps(value) for name, value in record.model_dump(mode="json").items()}
+
+
+def _record(fields: dict[Any, Any]) -> TaskRecord | None:
+    return TaskRecord.model_validate({k: json.loads(v) for k, v in fields.items()}) if fields else None
 
 
 def _task(task_id: str) -> str:

@@ -132,8 +132,13 @@ class SqliteRecords:
 
     # ---- tasks ---------------------------------------------------------------------------------------
 
-    async def add_task(self, record: TaskRecord) -> None:
-        await self._db.run(lambda c: _put_task(c, record))
+    async def add_task(self, record: TaskRecord, settles: str | None = None) -> None:
+        def add(c: sqlite3.Connection) -> None:
+            _put_task(c, record)
+            if settles is not None:
+                c.execute("DELETE FROM pending_creates WHERE id = ?", (settles,))
+
+        await self._db.run(add)
 
     async def get_task(self, task_id: str) -> TaskRecord | None:
         return await self._db.run(lambda c: _get_task(c, task_id), write=False)
