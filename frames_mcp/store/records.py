@@ -18,8 +18,9 @@ JsonObject = dict[str, Any]
 
 
 class _Record(BaseModel):
-    # A newer frames-mcp sharing the store may add fields: an older one reading them ignores them.
-    model_config = ConfigDict(extra="ignore")
+    # A newer frames-mcp sharing the store may add fields: an older one reading them ignores them. The schemas
+    # are built at first use, not at import: a server's start (a goal: within 10% of a bare MCPServer's) needs none.
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
 
 class ArtifactRecord(_Record):

@@ -91,7 +91,11 @@ class Database:
                 (component, len(migrations), len(migrations)),
             )
 
-        self.transact(migrate)
+        sql = "SELECT version FROM schema_versions WHERE component = ?"
+        row = self.read(lambda c: c.execute(sql, (component,)).fetchone())
+        if row is not None and int(row[0]) == len(migrations):
+            return  # the usual start: nothing to migrate, so no write transaction either
+        self.transact(migrate)  # checks again under the write lock: another process may be migrating too
 
     def transact(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run `fn` in one write transaction (BEGIN IMMEDIATE: the write lock is taken up front, so two
