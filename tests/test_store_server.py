@@ -349,3 +349,20 @@ async def test_a_store_that_comes_back_is_used_again(sim: Simulator, own_redis: 
         r = await c.call_tool("generate_frames", {"text_prompt": PROMPT, "num_images": 1, "wait_seconds": 0})
         assert not any("could not be recorded" in n for n in task_of(r).notes)
         assert [t.prompt for t in listed(await c.call_tool("list_tasks", {})).tasks] == [PROMPT]
+
+
+async def test_a_store_that_stops_answering_never_costs_a_call_its_result(
+    sim: Simulator, own_redis: RedisServer
+) -> None:
+    # Redis frozen (SIGSTOP): connections open but nothing answers. Each store operation gives up after its
+    # timeout, the ledger then leaves the store alone, and the call still ends with its images and taskId.
+    async with connect(sim, "auto", FAST_TUNING, store=own_redis.url) as c:
+        assert own_redis.process is not None
+        own_redis.process.send_signal(signal.SIGSTOP)
+        try:
+            r = await c.call_tool("generate_frames", {"text_prompt": PROMPT, "num_images": 1, "wait_seconds": 20})
+        finally:
+            own_redis.process.send_signal(signal.SIGCONT)
+    result = task_of(r)
+    assert not r.is_error and result.status == "SUCCEEDED" and result.taskId
+    assert any("could not be recorded" in n for n in result.notes), result.notes
