@@ -191,6 +191,34 @@ async def test_a_pending_create_that_did_not_run_is_dropped(sim: Simulator, tmp_
         await store.close()
 
 
+async def test_a_check_whose_listing_does_not_reach_back_keeps_the_question(sim: Simulator, tmp_path: Path) -> None:
+    # The account made 20 tasks since the create was sent (a busy account, a late check): its newest 20 do
+    # not reach back, so not finding the task proves nothing. The question stays for a later check.
+    url = f"sqlite://{tmp_path / 'state.db'}"
+    await _leave_pending(url, sim, "a create that may be further back")
+    async with httpx2.AsyncClient(base_url=sim.base_url) as http:  # type: ignore[attr-defined]
+        made = 0
+        while made < 20:  # as fast as the account's maxJobs lets them through
+            r = await http.post(
+                "/v1/runwayml/frames/create",
+                json={"text_prompt": f"someone else's task {made}"},
+                headers={"Authorization": f"Bearer {sim.config.token}"},
+            )
+            if r.status_code == 429:
+                await anyio.sleep(0.1)
+                continue
+            assert r.status_code == 200
+            made += 1
+    async with connect(sim, "auto", RECHECK, store=url) as c:
+        assert listed(await c.call_tool("list_tasks", {})).tasks == []
+    store = open_store(url)
+    try:
+        kept = await store.records.claim_pending(now=time.time() + 60, hold=1)
+    finally:
+        await store.close()
+    assert [p.id for p in kept] == ["left-by-a-dead-process"] and kept[0].checks >= 1  # checked, kept
+
+
 async def _leave_pending(url: str, sim: Simulator, prompt: str) -> None:
     """What a process killed during a create leaves in the store: the note it wrote before sending."""
     store = open_store(url)

@@ -140,12 +140,15 @@ class Ledger:
 
     # ---- creates whose outcome is not known yet -------------------------------------------------------
 
-    async def pending(self, request: FramesRequest, since: float, hold: float) -> PendingCreate | None:
-        """Note a create about to be sent, held by its call for `hold` seconds; None when the store failed."""
+    async def pending(
+        self, request: FramesRequest, email: str | None, since: float, hold: float
+    ) -> PendingCreate | None:
+        """Note a create about to be sent to `email`'s account (None: useapi picks), held by its call for `hold`
+        seconds; None when the store failed."""
         p = PendingCreate(
             id=uuid.uuid4().hex,
             upstream=self.upstream,
-            account=request.email.lower() if request.email else None,
+            account=email,
             prompt=request.text_prompt,
             options=options_of(request),
             since=since,

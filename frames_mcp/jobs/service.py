@@ -50,6 +50,7 @@ from frames_mcp.useapi.models import FramesRequest, Task
 
 log = logging.getLogger(__name__)
 
+LISTED = 20  # how many of the account's newest tasks a check of an ambiguous create reads
 CLOCK_SKEW = 60.0  # seconds of disagreement allowed between this machine's clock and useapi's createdAt
 # The account in an assetId: `user:1234-runwayml:<email>-asset:<uuid>` or `user:1234-runwayml:<email>:<uuid>`.
 _ASSET_ACCOUNT = re.compile(r"^user:\d+-runwayml:([^:@]+@[^:]+?)(?:-asset:|:)")
@@ -139,7 +140,7 @@ class Jobs:
         # Noted before sending, so a process that dies mid-create leaves the check to whoever comes next;
         # held while this call can still settle it itself.
         hold = hard - self._clock() + self.tuning.recovery_seconds + self.tuning.retry.read_timeout
-        pending = await self.ledger.pending(request, since, hold)
+        pending = await self.ledger.pending(request, None if account == ANY_ACCOUNT else account, since, hold)
 
         async def on_busy(_: BusyError, delay: float) -> None:
             await on_event(UpstreamBusy(delay))
@@ -206,9 +207,11 @@ class Jobs:
 
     async def _find_created(self, prompt: str, email: str | None, since: float) -> Task | None:
         """The task a create that may have run made: the newest in the account's own list with the same prompt,
-        created since it was sent, that no other call holds. FramesError when the list cannot be read."""
+        created since it was sent, that no other call holds; None when the list shows there is none.
+        FramesError when the list cannot be read, or does not reach back to `since` (a busy account, a late
+        check): then absence proves nothing."""
         listed = await self.client.list_tasks(
-            limit=20, email=email, deadline=self._clock() + self.tuning.recovery_seconds
+            limit=LISTED, email=email, deadline=self._clock() + self.tuning.recovery_seconds
         )
         for task in listed:  # newest first
             if (task.options or {}).get("text_prompt") != prompt or await self.ledger.knows(task.taskId):
@@ -216,6 +219,9 @@ class Jobs:
             created = _parse_time(task.createdAt)
             if created is None or created >= since - CLOCK_SKEW:
                 return task
+        oldest = _parse_time(listed[-1].createdAt) if listed else None
+        if len(listed) >= LISTED and (oldest is None or oldest > since - CLOCK_SKEW):
+            raise FramesError(f"The account's newest {LISTED} tasks were all created after this create was sent.")
         return None
 
     async def resume_pending(self) -> int:
