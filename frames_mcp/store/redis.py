@@ -28,7 +28,9 @@ from frames_mcp.store.records import JsonObject, PendingCreate, TaskRecord, Task
 KEY_PREFIX = "frames-mcp:"
 TIMEOUT = 2.0  # seconds for one Redis round trip, connect included
 RETRIES = 1  # one quick retry of a dropped connection (the client's default, 10 with backoff, could hold a call)
-SCHEMA = {"records": 1}  # bump, with a migration in open_redis, when a key's layout changes
+# The records' key layout: 1 kept each task as one JSON string, 2 as a hash of its fields. Bump it, with a step
+# in _MIGRATIONS, when a layout changes.
+SCHEMA = {"records": 2}
 SCAN_PAGE = 200  # list_tasks reads the newest records in pages of this many and filters them here
 SCAN_MAX = 10_000  # and looks no further back than this many tasks
 
@@ -230,6 +232,9 @@ def open_redis(url: str) -> Store:
                         f"the Redis store {where} was written by a newer frames-mcp ({component} schema version "
                         f"{stored}, this one knows {version}): upgrade frames-mcp or use another database"
                     )
+                for step in range(stored, version):
+                    _MIGRATIONS[component, step + 1](probe)
+                    probe.hset(KEY_PREFIX + "schema", component, step + 1)
         retry = Retry(ExponentialWithJitterBackoff(base=0.01, cap=0.1), RETRIES)
         client = redis_async.Redis.from_url(url, **options, retry=retry)
     except (RedisError, OSError, ValueError) as e:
@@ -239,6 +244,22 @@ def open_redis(url: str) -> Store:
         await client.aclose()
 
     return Store("redis", where, RedisRecords(client), connection=client, closer=close)
+
+
+def _tasks_as_hashes(r: redis_sync.Redis) -> None:
+    """records 1 -> 2: each task's JSON string becomes a hash of its fields (safe to run twice, or in two
+    processes at once: a key already a hash is left alone)."""
+    for key in r.scan_iter(match=KEY_PREFIX + "task:*"):
+        if r.type(key) == "string":
+            data = r.get(key)
+            with r.pipeline(transaction=True) as pipe:
+                pipe.delete(key)
+                if data:
+                    pipe.hset(key, mapping={k: json.dumps(v) for k, v in json.loads(str(data)).items()})
+                pipe.execute()
+
+
+_MIGRATIONS: dict[tuple[str, int], Callable[[redis_sync.Redis], None]] = {("records", 2): _tasks_as_hashes}
 
 
 class _errors:

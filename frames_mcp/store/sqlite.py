@@ -30,7 +30,6 @@ RECORDS_MIGRATIONS: tuple[str, ...] = (
         status TEXT NOT NULL,
         done INTEGER NOT NULL,
         prompt TEXT NOT NULL,
-        upstream TEXT NOT NULL,
         data TEXT NOT NULL
     );
     CREATE INDEX tasks_by_created ON tasks (created DESC);
@@ -38,7 +37,6 @@ RECORDS_MIGRATIONS: tuple[str, ...] = (
         id TEXT PRIMARY KEY,
         held_until REAL NOT NULL,
         since REAL NOT NULL,
-        upstream TEXT NOT NULL,
         data TEXT NOT NULL
     );
     CREATE TABLE keyed_records (
@@ -49,6 +47,11 @@ RECORDS_MIGRATIONS: tuple[str, ...] = (
         data TEXT NOT NULL,
         PRIMARY KEY (kind, key)
     );
+    """,
+    # 2: which useapi base URL a task or a pending create belongs to.
+    """
+    ALTER TABLE tasks ADD COLUMN upstream TEXT NOT NULL DEFAULT '';
+    ALTER TABLE pending_creates ADD COLUMN upstream TEXT NOT NULL DEFAULT '';
     """,
 )
 
@@ -199,7 +202,12 @@ class SqliteRecords:
 
     async def put_pending(self, pending: PendingCreate) -> None:
         row = (pending.id, pending.held_until, pending.since, pending.upstream, pending.model_dump_json())
-        await self._db.run(lambda c: c.execute("INSERT OR REPLACE INTO pending_creates VALUES (?, ?, ?, ?, ?)", row))
+        await self._db.run(
+            lambda c: c.execute(
+                "INSERT OR REPLACE INTO pending_creates (id, held_until, since, upstream, data) VALUES (?, ?, ?, ?, ?)",
+                row,
+            )
+        )
 
     async def delete_pending(self, pending_id: str) -> None:
         await self._db.run(lambda c: c.execute("DELETE FROM pending_creates WHERE id = ?", (pending_id,)))
@@ -232,7 +240,9 @@ class SqliteRecords:
 
         def put(c: sqlite3.Connection) -> None:
             c.execute("DELETE FROM keyed_records WHERE expires <= ?", (now,))
-            c.execute("INSERT OR REPLACE INTO keyed_records VALUES (?, ?, ?, ?, ?)", row)
+            c.execute(
+                "INSERT OR REPLACE INTO keyed_records (kind, key, expires, stored, data) VALUES (?, ?, ?, ?, ?)", row
+            )
 
         await self._db.run(put)
 
@@ -276,7 +286,8 @@ def open_sqlite(path: Path) -> Store:
 
 def _put_task(c: sqlite3.Connection, r: TaskRecord) -> None:
     c.execute(
-        "INSERT INTO tasks VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (task_id) DO UPDATE SET "
+        "INSERT INTO tasks (task_id, created, status, done, prompt, upstream, data) VALUES (?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (task_id) DO UPDATE SET "
         "created = excluded.created, status = excluded.status, done = excluded.done, prompt = excluded.prompt, "
         "upstream = excluded.upstream, data = excluded.data",
         (r.taskId, r.created, r.status, int(r.done), r.prompt, r.upstream, r.model_dump_json()),
