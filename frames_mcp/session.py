@@ -17,6 +17,7 @@ from frames_mcp import __version__
 from frames_mcp.config import Settings
 from frames_mcp.jobs.ledger import Ledger
 from frames_mcp.jobs.service import Jobs, Tuning
+from frames_mcp.store import Store, open_store
 from frames_mcp.useapi.client import LazyTransport, UseapiClient
 
 log = logging.getLogger(__name__)
@@ -34,9 +35,12 @@ class Session:
 
 @asynccontextmanager
 async def open_session(
-    settings: Settings, tuning: Tuning | None = None, ledger: Ledger | None = None
+    settings: Settings, tuning: Tuning | None = None, ledger: Ledger | None = None, *, store: Store | None = None
 ) -> AsyncIterator[Session]:
+    """`store`: one opened already (the command line opens it first, to refuse a bad one at start); without it
+    settings.store_url is opened here, and closed again at the end."""
     tuning = tuning or Tuning()
+    ledger = ledger or Ledger(rest=tuning.store_rest)
     async with AsyncExitStack() as stack:
         base_url, token = settings.base_url, settings.token
         if settings.demo:
@@ -57,4 +61,8 @@ async def open_session(
             httpx2.AsyncClient(timeout=HTTP_TIMEOUT, headers=headers, transport=LazyTransport())
         )
         client = UseapiClient(http, token, retry=tuning.retry)
+        if store is None:
+            store = open_store(settings.store_url)
+            stack.push_async_callback(store.close)
+        ledger.use(store.records, upstream=base_url)  # every task this install creates is kept there
         yield Session(client, downloads, Jobs(client, tuning, ledger=ledger), base_url)

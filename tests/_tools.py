@@ -53,9 +53,19 @@ def node_env(**extra: str) -> dict[str, str]:
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    """This process's environment without any frames-mcp or useapi setting, plus `extra`."""
+    """This process's environment without any frames-mcp or useapi setting, plus `extra`. The user state
+    directory (where the default SQLite store lives) is one of the test session's, not the developer's."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("USEAPI_", "FRAMES_MCP_"))}
-    return env | extra
+    return env | {"XDG_STATE_HOME": _session_state_dir()} | extra
+
+
+_STATE_DIR: list[tempfile.TemporaryDirectory[str]] = []
+
+
+def _session_state_dir() -> str:
+    if not _STATE_DIR:
+        _STATE_DIR.append(tempfile.TemporaryDirectory(prefix="frames-mcp-state-"))  # removed when the run ends
+    return _STATE_DIR[0].name
 
 
 def free_port() -> int:

@@ -21,6 +21,9 @@ from frames_mcp.server.app import build_server
 from frames_mcp.simulator import Simulator, SimulatorConfig, ThreadedServer, run_in_thread
 from frames_mcp.useapi.client import RetryPolicy
 
+# A real Redis server for the store's tests (redis_server, redis_url, own_redis).
+pytest_plugins = ["tests._redis"]
+
 # Short simulated times: a task is queued 0.05 s and runs 0.2 s, so a full generation takes about 0.3 s.
 FAST = {"queue_seconds": 0.05, "run_seconds": 0.2, "image_px": 64}
 
@@ -98,6 +101,7 @@ def settings_for(sim: Simulator, **overrides: Any) -> Settings:
         "token": SecretStr(sim.config.token),
         "base_url": sim.base_url,  # type: ignore[attr-defined]
         "wait_seconds": 10,
+        "store": "memory",  # each server its own records; tests of the durable store name theirs
     }
     values.update(overrides)
     return Settings(**values)

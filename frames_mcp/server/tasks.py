@@ -19,6 +19,7 @@ from frames_mcp.server.results.lists import account_task, ledger_task, task_list
 from frames_mcp.server.results.render import render_run, task_result
 from frames_mcp.server.results.schemas import ListedStatus, TaskListResult, TaskResult
 from frames_mcp.server.state import AppState, require_token, state_of
+from frames_mcp.store import StoreError
 from frames_mcp.useapi.errors import FramesError, NotFoundError
 from frames_mcp.useapi.ids import EMAIL_DOC, TASK_ID_FORM, TASK_ID_RE, Email, TaskId
 from frames_mcp.useapi.models import FramesRequest
@@ -75,7 +76,10 @@ def _generate_frames(mcp: MCPServer[AppState], settings: Settings) -> None:
         except FramesError as e:
             raise ToolError(e.describe()) from None
         simulated = state.settings.demo
-        return await render_run(run, requested=request.body(), simulated=simulated, how=state.delivery(preview, save))
+        how = state.delivery(preview, save)
+        return await _remember_files(
+            state, await render_run(run, requested=request.body(), simulated=simulated, how=how)
+        )
 
 
 def _get_task(mcp: MCPServer[AppState], settings: Settings) -> None:
@@ -104,7 +108,10 @@ def _get_task(mcp: MCPServer[AppState], settings: Settings) -> None:
             run = await state.jobs.follow(taskId, wait_seconds, Progress(ctx))
         except FramesError as e:
             raise ToolError(f"{e.describe()} (taskId {taskId})") from None
-        return await render_run(run, requested=None, simulated=state.settings.demo, how=state.delivery(preview, save))
+        how = state.delivery(preview, save)
+        return await _remember_files(
+            state, await render_run(run, requested=None, simulated=state.settings.demo, how=how)
+        )
 
 
 def _list_tasks(mcp: MCPServer[AppState]) -> None:
@@ -123,15 +130,22 @@ def _list_tasks(mcp: MCPServer[AppState]) -> None:
         ] = False,
         offset: Annotated[int, Field(ge=0, le=1000, description="With account: how many of the newest to skip.")] = 0,
         email: Annotated[Email | None, Field(description="With account: " + EMAIL_DOC)] = None,
+        prompt_contains: Annotated[
+            str | None, Field(max_length=200, description="Only prompts with this text.")
+        ] = None,
     ) -> Annotated[CallToolResult, TaskListResult]:
-        """List this server's image generation tasks, newest first, with status: finds a task whose call
-        was cancelled or timed out.
+        """List this server's image generation tasks, newest first, with status (earlier runs' too): finds a
+        task whose call was cancelled or timed out.
         """
         state = state_of(ctx)
         require_token(state)
         statuses: list[str] | None = [status] if status else None
-        entries = await state.jobs.recent(statuses, limit)
-        result = TaskListResult(tasks=[ledger_task(e) for e in entries])
+        result = TaskListResult(tasks=[])
+        try:
+            records = await state.jobs.recent(statuses, prompt_contains or None, limit)
+            result.tasks = [ledger_task(r) for r in records]
+        except StoreError as e:
+            result.storeError = e.message
         if account:
             try:
                 listed = await state.jobs.account_tasks(
@@ -167,3 +181,12 @@ def _task_resource(mcp: MCPServer[AppState]) -> None:
         except FramesError as e:
             raise ResourceError(e.describe()) from None
         return json.dumps(task_result(task, simulated=state.settings.demo).wire(), indent=2)
+
+
+async def _remember_files(state: AppState, result: CallToolResult) -> CallToolResult:
+    """The files a result saved go into the task's record (what the store keeps: files saved)."""
+    content = result.structured_content or {}
+    files = content.get("files") or []
+    if files and isinstance(content.get("taskId"), str):
+        await state.jobs.ledger.saved(content["taskId"], [str(f["path"]) for f in files if isinstance(f, dict)])
+    return result
