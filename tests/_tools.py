@@ -6,6 +6,7 @@ so a CI run can never pass by skipping.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -81,6 +82,7 @@ class HttpServer:
     base: str  # http://127.0.0.1:<port>
     process: subprocess.Popen[bytes]
     stderr_path: Path
+    custom: bool = False  # started from a caller's own command, whose log may not say when it bound its port
 
     @property
     def url(self) -> str:
@@ -130,7 +132,7 @@ def _spawn(
         proc = subprocess.Popen(
             argv, env=clean_env(**(env or {})), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr
         )
-    return HttpServer(f"http://127.0.0.1:{port}", proc, stderr_path)
+    return HttpServer(f"http://127.0.0.1:{port}", proc, stderr_path, custom=command is not None)
 
 
 def stop(proc: subprocess.Popen[bytes], timeout: float = 15.0) -> int:
@@ -144,6 +146,21 @@ def stop(proc: subprocess.Popen[bytes], timeout: float = 15.0) -> int:
     return proc.wait(timeout=timeout)
 
 
+def _listens(pid: int, port: int) -> bool:
+    """True when process `pid` holds a socket listening on TCP `port` (Linux: /proc/net/tcp and its fds)."""
+    listening: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for row in Path(table).read_text().splitlines()[1:]:
+                fields = row.split()
+                if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
+                    listening.add(f"socket:[{fields[9]}]")
+    try:
+        return any(os.readlink(fd) in listening for fd in Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:
+        return False
+
+
 def _wait_healthy(server: HttpServer, timeout: float, *, retry_if_taken: bool = False) -> bool:
     """True once /healthz answers; False if the port was taken and `retry_if_taken`; otherwise fails the test."""
     deadline = time.monotonic() + timeout
@@ -153,7 +170,10 @@ def _wait_healthy(server: HttpServer, timeout: float, *, retry_if_taken: bool = 
                 return False
             pytest.fail(f"frames-mcp exited with {server.process.returncode} before serving:\n{server.stderr()}")
         try:
-            if httpx2.get(f"{server.base}/healthz", timeout=1.0).status_code == 200:
+            # Ours only once our process listens on the port: until then a server of another test that took the
+            # port meanwhile would answer /healthz in its place (a caller's own command may run a child instead).
+            bound = server.custom or _listens(server.process.pid, int(server.base.rsplit(":", 1)[1]))
+            if bound and httpx2.get(f"{server.base}/healthz", timeout=1.0).status_code == 200:
                 return True
         except httpx2.TransportError:
             pass
