@@ -1,0 +1,168 @@
+"""Admission shared through the store: per account, a first-in first-out line of waiting calls and the
+slots held by admitted ones, seen alike by every process on the same store.
+
+The model, the same in every backend:
+- A call *joins* the line and gets a ticket; tickets are ordered by when they joined, across processes.
+- It *takes* a slot when fewer than `limit - held` tickets are ahead of it (so nobody overtakes an
+  earlier caller, and several free slots fill at once). Its standing says how many calls are ahead
+  (every process's) and how many slots are held.
+- A slot is *bound* to the task it created, *abandoned* when its call ends while the task still runs
+  (it stays counted; waiters read the task from `check_at` on), and *released* when the task is seen
+  final, by anyone (`finished`), or was never created.
+- Tickets and slots are leases of the process holding them: its one owner lease, renewed by the server's
+  lifespan every `lease / 3`. A process that dies (kill -9) stops renewing; when its lease ends, every
+  backend sweeps its tickets and slots away on the next operation, so the line moves on.
+- Every change bumps a version; `wait` returns once the version passed the one a standing was read at
+  (in the SQLite and Redis backends a single poller per process watches for other processes' changes).
+Times in the store are wall-clock seconds (the same on every process of one machine; Redis uses its own
+clock for leases). No MCP types, nothing of the useapi token.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import anyio
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LEASE = 30.0  # seconds a dead process's slots stay counted; renewed every third of it
+WATCH_EVERY = 0.02  # how often a process with waiting calls looks for other processes' changes
+
+
+class SlotsError(Exception):
+    """The shared line could not be read or written (the store is unreachable or broken)."""
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Where a ticket stands after `take`."""
+
+    slot: str | None  # the slot taken, or None: still waiting
+    ahead: int  # calls ahead in line, every process's (0 once taken)
+    held: int  # slots held on the account, every process's, this one's included once taken
+    placed: bool  # False: the ticket is no longer in line (its lease lapsed): join again
+    next_check: float | None  # wall time of the earliest orphan check due on the account
+    version: int  # the line's version this standing was read at (for `wait`)
+
+
+class SlotLine(Protocol):
+    """The lease/line model above; one instance per server process (one event loop)."""
+
+    lease: float
+
+    async def join(self, account: str) -> str:
+        """A place at the end of `account`'s line: its ticket."""
+        ...
+
+    async def take(self, account: str, ticket: str, limit: int) -> Standing:
+        """Take a slot if the ticket's turn has come (the ticket then leaves the line), else its standing."""
+        ...
+
+    async def leave(self, account: str, ticket: str) -> None:
+        """Give up a place in line (cancelled, or the budget ended); a no-op if already gone."""
+        ...
+
+    async def bind(self, account: str, slot: str, task_id: str) -> None:
+        """The slot's call created `task_id`."""
+        ...
+
+    async def abandon(self, account: str, slot: str, check_at: float) -> None:
+        """The call ended while its task runs: the slot stays counted; waiters read the task from `check_at`."""
+        ...
+
+    async def release(self, account: str, slot: str) -> None:
+        """The slot is free (its task is final, or none was created)."""
+        ...
+
+    async def finished(self, task_id: str) -> bool:
+        """`task_id` was seen final by anyone: free the slot bound to it, whichever process holds it."""
+        ...
+
+    async def due(self, account: str, now: float, later: float) -> list[str]:
+        """Claim the orphaned tasks whose check is due at `now` (their next check moves to `later`, so two
+        processes do not read the same task at once); their taskIds."""
+        ...
+
+    async def counts(self, account: str) -> tuple[int, int]:
+        """(slots held, calls waiting) on `account`, every process's."""
+        ...
+
+    async def renew(self) -> None:
+        """Extend this process's lease, and with it every ticket and slot it holds."""
+        ...
+
+    async def wait(self, version: int, within: float) -> None:
+        """Until the line changed after `version`, or `within` seconds."""
+        ...
+
+    async def aclose(self) -> None:
+        """Stop (the lease is left to lapse: abandoned tasks may still run upstream)."""
+        ...
+
+
+async def keep_renewed(line: SlotLine) -> None:
+    """The lifespan's renewal loop: renews the lease every third of it until cancelled; failures are
+    logged and retried (a store that stays away past the lease lets other processes reuse the slots)."""
+    while True:
+        await anyio.sleep(line.lease / 3)
+        try:
+            await line.renew()
+        except SlotsError as e:
+            log.warning("could not renew the admission lease: %s", e)
+
+
+def new_owner() -> str:
+    """This process's owner id in the shared line."""
+    return uuid.uuid4().hex
+
+
+class Versioned:
+    """The version and wake-up half of a backend. `bump` records a version read from (or written to) the
+    store; `wait` returns once it passes the caller's. Backends shared between processes give `poll`
+    (read the store's version); then one waiter at a time polls it every `watch_every` seconds."""
+
+    def __init__(self, poll: Callable[[], Awaitable[int]] | None = None, watch_every: float = WATCH_EVERY) -> None:
+        self._known = 0
+        self._event = anyio.Event()
+        self._poll = poll
+        self._polling = False
+        self.watch_every = watch_every
+
+    def bump(self, version: int) -> None:
+        if version > self._known:
+            self._known = version
+            self._wake()
+
+    def _wake(self) -> None:
+        self._event.set()
+        self._event = anyio.Event()
+
+    async def wait(self, version: int, within: float) -> None:
+        with anyio.move_on_after(max(0.0, within)):
+            while self._known <= version:
+                if self._poll is None or self._polling:
+                    await self._event.wait()
+                    continue
+                self._polling = True  # this waiter watches for the whole process until it returns
+                try:
+                    while self._known <= version:
+                        with anyio.move_on_after(self.watch_every):
+                            await self._event.wait()
+                        if self._known <= version:
+                            await self._poll_once()
+                finally:
+                    self._polling = False
+                    self._wake()  # another waiter takes the watch over
+
+    async def _poll_once(self) -> None:
+        assert self._poll is not None
+        try:
+            self.bump(await self._poll())
+        except SlotsError as e:
+            log.info("could not read the admission line's version: %s", e)
+            await anyio.sleep(self.watch_every * 10)  # the store is away: do not spin on it

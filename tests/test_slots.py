@@ -1,0 +1,195 @@
+"""The shared admission line, each backend directly: first-in first-out across processes, slots freed by
+whoever sees the task final, orphan checks claimed once, leases that lapse with a dead process, wake-ups
+across processes. SQLite runs two line instances on one file (two processes' worth of connections); Redis
+runs them on one real redis-server. Through-a-client tests of the same are in test_fleet.py."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from redis.asyncio import Redis
+
+from frames_mcp.store.slots import SlotLine, SlotsError
+from frames_mcp.store.slots_memory import MemorySlots
+from frames_mcp.store.slots_redis import RedisSlots
+from frames_mcp.store.slots_sqlite import SqliteSlots
+
+from ._redis import redis_url  # noqa: F401 (fixture)
+
+pytestmark = pytest.mark.anyio
+A = "a@frames.local"
+
+Lines = Callable[..., Any]  # (lease=...) -> async context manager yielding a new SlotLine on the shared store
+
+
+@pytest.fixture(params=["memory", "sqlite", "redis"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def lines(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Lines:
+    """A factory of line instances on one store: each instance is what one server process would open."""
+    memory = MemorySlots()
+    url = request.getfixturevalue("redis_url") if backend == "redis" else ""
+
+    @asynccontextmanager
+    async def open_line(lease: float = 30.0) -> AsyncIterator[SlotLine]:
+        if backend == "memory":
+            memory.lease = lease
+            yield memory  # one process: every "instance" is the same line
+            return
+        line: SlotLine
+        if backend == "sqlite":
+            line = SqliteSlots(tmp_path / "state.db", lease=lease)
+        else:
+            line = RedisSlots(Redis.from_url(url), lease=lease, owns_connection=True)
+        try:
+            yield line
+        finally:
+            await line.aclose()
+
+    return open_line
+
+
+def shared(backend: str) -> None:
+    if backend == "memory":
+        pytest.skip("the memory line lives in one process")
+
+
+async def test_the_line_is_first_in_first_out_and_counts_every_callers_place(lines: Lines) -> None:
+    # With one slot, the first caller takes it and the others stand in the order they came, each told
+    # how many are ahead of it, whichever process they are in.
+    async with lines() as one, lines() as two:
+        t1, t2, t3 = await one.join(A), await two.join(A), await one.join(A)
+        first = await one.take(A, t1, 1)
+        assert first.slot is not None and first.held == 1
+        assert (await one.take(A, t3, 1)).ahead == 1
+        second = await two.take(A, t2, 1)
+        assert second.slot is None and second.ahead == 0 and second.held == 1
+        await one.release(A, first.slot)
+        assert (await one.take(A, t3, 1)).slot is None  # t2 came first
+        assert (await two.take(A, t2, 1)).slot is not None
+
+
+async def test_free_slots_fill_at_once_without_overtaking(lines: Lines) -> None:
+    # Three free slots admit the first three callers together; the fourth waits with three held.
+    async with lines() as one, lines() as two:
+        tickets = [await (one if i % 2 else two).join(A) for i in range(4)]
+        taken = [await one.take(A, t, 3) for t in reversed(tickets)]
+    assert [s.slot is not None for s in reversed(taken)] == [True, True, True, False]
+
+
+async def test_a_slot_bound_to_a_task_is_freed_by_whoever_sees_it_final(lines: Lines) -> None:
+    # get_task in another process sees the task final: the slot comes back for everyone.
+    async with lines() as one, lines() as two:
+        slot = (await one.take(A, await one.join(A), 1)).slot
+        assert slot is not None
+        await one.bind(A, slot, "task-1")
+        await one.abandon(A, slot, time.time() + 60)
+        assert await one.counts(A) == (1, 0)
+        assert await two.finished("task-1") is True
+        assert await one.counts(A) == (0, 0)
+        assert await two.finished("task-1") is False
+
+
+async def test_an_orphans_check_is_claimed_by_one_waiter_at_a_time(lines: Lines) -> None:
+    # Two processes' head waiters must not both read the same orphaned task: the claim moves its next check.
+    async with lines() as one, lines() as two:
+        slot = (await one.take(A, await one.join(A), 1)).slot
+        assert slot is not None
+        await one.bind(A, slot, "task-1")
+        now = time.time()
+        await one.abandon(A, slot, now + 0.5)
+        waiting = await two.take(A, await two.join(A), 1)
+        assert waiting.next_check == pytest.approx(now + 0.5)
+        assert await two.due(A, now, now + 5) == []
+        assert await two.due(A, now + 1, now + 5) == ["task-1"]
+        assert await one.due(A, now + 1, now + 5) == []
+        assert await one.due(A, now + 6, now + 9) == ["task-1"]
+
+
+async def test_leaving_the_line_moves_the_callers_behind(lines: Lines) -> None:
+    # A cancelled caller gives its place up at once.
+    async with lines() as one, lines() as two:
+        busy = (await one.take(A, await one.join(A), 1)).slot
+        gone, stays = await one.join(A), await two.join(A)
+        assert (await two.take(A, stays, 1)).ahead == 1
+        await one.leave(A, gone)
+        assert (await two.take(A, stays, 1)).ahead == 0
+        assert busy is not None and await one.counts(A) == (1, 1)
+
+
+async def test_a_dead_processes_slots_and_places_lapse_with_its_lease(backend: str, lines: Lines) -> None:
+    # kill -9: the process stops renewing; when its lease ends the others sweep its slot and its place.
+    shared(backend)
+    async with lines(lease=0.4) as dead, lines() as alive:
+        assert (await dead.take(A, await dead.join(A), 1)).slot is not None
+        await dead.join(A)
+        mine = await alive.join(A)
+        assert (await alive.take(A, mine, 1)).ahead == 1
+        await anyio.sleep(0.5)
+        taken = await alive.take(A, mine, 1)
+    assert taken.slot is not None and taken.held == 1
+
+
+async def test_renewing_keeps_a_processes_slots_past_the_lease(backend: str, lines: Lines) -> None:
+    # A live process renews every third of its lease: its slots stay counted however long its tasks run.
+    shared(backend)
+    async with lines(lease=0.4) as holder, lines() as other:
+        assert (await holder.take(A, await holder.join(A), 1)).slot is not None
+        for _ in range(4):
+            await anyio.sleep(0.15)
+            await holder.renew()
+        assert await other.counts(A) == (1, 0)
+
+
+async def test_a_ticket_swept_away_says_so(backend: str, lines: Lines) -> None:
+    # A process whose lease lapsed (a long store outage) learns its place is gone and can join again.
+    shared(backend)
+    async with lines(lease=0.2) as slow, lines() as other:
+        ticket = await slow.join(A)
+        await anyio.sleep(0.3)
+        await other.counts(A)  # anyone's next operation sweeps
+        standing = await slow.take(A, ticket, 1)
+    assert standing.placed is False and standing.slot is None
+
+
+async def test_a_change_in_another_process_wakes_a_waiter_promptly(backend: str, lines: Lines) -> None:
+    # The waiter's process polls the line's version, so a release elsewhere is seen within tens of ms,
+    # not at the waiter's deadline.
+    shared(backend)
+    async with lines() as one, lines() as two:
+        slot = (await one.take(A, await one.join(A), 1)).slot
+        assert slot is not None
+        standing = await two.take(A, await two.join(A), 1)
+        assert standing.slot is None
+        began = time.monotonic()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(two.wait, standing.version, 10.0)
+            await anyio.sleep(0.1)
+            await one.release(A, slot)
+        assert time.monotonic() - began < 5.0  # woken by the change, not by the 10 s timeout
+
+
+async def test_wait_ends_at_its_timeout_when_nothing_changes(lines: Lines) -> None:
+    # A waiter with nothing to wake it still returns at its own deadline.
+    async with lines() as one:
+        standing = await one.take(A, await one.join(A), 0)
+        began = time.monotonic()
+        await one.wait(standing.version, 0.2)
+    assert 0.15 < time.monotonic() - began < 2.0
+
+
+async def test_an_unreachable_redis_is_a_slots_error() -> None:
+    # A store failure surfaces as one error type the admission can log and work around.
+    line = RedisSlots(Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=1), owns_connection=True)
+    with pytest.raises(SlotsError, match="Redis"):
+        await line.join(A)
+    await line.aclose()
