@@ -15,12 +15,14 @@ import anyio
 import pytest
 from redis.asyncio import Redis
 
-from frames_mcp.store.slots import SlotLine, SlotsError
+from frames_mcp.store import StoreError
+from frames_mcp.store.slots import SlotLine
 from frames_mcp.store.slots_memory import MemorySlots
 from frames_mcp.store.slots_redis import RedisSlots
 from frames_mcp.store.slots_sqlite import SqliteSlots
+from frames_mcp.store.sqlite import Database
 
-from ._redis import redis_url  # noqa: F401 (fixture)
+from ._redis import redis_server, redis_url  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.anyio
 A = "a@frames.local"
@@ -47,13 +49,16 @@ def lines(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Lines
             return
         line: SlotLine
         if backend == "sqlite":
-            line = SqliteSlots(tmp_path / "state.db", lease=lease)
+            db = Database(tmp_path / "state.db")
+            line = SqliteSlots(db, lease=lease)
         else:
             line = RedisSlots(Redis.from_url(url), lease=lease, owns_connection=True)
         try:
             yield line
         finally:
             await line.aclose()
+            if backend == "sqlite":
+                db.close()
 
     return open_line
 
@@ -190,6 +195,6 @@ async def test_wait_ends_at_its_timeout_when_nothing_changes(lines: Lines) -> No
 async def test_an_unreachable_redis_is_a_slots_error() -> None:
     # A store failure surfaces as one error type the admission can log and work around.
     line = RedisSlots(Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=1), owns_connection=True)
-    with pytest.raises(SlotsError, match="Redis"):
+    with pytest.raises(StoreError, match="Redis"):
         await line.join(A)
     await line.aclose()

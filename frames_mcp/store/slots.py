@@ -28,14 +28,12 @@ from typing import Protocol
 
 import anyio
 
+from frames_mcp.store.base import Store, StoreError
+
 log = logging.getLogger(__name__)
 
 DEFAULT_LEASE = 30.0  # seconds a dead process's slots stay counted; renewed every third of it
 WATCH_EVERY = 0.02  # how often a process with waiting calls looks for other processes' changes
-
-
-class SlotsError(Exception):
-    """The shared line could not be read or written (the store is unreachable or broken)."""
 
 
 @dataclass(frozen=True)
@@ -112,8 +110,27 @@ async def keep_renewed(line: SlotLine) -> None:
         await anyio.sleep(line.lease / 3)
         try:
             await line.renew()
-        except SlotsError as e:
+        except StoreError as e:
             log.warning("could not renew the admission lease: %s", e)
+
+
+def attach(store: Store, lease: float = DEFAULT_LEASE) -> SlotLine:
+    """The store's admission line (on the store's own connection), set as `store.slots` and returned."""
+    line: SlotLine
+    if store.backend == "sqlite":
+        from frames_mcp.store.slots_sqlite import SqliteSlots
+
+        line = SqliteSlots(store.connection, lease=lease)
+    elif store.backend == "redis":
+        from frames_mcp.store.slots_redis import RedisSlots
+
+        line = RedisSlots(store.connection, lease=lease)
+    else:
+        from frames_mcp.store.slots_memory import MemorySlots
+
+        line = MemorySlots(lease)
+    store.slots = line
+    return line
 
 
 def new_owner() -> str:
@@ -163,6 +180,6 @@ class Versioned:
         assert self._poll is not None
         try:
             self.bump(await self._poll())
-        except SlotsError as e:
+        except StoreError as e:
             log.info("could not read the admission line's version: %s", e)
             await anyio.sleep(self.watch_every * 10)  # the store is away: do not spin on it

@@ -1,8 +1,8 @@
 """The admission line in Redis, shared by every replica of a fleet that points at the same server.
 
 Each operation is one Lua script, so it is atomic on the server; leases are timed by Redis's own clock
-(TIME), so replicas on machines whose clocks disagree still agree on who is alive. Keys, all under one
-hash tag (one cluster slot), with P the prefix:
+(TIME), so replicas on machines whose clocks disagree still agree on who is alive. Keys, with P the prefix
+(frames-mcp:slots:):
   P:owners          zset  owner -> lease end          P:own:<owner>   set of its tickets and slots
   P:line:<account>  zset  ticket -> order joined      P:held:<account> hash slot -> owner
   P:task:<account>  hash  slot -> taskId              P:orphan:<account> zset slot -> next check
@@ -16,9 +16,11 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from frames_mcp.store.slots import DEFAULT_LEASE, WATCH_EVERY, SlotsError, Standing, Versioned, new_owner
+from frames_mcp.store.base import StoreError
+from frames_mcp.store.redis import KEY_PREFIX
+from frames_mcp.store.slots import DEFAULT_LEASE, WATCH_EVERY, Standing, Versioned, new_owner
 
-PREFIX = "{frames-mcp}:slots:"
+PREFIX = KEY_PREFIX + "slots:"
 
 # ARGV[1] prefix, ARGV[2] owner, ARGV[3] lease seconds; the op's own arguments follow.
 _PRELUDE = """
@@ -177,7 +179,7 @@ class RedisSlots:
         try:
             return await self._scripts[name](args=[self._prefix, self.owner, self.lease, *args])
         except (RedisError, OSError) as e:
-            raise SlotsError(f"the admission line in Redis failed: {type(e).__name__}: {e}") from None
+            raise StoreError(f"the admission line in Redis failed: {type(e).__name__}: {e}") from None
 
     async def _change(self, name: str, *args: str | int | float) -> bool:
         version = int(await self._call(name, *args))
@@ -188,7 +190,7 @@ class RedisSlots:
         try:
             return int(await self._redis.get(self._prefix + "version") or 0)
         except (RedisError, OSError) as e:
-            raise SlotsError(f"the admission line in Redis failed: {type(e).__name__}: {e}") from None
+            raise StoreError(f"the admission line in Redis failed: {type(e).__name__}: {e}") from None
 
     async def join(self, account: str) -> str:
         ticket, version = await self._call("join", account)
