@@ -138,7 +138,9 @@ async def test_a_dead_processes_slots_and_places_lapse_with_its_lease(backend: s
         assert (await dead.take(A, await dead.join(A), 1)).slot is not None
         await dead.join(A)
         mine = await alive.join(A)
-        assert (await alive.take(A, mine, 1)).ahead == 1
+        waiting = await alive.take(A, mine, 1)
+        assert waiting.ahead == 1
+        assert waiting.lapse_in is not None and 0 < waiting.lapse_in <= 0.4  # when to look again
         await anyio.sleep(0.5)
         taken = await alive.take(A, mine, 1)
     assert taken.slot is not None and taken.held == 1

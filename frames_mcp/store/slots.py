@@ -14,6 +14,8 @@ The model, the same in every backend:
   backend sweeps its tickets and slots away on the next operation, so the line moves on.
 - Every change bumps a version; `wait` returns once the version passed the one a standing was read at
   (in the SQLite and Redis backends a single poller per process watches for other processes' changes).
+  A lease that ends changes nothing by itself, so a standing also says when the next one of another
+  process ends (`lapse_in`): a waiter looks again then, and its `take` sweeps.
 Times in the store are wall-clock seconds (the same on every process of one machine; Redis uses its own
 clock for leases). No MCP types, nothing of the useapi token.
 """
@@ -46,6 +48,7 @@ class Standing:
     placed: bool  # False: the ticket is no longer in line (its lease lapsed): join again
     next_check: float | None  # wall time of the earliest orphan check due on the account
     version: int  # the line's version this standing was read at (for `wait`)
+    lapse_in: float | None = None  # seconds until another process's lease ends (a sweep may then free slots)
 
 
 class SlotLine(Protocol):

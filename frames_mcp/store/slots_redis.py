@@ -80,7 +80,12 @@ if rank < limit - held then
   return {0, held + 1, 1, bump(), tostring(slot), ''}
 end
 local first = redis.call('ZRANGE', P .. 'orphan:' .. account, 0, 0, 'WITHSCORES')
-return {rank, held, 1, tonumber(redis.call('GET', P .. 'version') or 0), '', first[2] or ''}
+local lapse = ''
+local owners = redis.call('ZRANGE', P .. 'owners', 0, 1, 'WITHSCORES')
+for i = 1, #owners, 2 do
+  if owners[i] ~= owner then lapse = tostring(math.max(0, tonumber(owners[i + 1]) - now)) break end
+end
+return {rank, held, 1, tonumber(redis.call('GET', P .. 'version') or 0), '', first[2] or '', lapse}
 """
 
 _LEAVE = """
@@ -198,7 +203,7 @@ class RedisSlots:
         return str(ticket)
 
     async def take(self, account: str, ticket: str, limit: int) -> Standing:
-        ahead, held, placed, version, slot, check = await self._call("take", account, ticket, limit)
+        ahead, held, placed, version, slot, check, *lapse = await self._call("take", account, ticket, limit)
         self._watch.bump(int(version))
         return Standing(
             slot=_text(slot) or None,
@@ -207,6 +212,7 @@ class RedisSlots:
             placed=bool(placed),
             next_check=float(_text(check)) if _text(check) else None,
             version=int(version),
+            lapse_in=float(_text(lapse[0])) if lapse and _text(lapse[0]) else None,
         )
 
     async def leave(self, account: str, ticket: str) -> None:

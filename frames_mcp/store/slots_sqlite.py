@@ -123,7 +123,9 @@ class SqliteSlots:
                 self._touch(c, now)
                 return Standing(slot, 0, held + 1, True, None, self._bump(c))
             (check,) = c.execute("SELECT MIN(check_at) FROM slot_held WHERE account = ?", (account,)).fetchone()
-            return Standing(None, ahead, held, True, check, self._version(c))
+            (lapse,) = c.execute("SELECT MIN(expires) FROM slot_owners WHERE owner != ?", (self.owner,)).fetchone()
+            lapse_in = None if lapse is None else max(0.0, lapse - now)
+            return Standing(None, ahead, held, True, check, self._version(c), lapse_in)
 
         standing = await self._run(tx)
         self._watch.bump(standing.version)
