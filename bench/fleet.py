@@ -1,0 +1,385 @@
+"""Admission shared through the store, across processes: several frames-mcp processes on one useapi account
+must together stay within its maxJobs, first come first served, and a process that dies must not keep its
+slots. Writes its table between the fleet markers of BENCHMARKS.md.
+
+    uv run python bench/fleet.py                 # everything, about 2.5 minutes; writes BENCHMARKS.md
+    uv run python bench/fleet.py --quick --no-write --only machine
+
+- machine: 3 stdio server processes on one SQLite store, 10 concurrent calls each, one account at maxJobs 3,
+  2 s tasks; makespan against the ideal ceil(30/3) x 2 s and upstream 429s. Reference in the same run: the
+  same processes on FRAMES_MCP_STORE=memory (each admits on its own, as before the store).
+- fleet: 3 HTTP replicas (--stateless) on one real redis-server, 60 concurrent calls round-robin, maxJobs 5,
+  2 s tasks; makespan against ceil(60/5) x 2 s and upstream 429s.
+- sigkill: the same fleet with a 10 s lease; one replica is killed (SIGKILL) 4 s into the run. Reported: the
+  seconds until its slots were swept (its owner gone from the line), whether every task the simulator
+  created is in the store and readable with get_task through a surviving replica, and whether the
+  survivors' calls all finished.
+The simulator runs in a thread of this process; servers are subprocesses on loopback; redis-server is
+Debian's, with persistence off. Figures, not tests: nothing here asserts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import platform
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx2
+import redis
+from mcp import Client, StdioServerParameters
+from mcp.client.streamable_http import streamable_http_client
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from frames_mcp.simulator import Simulator, SimulatorConfig, run_in_thread  # noqa: E402
+from tests._redis import RedisServer  # noqa: E402
+from tests._tools import HttpServer, http_server  # noqa: E402
+
+BENCHMARKS = REPO / "BENCHMARKS.md"
+START, END = "<!-- fleet:start -->", "<!-- fleet:end -->"
+ACCOUNT = "fleet@frames.local"
+TOKEN = "bench-token"  # the loopback replicas of this run only
+OWNERS = "frames-mcp:slots:owners"  # the shared line's owner leases (frames_mcp/store/slots_redis.py)
+
+
+@dataclass
+class Row:
+    name: str
+    measured: str
+    reference: str
+    ratio: str
+    goal: str
+    met: bool | None
+
+
+@dataclass
+class Outcome:
+    ok: bool
+    task_id: str | None
+    text: str
+
+
+def _sim(max_jobs: int, task_seconds: float) -> Simulator:
+    queue = task_seconds / 4
+    return Simulator(
+        SimulatorConfig(
+            queue_seconds=queue, run_seconds=task_seconds - queue, image_px=32, accounts={ACCOUNT: max_jobs}
+        )
+    )
+
+
+def _env(sim: Simulator, url: str, store: str, lease: float | None = None) -> dict[str, str]:
+    env = {
+        "USEAPI_TOKEN": sim.config.token,
+        "USEAPI_BASE_URL": url,
+        "USEAPI_EMAIL": ACCOUNT,
+        "FRAMES_MCP_STORE": store,
+        "FRAMES_MCP_WAIT_SECONDS": "50",
+        "FRAMES_MCP_PREVIEW": "false",
+        "FRAMES_MCP_AUTH_TOKEN": TOKEN,
+    }
+    if lease is not None:
+        env["FRAMES_MCP_LEASE_SECONDS"] = f"{lease:g}"
+    return env
+
+
+async def _generate(client: Client, prompt: str) -> Outcome:
+    try:
+        r = await client.call_tool("generate_frames", {"text_prompt": prompt, "num_images": 1, "wait_seconds": 50})
+    except Exception as e:  # a killed replica's calls end here
+        return Outcome(False, None, f"{type(e).__name__}: {e}")
+    data = r.structured_content or {}
+    text = " ".join(getattr(c, "text", "") for c in r.content)
+    return Outcome(not r.is_error and data.get("status") == "SUCCEEDED", data.get("taskId"), text)
+
+
+async def _burst(clients: Sequence[Client], calls: int) -> tuple[float, list[Outcome]]:
+    """`calls` concurrent generate_frames spread round-robin over `clients`; (makespan, outcomes)."""
+    outcomes: list[Outcome] = []
+
+    async def one(i: int) -> None:
+        outcomes.append(await _generate(clients[i % len(clients)], f"lantern {i}"))
+
+    began = time.perf_counter()
+    async with anyio.create_task_group() as tg:
+        for i in range(calls):
+            tg.start_soon(one, i)
+    return time.perf_counter() - began, outcomes
+
+
+def _frames_command() -> str:
+    found = Path(sys.prefix) / "bin" / "frames-mcp"
+    return str(found) if found.exists() else "frames-mcp"
+
+
+def _makespan_rows(label: str, makespan: float, ideal: float, outcomes: list[Outcome], busy: int) -> list[Row]:
+    failed = sum(1 for o in outcomes if not o.ok)
+    return [
+        Row(f"{label}: makespan", f"{makespan:.2f} s", f"ideal {ideal:.1f} s", f"{makespan / ideal:.3f}x",
+            "<= 1.10x ideal", makespan / ideal <= 1.10),
+        Row(f"{label}: failed calls", str(failed), "", "", "0", failed == 0),
+        Row(f"{label}: upstream 429s", str(busy), "", "", "0", busy == 0),
+    ]  # fmt: skip
+
+
+# ---- one machine: stdio processes on one SQLite file ---------------------------------------------------------
+
+
+async def _stdio_run(sim: Simulator, url: str, store: str, processes: int, calls: int) -> tuple[float, list[Outcome]]:
+    async with AsyncExitStack() as stack:
+        params = StdioServerParameters(command=_frames_command(), args=[], env=_env(sim, url, store))
+        clients = [await stack.enter_async_context(Client(params)) for _ in range(processes)]
+        return await _burst(clients, processes * calls)
+
+
+async def machine(processes: int, calls: int, max_jobs: int, task_seconds: float) -> list[Row]:
+    ideal = math.ceil(processes * calls / max_jobs) * task_seconds
+    label = f"one machine: {processes} stdio processes x {calls} calls, maxJobs {max_jobs}, {task_seconds:g} s tasks"
+    with tempfile.TemporaryDirectory() as tmp:
+        sim = _sim(max_jobs, task_seconds)
+        with run_in_thread(sim) as url:
+            makespan, outcomes = await _stdio_run(sim, url, f"sqlite:///{tmp}/state.db", processes, calls)
+        rows = _makespan_rows(f"{label}, one SQLite store", makespan, ideal, outcomes, sim.counts()["429s"])
+    sim = _sim(max_jobs, task_seconds)
+    with run_in_thread(sim) as url:
+        ref_span, ref_outcomes = await _stdio_run(sim, url, "memory", processes, calls)
+    ref_failed = sum(1 for o in ref_outcomes if not o.ok)
+    rows.append(
+        Row(
+            f"{label}, reference: each process on its own (FRAMES_MCP_STORE=memory)",
+            f"{sim.counts()['429s']} upstream 429s, {ref_failed} failed calls",
+            f"makespan {ref_span:.2f} s",
+            f"{ref_span / ideal:.3f}x",
+            "none (what the shared store avoids)",
+            None,
+        )
+    )
+    return rows
+
+
+# ---- a fleet: HTTP replicas on one Redis --------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def _http_clients(servers: Sequence[HttpServer]) -> AsyncIterator[list[Client]]:
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    async with AsyncExitStack() as stack:
+        clients = []
+        for server in servers:
+            http = await stack.enter_async_context(httpx2.AsyncClient(headers=auth, timeout=httpx2.Timeout(120.0)))
+            clients.append(
+                await stack.enter_async_context(Client(streamable_http_client(server.url, http_client=http)))
+            )
+        yield clients
+
+
+class _Fleet:
+    """`count` replicas `frames-mcp --transport http --stateless` started one after the other."""
+
+    def __init__(self, env: dict[str, str], count: int) -> None:
+        self._stack: list[Any] = []
+        self.servers: list[HttpServer] = []
+        for _ in range(count):
+            cm = http_server(["--stateless"], env)
+            self.servers.append(cm.__enter__())
+            self._stack.append(cm)
+
+    def close(self) -> None:
+        for cm in reversed(self._stack):
+            cm.__exit__(None, None, None)
+
+
+async def fleet(replicas: int, calls: int, max_jobs: int, task_seconds: float, redis_url: str) -> list[Row]:
+    ideal = math.ceil(calls / max_jobs) * task_seconds
+    sim = _sim(max_jobs, task_seconds)
+    with run_in_thread(sim) as url:
+        group = _Fleet(_env(sim, url, redis_url), replicas)
+        try:
+            async with _http_clients(group.servers) as clients:
+                makespan, outcomes = await _burst(clients, calls)
+        finally:
+            group.close()
+    label = f"fleet: {replicas} HTTP replicas (--stateless) on one Redis, {calls} calls, maxJobs {max_jobs}"
+    return _makespan_rows(f"{label}, {task_seconds:g} s tasks", makespan, ideal, outcomes, sim.counts()["429s"])
+
+
+# ---- a replica killed mid-run -------------------------------------------------------------------------------
+
+
+async def _watch_sweep(r: redis.Redis, killed_at: float, before: dict[str, float], lease: float) -> float | None:
+    """Seconds from the kill until the dead replica's owner lease was swept from the line (the owner present
+    at the kill whose lease stopped being renewed and then vanished)."""
+    deadline = killed_at + lease * 3
+    while time.monotonic() < deadline:
+        now = dict((k.decode(), s) for k, s in r.zrange(OWNERS, 0, -1, withscores=True))
+        gone = [o for o in before if o not in now]
+        if gone:
+            return time.monotonic() - killed_at
+        await anyio.sleep(0.05)
+    return None
+
+
+async def sigkill(replicas: int, calls: int, max_jobs: int, task_seconds: float, lease: float, redis_url: str,
+                  kill_after: float) -> list[Row]:  # fmt: skip
+    from frames_mcp.store import open_store
+
+    sim = _sim(max_jobs, task_seconds)
+    raw = redis.Redis.from_url(redis_url)
+    with run_in_thread(sim) as url:
+        group = _Fleet(_env(sim, url, redis_url, lease), replicas)
+        try:
+            async with _http_clients(group.servers) as clients:
+                swept: list[float | None] = []
+                held_at_kill: list[int] = []
+
+                async def kill() -> None:
+                    await anyio.sleep(kill_after)
+                    before = {k.decode(): s for k, s in raw.zrange(OWNERS, 0, -1, withscores=True)}
+                    held_at_kill.append(int(raw.hlen(f"frames-mcp:slots:held:{ACCOUNT}")))
+                    os.kill(group.servers[0].process.pid, signal.SIGKILL)
+                    swept.append(await _watch_sweep(raw, time.monotonic(), before, lease))
+
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(kill)
+                    _, outcomes = await _burst(clients, calls)
+                survivors = clients[1:]
+                created = await _sim_task_ids(sim, url)
+                store = open_store(redis_url)
+                try:
+                    recorded = [tid for tid in created if await store.records.get_task(tid) is not None]
+                finally:
+                    await store.close()
+                readable = 0
+                for i, tid in enumerate(created):
+                    r = await survivors[i % len(survivors)].call_tool("get_task", {"taskId": tid, "wait_seconds": 0})
+                    readable += not r.is_error
+        finally:
+            group.close()
+    mine = [o for i, o in enumerate(outcomes) if i % replicas != 0]
+    finished = sum(o.ok for o in mine)
+    sweep = swept[0] if swept else None
+    label = f"sigkill: 1 of {replicas} replicas killed {kill_after:g} s into {calls} calls, lease {lease:g} s"
+    return [
+        Row(f"{label}: its slots back (owner swept) after", "never" if sweep is None else f"{sweep:.1f} s",
+            f"lease {lease:g} s ({held_at_kill[0] if held_at_kill else '?'} slots held by all at the kill)",
+            "" if sweep is None else f"{sweep / lease:.2f}x", "<= lease + 1 s",
+            sweep is not None and sweep <= lease + 1),
+        Row(f"{label}: created tasks in the store", f"{len(recorded)} of {len(created)}", "", "",
+            "all", len(recorded) == len(created)),
+        Row(f"{label}: created tasks readable through a survivor (get_task)", f"{readable} of {len(created)}", "", "",
+            "all", readable == len(created)),
+        Row(f"{label}: survivors' calls finished", f"{finished} of {len(mine)}", "", "", "all", finished == len(mine)),
+        Row(f"{label}: upstream 429s", str(sim.counts()["429s"]), "", "", "0", sim.counts()["429s"] == 0),
+    ]  # fmt: skip
+
+
+async def _sim_task_ids(sim: Simulator, url: str) -> list[str]:
+    async with httpx2.AsyncClient(base_url=url) as http:
+        r = await http.get(
+            "/v1/runwayml/tasks/", params={"limit": 1000}, headers={"Authorization": f"Bearer {sim.config.token}"}
+        )
+    return [t["taskId"] for t in r.json()]
+
+
+# ---- the table ------------------------------------------------------------------------------------------------
+
+
+def _machine() -> str:
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return (
+        f"{os.cpu_count()} CPUs, {platform.system()} {platform.release()}, Python {platform.python_version()}, "
+        f"mcp {version('mcp')}, redis-py {version('redis')}; load average {load:.2f} at the start"
+    )
+
+
+def _table(rows: list[Row], command: str, machine: str) -> str:
+    met = {None: "n/a", True: "yes", False: "**no**"}
+    lines = [
+        START,
+        "## Fleet: admission shared through the store",
+        "",
+        f"`{command}`, {datetime.now(UTC):%Y-%m-%d}. Machine: {machine}. The simulator (one account) runs in a "
+        "thread of the benchmark process; every frames-mcp is a subprocess; redis-server is Debian's, persistence "
+        "off. Each ratio is to the reference measured in the same run.",
+        "",
+        "| benchmark | measured | reference (same run) | ratio | goal | met |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    lines += [f"| {r.name} | {r.measured} | {r.reference} | {r.ratio} | {r.goal} | {met[r.met]} |" for r in rows]
+    return "\n".join([*lines, END]) + "\n"
+
+
+def _write(section: str) -> None:
+    text = BENCHMARKS.read_text() if BENCHMARKS.exists() else "# Benchmarks\n"
+    if START in text and END in text:
+        text = text[: text.index(START)] + section.rstrip("\n") + text[text.index(END) + len(END) :]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    BENCHMARKS.write_text(text)
+
+
+SECTIONS = ("machine", "fleet", "sigkill")
+
+
+async def _run(args: argparse.Namespace) -> list[Row]:
+    q = args.quick
+    wanted = args.only.split(",") if args.only else list(SECTIONS)
+    rows: list[Row] = []
+    server = RedisServer() if {"fleet", "sigkill"} & set(wanted) else None
+    if server is not None:
+        server.start()
+    try:
+        for name in wanted:
+            print(f"running {name} ...", file=sys.stderr, flush=True)
+            if name == "machine":
+                rows += await machine(3, 2 if q else 10, 3, 0.6 if q else 2.0)
+            elif name == "fleet":
+                assert server is not None
+                server.flush()
+                rows += await fleet(3, 6 if q else 60, 5, 0.6 if q else 2.0, server.url)
+            elif name == "sigkill":
+                assert server is not None
+                server.flush()
+                rows += await sigkill(3, 9 if q else 60, 5, 0.6 if q else 2.0, 3.0 if q else 10.0, server.url,
+                                      1.0 if q else 4.0)  # fmt: skip
+            else:
+                raise SystemExit(f"unknown benchmark {name!r}; choose from {', '.join(SECTIONS)}")
+    finally:
+        if server is not None:
+            server.stop()
+    return rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="bench/fleet.py", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="tiny parameters: checks that everything runs")
+    parser.add_argument("--only", help=f"comma-separated subset of: {', '.join(SECTIONS)}")
+    parser.add_argument("--no-write", action="store_true", help="print the table; leave BENCHMARKS.md alone")
+    args = parser.parse_args(argv)
+    machine_text = _machine()
+    rows = anyio.run(_run, args)
+    command = "uv run python bench/fleet.py" + (" --quick" if args.quick else "")
+    command += f" --only {args.only}" if args.only else ""
+    section = _table(rows, command, machine_text)
+    print(section)
+    if not args.no_write:
+        _write(section)
+        print(f"wrote {BENCHMARKS.relative_to(REPO)}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
