@@ -96,12 +96,6 @@ class Admission:
     def _lane(self, account: str) -> _Lane:
         return self._lanes.setdefault(account, _Lane())
 
-    def in_flight(self, account: str) -> int:
-        return len(self._lanes[account].held) if account in self._lanes else 0
-
-    def waiting(self, account: str) -> int:
-        return len(self._lanes[account].queue) if account in self._lanes else 0
-
     def finished(self, task_id: str) -> None:
         """A task was seen in a final state (by anyone): free its slot, if it holds one."""
         for lane in self._lanes.values():

@@ -20,7 +20,7 @@ import functools
 import importlib.resources
 import json
 import logging
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from mcp.server.apps import APP_MIME_TYPE, Apps, ResourceCsp, ResourcePermissions, client_supports_apps
@@ -30,14 +30,17 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.resources import Resource
 from mcp.types import CallToolRequestParams, CallToolResult
 
-from frames_mcp import __version__, declare
+from frames_mcp import __version__
 from frames_mcp.config import Settings
-from frames_mcp.errors import FramesError, MissingTokenError
-from frames_mcp.fetch import is_loopback
-from frames_mcp.jobs import Jobs
-from frames_mcp.models import STYLES, TaskId, TaskResult
-from frames_mcp.results import call_tool_result, task_result
-from frames_mcp.useapi import UseapiClient
+from frames_mcp.media.guard import is_loopback
+from frames_mcp.server import declare
+from frames_mcp.server.progress import ignore
+from frames_mcp.server.results.render import render_run
+from frames_mcp.server.results.schemas import TaskResult
+from frames_mcp.server.state import require_token, state_of
+from frames_mcp.useapi.errors import FramesError
+from frames_mcp.useapi.ids import TaskId
+from frames_mcp.useapi.models import STYLES
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +60,7 @@ def tool_meta() -> dict[str, Any]:
 @functools.cache
 def gallery_html() -> str:
     """The view, with its configuration (style presets, tool name, version) filled in from the server's own."""
-    html = importlib.resources.files("frames_mcp").joinpath("ui/gallery.html").read_text(encoding="utf-8")
+    html = importlib.resources.files("frames_mcp.server").joinpath("ui/gallery.html").read_text(encoding="utf-8")
     start = html.index("/*CONFIG*/")
     end = html.index("};", start) + 1
     config = {"styles": list(STYLES), "refreshTool": REFRESH_TOOL, "version": __version__}
@@ -77,12 +80,6 @@ def origin_of(url: str | None) -> str | None:
 class _GalleryResource(Resource):
     async def read(self) -> str:
         return gallery_html()
-
-
-class _State(Protocol):
-    client: UseapiClient
-    settings: Settings
-    jobs: Jobs
 
 
 class Gallery(Apps):
@@ -175,17 +172,12 @@ class Gallery(Apps):
 
 async def refresh_image_links(taskId: TaskId, ctx: Context[Any]) -> Annotated[CallToolResult, TaskResult]:
     """Re-read a task (GET tasks/{taskId}) and return it with freshly signed image URLs. No wait, no credits."""
-    state: _State = ctx.request_context.lifespan_context
-    if not state.client.has_token:
-        raise ToolError(MissingTokenError().describe())
+    state = state_of(ctx)
+    require_token(state)
     try:
         # Through the jobs service, like get_task: a read that sees the task final updates the ledger and frees
         # its admission slot.
-        run = await state.jobs.follow(taskId, 0, _ignore)
+        run = await state.jobs.follow(taskId, 0, ignore)
     except FramesError as e:
         raise ToolError(f"{e.describe()} (taskId {taskId})") from None
-    return call_tool_result(task_result(run.task, simulated=state.settings.demo))
-
-
-async def _ignore(_: object) -> None:
-    """No progress to report: the refresh does not wait."""
+    return await render_run(run, requested=None, simulated=state.settings.demo, how=None)

@@ -13,17 +13,31 @@ tool results. Outcomes of `Jobs.generate`:
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import anyio
 
-from frames_mcp.admission import Admission, Slot
-from frames_mcp.errors import (
+from frames_mcp.jobs.admission import Admission, Slot
+from frames_mcp.jobs.events import (
+    ANY_ACCOUNT,
+    Estimate,
+    LocalQueue,
+    MaybeCreatedError,
+    NotCreatedError,
+    OnEvent,
+    Run,
+    UpstreamBusy,
+)
+from frames_mcp.jobs.ledger import Entry, Ledger, summarize
+from frames_mcp.jobs.polling import PollSchedule, wait_for_task
+from frames_mcp.useapi.client import RetryPolicy, UseapiClient
+from frames_mcp.useapi.errors import (
     BusyError,
     FramesError,
     InvalidResponseError,
@@ -31,14 +45,10 @@ from frames_mcp.errors import (
     TransportError,
     UpstreamError,
 )
-from frames_mcp.ledger import Entry, Ledger, summarize
-from frames_mcp.models import FramesRequest, Task
-from frames_mcp.useapi import RetryPolicy, UseapiClient
-from frames_mcp.waiting import PollSchedule, WaitOutcome, wait_for_task
+from frames_mcp.useapi.models import FramesRequest, Task
 
 log = logging.getLogger(__name__)
 
-ANY_ACCOUNT = "*"  # the admission key of calls that name no account: useapi picks one with a free slot
 CLOCK_SKEW = 60.0  # seconds of disagreement allowed between this machine's clock and useapi's createdAt
 # The account in an assetId: `user:1234-runwayml:<email>-asset:<uuid>` or `user:1234-runwayml:<email>:<uuid>`.
 _ASSET_ACCOUNT = re.compile(r"^user:\d+-runwayml:([^:@]+@[^:]+?)(?:-asset:|:)")
@@ -58,52 +68,6 @@ class Tuning:
     refresh_max: int = 20  # list_tasks refreshes at most this many unfinished tasks
 
 
-# ---- what a run reports while it waits ---------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LocalQueue:
-    """Waiting for one of this server's own slots on the account."""
-
-    ahead: int
-    in_use: int
-    limit: int
-    account: str
-
-
-@dataclass(frozen=True)
-class UpstreamBusy:
-    """useapi answered 429 (another client fills the account); retrying after `delay` seconds."""
-
-    delay: float
-
-
-@dataclass(frozen=True)
-class Estimate:
-    """Progress predicted between two polls (no request made)."""
-
-    ratio: float
-
-
-Event = Task | LocalQueue | UpstreamBusy | Estimate
-OnEvent = Callable[[Event], Awaitable[None]]
-
-
-class NotCreatedError(FramesError):
-    """No task exists: nothing was charged. The message says why."""
-
-
-class MaybeCreatedError(FramesError):
-    """A create failed in a way that may have run, and the account's task list could not tell."""
-
-
-@dataclass
-class Run:
-    task: Task  # the last state seen
-    error: FramesError | None = None  # the last poll failed with this
-    note: str | None = None  # something the caller should be told (a recovered create)
-
-
 # ---- the service --------------------------------------------------------------------------------------
 
 
@@ -117,10 +81,11 @@ class Jobs:
         *,
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
+        ledger: Ledger | None = None,
     ) -> None:
         self.client = client
         self.tuning = tuning or Tuning()
-        self.ledger = Ledger(wall=wall)
+        self.ledger = ledger or Ledger(wall=wall)
         self.admission = Admission(orphan_check_every=self.tuning.orphan_check_every, clock=clock)
         self._clock = clock
         self._wall = wall
@@ -147,9 +112,10 @@ class Jobs:
         next_poll: float | None = None
         try:
             run = await self._create(request, account, slot, start, wait_until, hard, on_event)
+            self.ledger.handed(run.task.taskId)
             outcome = await self._wait(run.task, self._clock(), wait_until, on_event)
             next_poll = outcome.next_poll
-            return Run(outcome.task, outcome.error, run.note)
+            return dataclasses.replace(outcome, note=run.note)
         finally:
             # Released if the task is final (or was never created); otherwise it stays counted.
             slot.abandon(next_poll or self._clock() + self.tuning.orphan_check_every)
@@ -186,7 +152,7 @@ class Jobs:
             task, note = await self._recover(request, account, since, e)
         self.ledger.add(task, request.text_prompt, recovered=note is not None)
         slot.bind(task.taskId)
-        self.observe(task)  # a task already final (failed at once) frees its slot here
+        self._seen(task)  # a task already final (failed at once) frees its slot here
         log.info("created task %s", task.taskId)
         return Run(task, note=note)
 
@@ -226,9 +192,9 @@ class Jobs:
         """Read a task, then wait for it within `wait_seconds`. The first read's errors propagate."""
         start = self._clock()
         wait_until = start + wait_seconds
-        task = await self._fetch(task_id, max(wait_until, start + self.tuning.request_floor))
-        outcome = await self._wait(task, (start + self._clock()) / 2, wait_until, on_event)
-        return Run(outcome.task, outcome.error)
+        task = await self.read(task_id, max(wait_until, start + self.tuning.request_floor))
+        self.ledger.handed(task_id)
+        return await self._wait(task, (start + self._clock()) / 2, wait_until, on_event)
 
     # ---- list_tasks ----------------------------------------------------------------------------------
 
@@ -249,16 +215,16 @@ class Jobs:
             offset=offset, limit=limit, statuses=statuses, email=email, deadline=deadline
         )
         for task in tasks:
-            self.observe(task)
+            self._seen(task)
         return tasks
 
     # ---- plumbing ------------------------------------------------------------------------------------
 
-    async def _wait(self, task: Task, seen: float, wait_until: float, on_event: OnEvent) -> WaitOutcome:
+    async def _wait(self, task: Task, seen: float, wait_until: float, on_event: OnEvent) -> Run:
         """Report the task as first seen (at `seen`), then poll it until it is final or the budget ends."""
         await on_event(task)
         return await wait_for_task(
-            self._fetch,
+            self.read,
             task,
             wait_until,
             on_update=on_event,
@@ -268,15 +234,16 @@ class Jobs:
             clock=self._clock,
         )
 
-    def observe(self, task: Task) -> None:
-        """Every fresh read of a task passes here: the ledger learns it, and a final task frees its slot."""
+    def _seen(self, task: Task) -> None:
+        """Every fresh state of a task passes here: the ledger learns it, and a final task frees its slot."""
         self.ledger.update(task)
         if task.is_terminal:
             self.admission.finished(task.taskId)
 
-    async def _fetch(self, task_id: str, deadline: float) -> Task:
+    async def read(self, task_id: str, deadline: float | None = None) -> Task:
+        """GET one task: the only way this service reads a task, so every read updates the ledger and admission."""
         task = await self.client.get_task(task_id, deadline=deadline)
-        self.observe(task)
+        self._seen(task)
         return task
 
     async def _refresh(self, task_ids: list[str], deadline: float) -> None:
@@ -284,7 +251,7 @@ class Jobs:
 
         async def one(task_id: str) -> None:
             try:
-                await self._fetch(task_id, deadline)
+                await self.read(task_id, deadline)
             except NotFoundError:
                 self.admission.finished(task_id)  # useapi no longer knows it: it holds no slot there
             except FramesError as e:

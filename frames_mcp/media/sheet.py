@@ -18,8 +18,8 @@ import anyio
 import httpx2
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
-from frames_mcp.fetch import FetchError, fetch_image
-from frames_mcp.models import ArtifactOut
+from frames_mcp.media.downloads import FetchError, fetch_image
+from frames_mcp.media.pictures import Picture
 
 MAX_SIDE = 768  # px, longest side of the sheet
 MAX_BYTES = 150_000  # encoded JPEG
@@ -41,7 +41,7 @@ class ContactSheet:
 
 
 async def contact_sheet(
-    http: httpx2.AsyncClient, artifacts: Sequence[ArtifactOut], notes: list[str], *, budget: float
+    http: httpx2.AsyncClient, artifacts: Sequence[Picture], notes: list[str], *, budget: float
 ) -> ContactSheet | None:
     """The sheet for these artifacts, or None when no image could be fetched; problems go to `notes`.
 
@@ -55,7 +55,7 @@ async def contact_sheet(
     sources: dict[int, bytes] = {}
     failed: set[int] = set()
 
-    async def fetch(a: ArtifactOut) -> None:
+    async def fetch(a: Picture) -> None:
         try:
             got = await fetch_image(http, a.previewUrl or a.url, max_bytes=SOURCE_MAX_BYTES)
         except FetchError as e:

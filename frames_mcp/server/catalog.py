@@ -1,10 +1,15 @@
-"""What the model may ask for: styles, aspect ratios and ranges (list_styles and frames://styles)."""
+"""What the model may ask for: styles, aspect ratios and ranges (the list_styles tool and frames://styles)."""
 
 from __future__ import annotations
 
+from typing import Annotated, Any
+
+from mcp.server.mcpserver import MCPServer
+from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel, Field
 
-from frames_mcp.models import (
+from frames_mcp.server import declare
+from frames_mcp.useapi.models import (
     ASPECT_RATIOS,
     DIVERSITY_DEFAULT,
     DIVERSITY_MAX,
@@ -110,3 +115,29 @@ def as_text(cat: Catalog) -> str:
         f"seed: {cat.seed.minimum}-{cat.seed.maximum}; num_images: 1 or 4 (default 4); "
         f"text_prompt: up to {cat.text_prompt_max_length} characters.\n" + "\n".join(cat.notes)
     )
+
+
+def register(mcp: MCPServer[Any]) -> None:
+    @declare.tool(
+        mcp,
+        title="List Frames styles and options",
+        annotations=declare.READS_LOCAL,
+    )
+    def list_styles() -> Annotated[CallToolResult, Catalog]:
+        """List the 19 Frames style presets, the 6 aspect ratios (with pixel sizes where known) and the
+        ranges of diversity, seed and num_images that generate_frames accepts."""
+        cat = build()
+        return CallToolResult(
+            content=[TextContent(type="text", text=as_text(cat))],
+            structured_content=cat.model_dump(mode="json"),
+        )
+
+    @mcp.resource(
+        "frames://styles",
+        name="styles",
+        title="Frames styles and options",
+        description="The style presets, aspect ratios and parameter ranges of Runway Frames, as JSON.",
+        mime_type="application/json",
+    )
+    def styles_resource() -> str:
+        return build().model_dump_json(indent=2)

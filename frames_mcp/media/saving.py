@@ -17,20 +17,31 @@ import os
 import re
 import secrets
 import stat
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import anyio
 import httpx2
 
-from frames_mcp.fetch import IMAGE_TYPES, FetchError, fetch_image
-from frames_mcp.models import ArtifactOut, SavedFile, TaskResult
+from frames_mcp.media.downloads import IMAGE_TYPES, FetchError, fetch_image
+from frames_mcp.media.pictures import Picture
+from frames_mcp.useapi.ids import UUID_PATTERN
 
 MAX_FILES = 16  # Frames makes 1 or 4 images; a task claiming more gets only these saved
 PARALLEL = 4
-_UUID_TAIL = re.compile(r"([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$")
+_UUID_TAIL = re.compile(f"({UUID_PATTERN})$")
 SAFE_NAME = re.compile(r"frames-\d{8}-[0-9a-z-]{1,64}-\d{1,3}\.(png|jpg|webp|gif)")
 _MIME_BY_EXT = {ext: mime for mime, ext in IMAGE_TYPES.items()}
 _OPEN_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+@dataclass(frozen=True)
+class Saved:
+    index: int  # position of the image in the task, from 0
+    path: Path
+    mime: str
+    bytes: int
 
 
 def _date(created_at: str | None) -> str:
@@ -83,18 +94,16 @@ def _already_saved(directory: Path, stem: str) -> tuple[Path, str, int] | None:
     return None
 
 
-async def _save_one(
-    http: httpx2.AsyncClient, directory: Path, stem: str, artifact: ArtifactOut, max_bytes: int
-) -> SavedFile:
+async def _save_one(http: httpx2.AsyncClient, directory: Path, stem: str, picture: Picture, max_bytes: int) -> Saved:
     found = _already_saved(directory, stem)
     if found is not None:
         path, mime, size = found
-        return SavedFile(index=artifact.index, path=str(path), uri=path.as_uri(), mimeType=mime, bytes=size)
+        return Saved(picture.index, path, mime, size)
     temp = directory / f".{stem}.{secrets.token_hex(6)}.part"
     fd = os.open(temp, _OPEN_FLAGS, 0o644)
     try:
         with os.fdopen(fd, "wb") as out:
-            fetched = await fetch_image(http, artifact.url, max_bytes=max_bytes, sink=out.write)
+            fetched = await fetch_image(http, picture.url, max_bytes=max_bytes, sink=out.write)
             out.flush()
             os.fsync(out.fileno())
         path = _inside(directory, f"{stem}.{IMAGE_TYPES[fetched.mime]}")
@@ -102,12 +111,20 @@ async def _save_one(
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
-    return SavedFile(index=artifact.index, path=str(path), uri=path.as_uri(), mimeType=fetched.mime, bytes=fetched.size)
+    return Saved(picture.index, path, fetched.mime, fetched.size)
 
 
 async def save_images(
-    http: httpx2.AsyncClient, result: TaskResult, output_dir: Path, *, max_bytes: int, notes: list[str], budget: float
-) -> list[SavedFile]:
+    http: httpx2.AsyncClient,
+    task_id: str,
+    created_at: str | None,
+    pictures: Sequence[Picture],
+    output_dir: Path,
+    *,
+    max_bytes: int,
+    notes: list[str],
+    budget: float,
+) -> list[Saved]:
     """Download the task's images into `output_dir` in parallel; failures become notes, not errors.
 
     What is not saved within `budget` seconds is left for a later call (the names are the same then).
@@ -117,15 +134,15 @@ async def save_images(
     except OSError as e:
         notes.append(f"No image was saved: the output directory is not usable ({e.strerror or e}).")
         return []
-    artifacts = result.artifacts[:MAX_FILES]
-    if len(result.artifacts) > MAX_FILES:
-        notes.append(f"Only the first {MAX_FILES} of {len(result.artifacts)} images were saved.")
-    saved: list[SavedFile] = []
+    artifacts = list(pictures[:MAX_FILES])
+    if len(pictures) > MAX_FILES:
+        notes.append(f"Only the first {MAX_FILES} of {len(pictures)} images were saved.")
+    saved: list[Saved] = []
     failed: set[int] = set()
     limiter = anyio.CapacityLimiter(PARALLEL)
 
-    async def save(artifact: ArtifactOut) -> None:
-        stem = file_stem(result.taskId, result.createdAt, artifact.index)
+    async def save(artifact: Picture) -> None:
+        stem = file_stem(task_id, created_at, artifact.index)
         async with limiter:
             try:
                 saved.append(await _save_one(http, directory, stem, artifact, max_bytes))

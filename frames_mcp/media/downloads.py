@@ -1,25 +1,18 @@
-"""Fetching images over HTTP: streamed, size-capped, recognised by their first bytes. No MCP types here.
+"""Downloading images over HTTP: streamed, size-capped, recognised by their first bytes. No MCP types here.
 
 Two kinds of URL come through here. Artifact and preview URLs come from useapi (the configured upstream)
-and are fetched as given. URLs a caller supplies (upload_image) are `guarded`: the host is resolved, every
-address must be public (no loopback, private, link-local, multicast or reserved address) unless
-`allow_private`, and the connection goes to the address that was checked, so a DNS answer that changes
-between the check and the connect cannot steer the request inward. Redirects are followed by hand, each
-hop checked again.
+and are fetched as given. URLs a caller supplies (upload_image) go through a `Guard` (guard.py), which pins
+each hop to an address it checked. Redirects are followed by hand, each hop checked again.
 """
 
 from __future__ import annotations
 
-import ipaddress
-import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
-import anyio
 import httpx2
 
-from frames_mcp.errors import FramesError
+from frames_mcp.media.guard import FetchError, Guard
 
 # The image types Frames and useapi deal in, with the file extension each gets.
 IMAGE_TYPES: dict[str, str] = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "image/gif": "gif"}
@@ -28,12 +21,9 @@ GENERIC_TYPES = frozenset({"", "application/octet-stream", "binary/octet-stream"
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _HEAD = 12  # enough bytes to recognise every type in IMAGE_TYPES
 
-Resolver = Callable[[str, int], Awaitable[list[str]]]
+__all__ = ["IMAGE_TYPES", "FetchError", "Fetched", "fetch_image", "media_type", "sniff_image"]
+
 Sink = Callable[[bytes], object]
-
-
-class FetchError(FramesError):
-    """A fetch that failed or was refused. The message never repeats the URL (signed URLs carry tokens)."""
 
 
 def sniff_image(head: bytes) -> str | None:
@@ -58,62 +48,6 @@ class Fetched:
     mime: str  # as the bytes say
     size: int
     data: bytes  # empty when a sink took the bytes
-
-
-async def _system_resolve(host: str, port: int) -> list[str]:
-    infos = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return [str(info[4][0]) for info in infos]
-
-
-def is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    """True for an address on the public internet: not this machine, its networks, or special ranges."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return address.is_global and not (address.is_multicast or address.is_reserved or address.is_unspecified)
-
-
-def is_loopback(host: str) -> bool:
-    """True for a host name or address only this machine can reach: localhost, 127.0.0.0/8, ::1."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-@dataclass(frozen=True)
-class Guard:
-    """The SSRF policy for caller-supplied URLs."""
-
-    allow_private: bool = False
-    resolve: Resolver = _system_resolve
-
-    async def pin(self, url: httpx2.URL) -> tuple[httpx2.URL, dict[str, str], dict[str, Any]]:
-        """The URL to connect to (host replaced by a checked address), its Host header and TLS name."""
-        host = url.host
-        try:
-            addresses = [ipaddress.ip_address(host)]
-            literal = True
-        except ValueError:
-            literal = False
-            try:
-                found = await self.resolve(host, url.port or (443 if url.scheme == "https" else 80))
-            except OSError:
-                raise FetchError(f"The host {host!r} could not be resolved.") from None
-            addresses = [ipaddress.ip_address(a.split("%", 1)[0]) for a in found]
-        if not addresses:
-            raise FetchError(f"The host {host!r} has no address.")
-        if not self.allow_private and not all(is_public(a) for a in addresses):
-            raise FetchError(
-                f"Refused to fetch from {host!r}: it is a loopback, private, link-local or otherwise non-public "
-                "address. Set FRAMES_MCP_ALLOW_PRIVATE_URLS=true in the server's environment to allow that."
-            )
-        if literal:
-            return url, {}, {}
-        pinned = url.copy_with(host=str(addresses[0]))
-        extensions = {"sni_hostname": host} if url.scheme == "https" else {}
-        return pinned, {"Host": url.netloc.decode("ascii")}, extensions
 
 
 def _checked_url(url: str | httpx2.URL) -> httpx2.URL:

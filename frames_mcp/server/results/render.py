@@ -1,10 +1,11 @@
-"""Task -> what the client receives: structured content, a summary for the model, one link per image,
-the contact sheet, the saved files; and the hard cap on the size of the whole result."""
+"""A task -> the tool result the client receives: structured content, a summary for the model, one link per image,
+the contact sheet and the saved files (made by media/ for a finished task), within a hard cap on the whole size.
+
+One direction: `render_run` builds the structured view, asks media/ for the sheet and the files, then the result."""
 
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import json
 import math
 import mimetypes
@@ -14,18 +15,11 @@ from urllib.parse import urlsplit
 
 from mcp.types import Annotations, CallToolResult, ContentBlock, ImageContent, ResourceLink, TextContent
 
-from frames_mcp.fetch import IMAGE_TYPES
-from frames_mcp.ledger import Entry, progress_of, summarize
-from frames_mcp.models import (
-    ASPECT_RATIOS,
-    AccountTaskOut,
-    ArtifactOut,
-    FailureOut,
-    LedgerTaskOut,
-    Task,
-    TaskListResult,
-    TaskResult,
-)
+from frames_mcp.jobs.events import Run
+from frames_mcp.media.delivery import Delivered, Delivery, deliver
+from frames_mcp.media.downloads import IMAGE_TYPES
+from frames_mcp.server.results.schemas import ArtifactOut, FailureOut, PreviewInfo, SavedFile, TaskResult
+from frames_mcp.useapi.models import ASPECT_RATIOS, Task
 
 # Options worth echoing back: what the model needs to vary or reproduce a result.
 _ECHOED_OPTIONS = (
@@ -49,6 +43,37 @@ RESULT_MAX_BYTES = 900_000
 _ENVELOPE = 1_000  # the JSON-RPC framing and _meta around the result
 _CAP_REASON = "to keep the result under the size limit."
 DEMO_NOTE = "Demo mode: this task ran on the built-in simulator; its images are placeholders, not Runway output."
+
+
+async def render_run(
+    run: Run, *, requested: dict[str, Any] | None, simulated: bool, how: Delivery | None
+) -> CallToolResult:
+    """A created task's result: images (with the sheet and files `how` asks for), or still running, or failed; an
+    error that ended the wait keeps the taskId."""
+    result = task_result(run.task, requested=requested, simulated=simulated)
+    if run.note is not None:
+        result = result.model_copy(update={"notes": [run.note, *result.notes]})
+    if run.error is not None:
+        return error_result(result, run.error.describe())
+    if how is None or not (result.status == "SUCCEEDED" and result.artifacts):
+        return call_tool_result(result)
+    if how.preview or how.save:
+        delivered = await deliver(result.taskId, result.createdAt, result.artifacts, how)
+        result = _with_delivered(result, delivered)
+        return call_tool_result(result, sheet=delivered.sheet.jpeg if delivered.sheet is not None else None)
+    return call_tool_result(result)
+
+
+def _with_delivered(result: TaskResult, delivered: Delivered) -> TaskResult:
+    sheet = delivered.sheet
+    info = None
+    if sheet is not None:
+        info = PreviewInfo(width=sheet.width, height=sheet.height, bytes=len(sheet.jpeg), images=sheet.images)
+    files = [
+        SavedFile(index=f.index, path=str(f.path), uri=f.path.as_uri(), mimeType=f.mime, bytes=f.bytes)
+        for f in delivered.files
+    ]
+    return result.model_copy(update={"preview": info, "files": files, "notes": [*result.notes, *delivered.notes]})
 
 
 def _mime_for(url: str) -> str:
@@ -81,14 +106,11 @@ def task_result(task: Task, *, requested: dict[str, Any] | None = None, simulate
             moderation_category=task.error.moderation_category,
             message=task.error.message or task.error.errorMessage,
         )
-    progress = 1.0 if task.succeeded else task.progressRatio
-    if progress is not None:
-        progress = min(1.0, max(0.0, progress))
     return TaskResult(
         taskId=task.taskId,
         status=task.status,
         done=task.is_terminal,
-        progress=progress,
+        progress=task.fraction_done,
         estimatedTimeToStartSeconds=task.estimatedTimeToStartSeconds,
         artifacts=artifacts,
         options=options,
@@ -185,14 +207,14 @@ def summary_text(r: TaskResult, *, compact: bool = False) -> str:
     return "\n".join(lines)
 
 
-def call_tool_result(r: TaskResult, *, extra_text: str | None = None, sheet: bytes | None = None) -> CallToolResult:
+def call_tool_result(r: TaskResult, *, sheet: bytes | None = None) -> CallToolResult:
     """The whole tool result: summary text, the contact sheet, one resource_link per image and per saved
     file, the structured content; never more than RESULT_MAX_BYTES.
 
     A task that ended in failure (or without images) is an error result, still carrying its taskId.
     """
     failed = r.done and (r.status != "SUCCEEDED" or not r.artifacts)
-    return _within_cap(r, extra_text, sheet, is_error=failed, summary=True)
+    return _within_cap(r, None, sheet, is_error=failed, summary=True)
 
 
 def error_result(r: TaskResult, message: str) -> CallToolResult:
@@ -298,68 +320,4 @@ def _minimal(r: TaskResult, is_error: bool) -> CallToolResult:
         content=[TextContent(type="text", text=text)],
         structured_content=small.model_dump(mode="json"),
         is_error=is_error,
-    )
-
-
-# ---- list_tasks ------------------------------------------------------------------------------------------
-
-
-def _iso(wall: float) -> str:
-    return dt.datetime.fromtimestamp(wall, dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def ledger_task(entry: Entry) -> LedgerTaskOut:
-    return LedgerTaskOut(
-        taskId=entry.taskId,
-        account=entry.account,
-        prompt=entry.prompt,
-        createdAt=_iso(entry.created),
-        status=entry.status,
-        done=entry.done,
-        progress=entry.progress,
-        checkedAt=_iso(entry.updated),
-    )
-
-
-def account_task(task: Task) -> AccountTaskOut:
-    prompt = (task.options or {}).get("text_prompt")
-    return AccountTaskOut(
-        taskId=task.taskId,
-        status=task.status,
-        done=task.is_terminal,
-        progress=progress_of(task),
-        prompt=summarize(prompt) if isinstance(prompt, str) else None,
-        createdAt=task.createdAt,
-        images=sum(1 for a in task.artifacts if a.url),
-    )
-
-
-def _listed_line(
-    n: int, task_id: str, status: str, progress: float | None, prompt: str | None, when: str | None
-) -> str:
-    done = f" {progress:.0%}" if progress is not None and status not in ("SUCCEEDED",) else ""
-    about = f' "{prompt}"' if prompt else ""
-    created = f" (created {when})" if when else ""
-    return f"{n}. {status}{done}{about}{created}: taskId {task_id}"
-
-
-def task_list_result(r: TaskListResult) -> CallToolResult:
-    lines = [
-        f"{len(r.tasks)} task(s) created by this server, newest first:"
-        if r.tasks
-        else "No tasks created by "
-        "this server process yet (it keeps no record across restarts: use account=true for the account's list)."
-    ]
-    lines += [_listed_line(i, t.taskId, t.status, t.progress, t.prompt, t.createdAt) for i, t in enumerate(r.tasks, 1)]
-    if r.account is not None:
-        lines.append(f"The account's task list at useapi.net ({len(r.account)} shown):")
-        lines += [
-            _listed_line(i, t.taskId, t.status, t.progress, t.prompt, t.createdAt) for i, t in enumerate(r.account, 1)
-        ]
-    if r.accountError:
-        lines.append(f"The account's task list could not be read: {r.accountError}")
-    if any(not t.done for t in r.tasks):
-        lines.append("Call get_task with a taskId (and wait_seconds) to wait for an unfinished task or get its images.")
-    return CallToolResult(
-        content=[TextContent(type="text", text="\n".join(lines))], structured_content=r.model_dump(mode="json")
     )

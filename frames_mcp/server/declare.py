@@ -12,7 +12,7 @@ from mcp.server.mcpserver.prompts import Prompt
 from mcp.types import INVALID_PARAMS, ToolAnnotations
 from pydantic import BaseModel, Field
 
-from frames_mcp.models import WAIT_MAX
+from frames_mcp.config import WAIT_MAX
 
 # The annotations clients use to decide what to auto-approve: only generate_frames and upload_image change
 # anything (and only upstream); every other tool reads.

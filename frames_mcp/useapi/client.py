@@ -24,7 +24,7 @@ import anyio
 import httpx2
 from pydantic import SecretStr, ValidationError
 
-from frames_mcp.errors import (
+from frames_mcp.useapi.errors import (
     BadRequestError,
     BusyError,
     InvalidResponseError,
@@ -35,12 +35,12 @@ from frames_mcp.errors import (
     UseapiError,
     error_for_status,
 )
-from frames_mcp.models import ASSET_ID_MAX, ASSET_ID_RE, TASK_ID_RE, Asset, FramesRequest, Task
+from frames_mcp.useapi.ids import ASSET_ID_MAX, ASSET_ID_RE, TASK_ID_RE
+from frames_mcp.useapi.models import Asset, FramesRequest, Task
 
 log = logging.getLogger(__name__)
 
 API_PREFIX = "/v1/runwayml"
-USER_AGENT = "frames-mcp"
 
 
 class _BearerAuth(httpx2.Auth):

@@ -1,5 +1,6 @@
-"""The task ledger: every task this server process created, so a cancelled or timed-out call's task can
-always be found again (list_tasks). In memory, newest last, bounded. No MCP types here."""
+"""The ledger: the one record of the tasks this server knows. Every task it created (so a cancelled or timed-out
+call's task can always be found again: list_tasks), and the taskIds it handed to callers lately (completions).
+In memory, newest last, bounded. No MCP types here."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from frames_mcp.models import TERMINAL_STATUSES, Task
+from frames_mcp.useapi.ids import TASK_ID_RE, account_of
+from frames_mcp.useapi.models import TERMINAL_STATUSES, Task
 
 PROMPT_SUMMARY = 80
 
@@ -34,17 +36,12 @@ class Entry:
         return self.status in TERMINAL_STATUSES
 
 
-def account_of(task_id: str) -> str | None:
-    """`user:1-runwayml:me@example.com-task:<uuid>` -> `me@example.com`."""
-    head, sep, _ = task_id.rpartition("-task:")
-    _, found, email = head.partition("-runwayml:")
-    return email if sep and found else None
-
-
 class Ledger:
-    def __init__(self, size: int = 500, *, wall: Callable[[], float] = time.time) -> None:
+    def __init__(self, size: int = 500, *, wall: Callable[[], float] = time.time, handed_max: int = 50) -> None:
         self._entries: OrderedDict[str, Entry] = OrderedDict()
+        self._handed: OrderedDict[str, None] = OrderedDict()  # taskIds returned to callers, newest last
         self._size = size
+        self._handed_max = handed_max
         self._wall = wall
 
     def __contains__(self, task_id: object) -> bool:
@@ -61,7 +58,7 @@ class Ledger:
             prompt=summarize(prompt),
             created=now,
             status=task.status,
-            progress=progress_of(task),
+            progress=task.fraction_done,
             updated=now,
             recovered=recovered,
         )
@@ -74,7 +71,19 @@ class Ledger:
         """Record a fresh observation of a task this server created; other tasks are ignored."""
         entry = self._entries.get(task.taskId)
         if entry is not None:
-            entry.status, entry.progress, entry.updated = task.status, progress_of(task), self._wall()
+            entry.status, entry.progress, entry.updated = task.status, task.fraction_done, self._wall()
+
+    def handed(self, task_id: str) -> None:
+        """A call returned this taskId to its caller (created here or not): offer it in completions."""
+        if TASK_ID_RE.fullmatch(task_id):
+            self._handed.pop(task_id, None)
+            self._handed[task_id] = None
+            while len(self._handed) > self._handed_max:
+                self._handed.popitem(last=False)
+
+    def handed_ids(self) -> list[str]:
+        """The taskIds returned to callers lately, newest first."""
+        return list(reversed(self._handed))
 
     def recent(self, *, statuses: Iterable[str] | None = None, limit: int = 20) -> list[Entry]:
         """Newest first, optionally only those whose last known status is in `statuses`."""
@@ -87,9 +96,3 @@ class Ledger:
             # Drop the oldest finished task; if none is finished, the oldest of all.
             oldest = next((k for k, e in self._entries.items() if e.done), next(iter(self._entries)))
             del self._entries[oldest]
-
-
-def progress_of(task: Task) -> float | None:
-    if task.succeeded:
-        return 1.0
-    return None if task.progressRatio is None else min(1.0, max(0.0, task.progressRatio))

@@ -21,8 +21,9 @@ import anyio
 import httpx2
 from PIL import Image
 
-from frames_mcp.errors import FramesError
-from frames_mcp.fetch import Guard, fetch_image, sniff_image
+from frames_mcp.media.downloads import fetch_image, sniff_image
+from frames_mcp.media.guard import Guard
+from frames_mcp.useapi.errors import FramesError
 
 MAX_PIXELS = 64_000_000  # refuse to decode anything bigger (decompression bombs); below Pillow's warning
 _PILLOW_FORMATS = {

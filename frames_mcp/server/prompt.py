@@ -1,4 +1,4 @@
-"""The frames_prompt guidance: how to write a strong Frames text_prompt. Plain text, no MCP types.
+"""The frames_prompt prompt: how to write a strong Frames text_prompt.
 
 Built from what the sources say (Runway's Gen-4 Image and prompting guides, the Gen-3 Alpha guide, Runway
 Academy's shot vocabulary, useapi's reference-image convention); the style notes are readings of the
@@ -7,8 +7,16 @@ preset names, as catalog.py says.
 
 from __future__ import annotations
 
-from frames_mcp.catalog import STYLE_NOTES
-from frames_mcp.models import ASPECT_RATIOS, PROMPT_MAX, STYLES
+from typing import Annotated, Any
+
+from mcp import MCPError
+from mcp.server.mcpserver import MCPServer
+from mcp.types import INVALID_PARAMS
+from pydantic import Field
+
+from frames_mcp.server import declare
+from frames_mcp.server.catalog import STYLE_NOTES
+from frames_mcp.useapi.models import ASPECT_RATIOS, PROMPT_MAX, STYLES
 
 SUBJECT_MAX = 2000
 
@@ -95,4 +103,29 @@ def guidance(subject: str, style: str | None, aspect_ratio: str | None) -> str:
             "",
             f"Then call generate_frames with {', '.join(call)}, and show the user the prompt you used.",
         ]
+    )
+
+
+def frames_prompt(
+    subject: Annotated[str, Field(description="What the image should show, e.g. 'a lighthouse in a storm'.")],
+    style: Annotated[str | None, Field(description="Optional Frames style preset (see list_styles).")] = None,
+    aspect_ratio: Annotated[
+        str | None, Field(description="Optional aspect ratio: 16:9, 9:16, 1:1, 4:3, 3:4 or 21:9.")
+    ] = None,
+) -> str:
+    problem = argument_problem(subject, style, aspect_ratio)
+    if problem is not None:
+        raise MCPError(INVALID_PARAMS, problem)
+    return guidance(subject, style or None, aspect_ratio or None)
+
+
+def register(mcp: MCPServer[Any]) -> None:
+    mcp.add_prompt(
+        declare.CheckedPrompt.from_function(
+            frames_prompt,
+            name="frames_prompt",
+            title="Write a Frames prompt",
+            description="Guides you to write a strong Runway Frames text_prompt (subject, scene, lighting, camera, "
+            "style) for a subject, then to call generate_frames.",
+        )
     )

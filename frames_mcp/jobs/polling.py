@@ -1,4 +1,4 @@
-"""Waiting for a task within a budget: when to poll (a predictor) and the wait loop. No MCP types here.
+"""Polling a task within a budget: when to read it next (a predictor) and the wait loop. No MCP types here.
 
 The predictor aims each poll at the moment the task should finish, from what the task says about
 itself: `estimatedTimeToStartSeconds` while it is queued, `progressRatio` and its observed rate while it
@@ -17,17 +17,13 @@ from dataclasses import dataclass
 
 import anyio
 
-from frames_mcp.errors import (
-    FramesError,
-    InvalidResponseError,
-    TransportError,
-    UpstreamError,
-)
-from frames_mcp.models import Task
+from frames_mcp.jobs.events import Run
+from frames_mcp.useapi.errors import FramesError, InvalidResponseError, TransportError, UpstreamError
+from frames_mcp.useapi.models import Task
 
 OnUpdate = Callable[[Task], Awaitable[None]]
 OnEstimate = Callable[[float], Awaitable[None]]
-Fetch = Callable[[str, float], Awaitable[Task]]  # (taskId, deadline) -> the task now
+ReadTask = Callable[[str, float], Awaitable[Task]]  # (taskId, deadline) -> the task now
 
 # Poll errors worth polling through: the next poll may well succeed. Anything else (404, 401, ...) ends the wait.
 TRANSIENT_ERRORS: tuple[type[FramesError], ...] = (UpstreamError, TransportError, InvalidResponseError)
@@ -83,7 +79,7 @@ class Predictor:
         self.observations: list[Observation] = []
         self._interval: float | None = None  # the last interval chosen without a prediction
 
-    def observe(self, task: Task, at: float) -> None:
+    def record(self, task: Task, at: float) -> None:
         self.observations.append(Observation(at, task.status, task.progressRatio, task.estimatedTimeToStartSeconds))
 
     def _start(self) -> tuple[float, float] | None:
@@ -162,15 +158,8 @@ class Predictor:
         return min(max(target, now + s.minimum), now + s.maximum)
 
 
-@dataclass
-class WaitOutcome:
-    task: Task  # the last state seen
-    error: FramesError | None = None  # set when the last poll failed
-    next_poll: float | None = None  # when the predictor would have polled next (for whoever picks it up)
-
-
 async def wait_for_task(
-    fetch: Fetch,
+    read: ReadTask,
     task: Task,
     deadline: float,
     *,
@@ -179,7 +168,7 @@ async def wait_for_task(
     schedule: PollSchedule | None = None,
     seen_at: float | None = None,
     clock: Callable[[], float] = time.monotonic,
-) -> WaitOutcome:
+) -> Run:
     """Poll until the task is final or the deadline comes; never sleeps past it, and the last poll is
     sent early enough to be answered before it.
 
@@ -188,7 +177,7 @@ async def wait_for_task(
     """
     schedule = schedule or PollSchedule()
     predictor = Predictor(schedule)
-    predictor.observe(task, clock() if seen_at is None else seen_at)
+    predictor.record(task, clock() if seen_at is None else seen_at)
     error: FramesError | None = None
     last_poll = clock()
     while not task.is_terminal:
@@ -197,23 +186,23 @@ async def wait_for_task(
         last_call = deadline - min(schedule.final_lead, max(0.0, deadline - now) / 2)
         if target > last_call:  # one last poll, answered before the budget ends, unless one just happened
             if last_call - last_poll < schedule.minimum or last_call <= now:
-                return WaitOutcome(task, error, target)
+                return Run(task, error, next_poll=target)
             target = last_call
         await _sleep_until(target, clock, predictor if on_estimate else None, on_estimate, schedule)
         sent = last_poll = clock()
         try:
-            task = await fetch(task.taskId, deadline)
+            task = await read(task.taskId, deadline)
         except TRANSIENT_ERRORS as e:
             error = e
-            predictor.observe(task, predictor.observations[-1].at)  # no news: the next poll backs off
+            predictor.record(task, predictor.observations[-1].at)  # no news: the next poll backs off
             continue
         except FramesError as e:
-            return WaitOutcome(task, e, None)
+            return Run(task, e, None)
         error = None
-        predictor.observe(task, (sent + clock()) / 2)
+        predictor.record(task, (sent + clock()) / 2)
         if on_update is not None:
             await on_update(task)
-    return WaitOutcome(task, None, None)
+    return Run(task, None, None)
 
 
 async def _sleep_until(

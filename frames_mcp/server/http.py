@@ -22,8 +22,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from frames_mcp.config import Settings
-from frames_mcp.errors import ConfigurationError
-from frames_mcp.fetch import is_loopback
+from frames_mcp.media.guard import is_loopback
+from frames_mcp.useapi.errors import ConfigurationError
 
 log = logging.getLogger(__name__)
 
