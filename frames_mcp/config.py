@@ -29,6 +29,8 @@ ENV_NAMES = {
     "auth_token": "FRAMES_MCP_AUTH_TOKEN",
     "allowed_hosts": "FRAMES_MCP_ALLOWED_HOSTS",
     "allowed_origins": "FRAMES_MCP_ALLOWED_ORIGINS",
+    "store": "FRAMES_MCP_STORE",
+    "lease_seconds": "FRAMES_MCP_LEASE_SECONDS",
 }
 
 # An origin the gallery view may load images from: scheme and host (optionally one leading `*.` label
@@ -59,6 +61,11 @@ class Settings(BaseModel):
     auth_token: SecretStr | None = Field(default=None, description="FRAMES_MCP_AUTH_TOKEN")
     allowed_hosts: tuple[str, ...] | None = Field(default=None, description="FRAMES_MCP_ALLOWED_HOSTS")
     allowed_origins: tuple[str, ...] | None = Field(default=None, description="FRAMES_MCP_ALLOWED_ORIGINS")
+    store: str | None = Field(
+        default=None, description="FRAMES_MCP_STORE: memory, sqlite:///ABSOLUTE/PATH or redis://HOST:PORT/DB"
+    )
+    # How long a process that died (kill -9) keeps its admission slots counted; renewed every third of it.
+    lease_seconds: float = Field(default=30.0, ge=1, le=600, description="FRAMES_MCP_LEASE_SECONDS")
     image_origins: tuple[str, ...] = Field(
         default=(), description="FRAMES_MCP_IMAGE_ORIGINS: extra origins the gallery view may load images from"
     )
@@ -127,7 +134,16 @@ class Settings(BaseModel):
             "allowed_hosts": env.get("FRAMES_MCP_ALLOWED_HOSTS"),
             "allowed_origins": env.get("FRAMES_MCP_ALLOWED_ORIGINS"),
         }
-        for field in ("wait_seconds", "output_dir", "preview", "allow_private_urls", "max_image_mb", "image_origins"):
+        for field in (
+            "wait_seconds",
+            "output_dir",
+            "preview",
+            "allow_private_urls",
+            "max_image_mb",
+            "image_origins",
+            "store",
+            "lease_seconds",
+        ):
             if env.get(ENV_NAMES[field]):
                 raw[field] = env[ENV_NAMES[field]]
         raw.update(overrides)

@@ -79,6 +79,7 @@ def settings_for(sim: Simulator, **overrides: Any) -> Settings:
         "token": SecretStr(sim.config.token),
         "base_url": sim.base_url,  # type: ignore[attr-defined]
         "wait_seconds": 10,
+        "store": "memory",  # each in-memory server on its own, as before the store (test_fleet.py shares one)
     }
     values.update(overrides)
     return Settings(**values)

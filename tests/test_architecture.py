@@ -15,7 +15,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "frames_mcp"
 # What each part of frames_mcp may import from the rest of frames_mcp (its own modules always).
 ALLOWED = {
     "useapi": set(),
-    "jobs": {"useapi"},
+    "jobs": {"useapi", "store"},  # the shared admission line (and the records) live in the store
+    "store": set(),
     "media": {"useapi"},
     "simulator": {"useapi"},  # the documented id forms and limits, nothing of the client
     "config": {"useapi"},

@@ -10,7 +10,7 @@ import os
 import signal
 import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -52,17 +52,19 @@ def stdio(env: dict[str, str]) -> Client:
 
 
 @asynccontextmanager
-async def replicas(env: dict[str, str], count: int) -> AsyncIterator[tuple[list[HttpServer], list[Client]]]:
-    """`count` HTTP replicas (--stateless) on one store, and a client of each."""
-    async with AsyncExitStack() as stack:
-        servers = [stack.enter_context(http_server(["--stateless"], env)) for _ in range(count)]
-        clients = []
-        for server in servers:
-            http = await stack.enter_async_context(httpx2.AsyncClient(headers={"Authorization": f"Bearer {TOKEN}"}))
-            clients.append(
-                await stack.enter_async_context(Client(streamable_http_client(server.url, http_client=http)))
-            )
-        yield servers, clients
+async def replicas(env: dict[str, str], count: int) -> AsyncIterator[list[HttpServer]]:
+    """`count` HTTP replicas (--stateless) on one store."""
+    with contextlib.ExitStack() as stack:
+        yield [stack.enter_context(http_server(["--stateless"], env)) for _ in range(count)]
+
+
+@asynccontextmanager
+async def client_of(server: HttpServer) -> AsyncIterator[Client]:
+    async with (
+        httpx2.AsyncClient(headers={"Authorization": f"Bearer {TOKEN}"}) as http,
+        Client(streamable_http_client(server.url, http_client=http)) as client,
+    ):
+        yield client
 
 
 async def until(check: Any, seconds: float = 10.0) -> None:
@@ -136,7 +138,7 @@ async def test_two_http_replicas_on_one_redis_share_the_accounts_slots(
     redis_url: str,  # noqa: F811 (the fixture)
 ) -> None:
     # Replicas behind a load balancer: a call on one replica waits for the other replica's task.
-    async with replicas(env_for(one_slot, redis_url), 2) as (_, (a, b)):
+    async with replicas(env_for(one_slot, redis_url), 2) as (one, two), client_of(one) as a, client_of(two) as b:
         second, messages = await queued_second(a, b, one_slot)
     assert not second.is_error, text_of(second)
     assert messages[0].startswith("Queued locally")
@@ -151,11 +153,12 @@ async def test_a_killed_process_gives_its_slot_back_when_its_lease_ends(
     # call is admitted (without the lease it would wait out its whole budget and create nothing).
     store = f"sqlite:///{tmp_path}/state.db" if kind == "sqlite" else request.getfixturevalue("redis_url")
     env = env_for(one_slot, store, FRAMES_MCP_LEASE_SECONDS="2")
-    async with replicas(env, 2) as ((doomed, _), (a, b)), anyio.create_task_group() as tg:
+    async with replicas(env, 2) as (doomed, survivor), client_of(survivor) as b, anyio.create_task_group() as tg:
 
         async def first() -> None:
-            with contextlib.suppress(Exception):  # the connection dies with the process
-                await a.call_tool("generate_frames", generate("first"))
+            with contextlib.suppress(Exception):  # its client fails with the connection when the process dies
+                async with client_of(doomed) as a:
+                    await a.call_tool("generate_frames", generate("first"))
 
         tg.start_soon(first)
         await until(lambda: creates(one_slot) == 1)

@@ -36,6 +36,7 @@ from frames_mcp.jobs.events import (
 )
 from frames_mcp.jobs.ledger import Entry, Ledger, summarize
 from frames_mcp.jobs.polling import PollSchedule, wait_for_task
+from frames_mcp.store.slots import SlotLine
 from frames_mcp.useapi.client import RetryPolicy, UseapiClient
 from frames_mcp.useapi.errors import (
     BusyError,
@@ -82,11 +83,12 @@ class Jobs:
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
         ledger: Ledger | None = None,
+        slots: SlotLine | None = None,
     ) -> None:
         self.client = client
         self.tuning = tuning or Tuning()
         self.ledger = ledger or Ledger(wall=wall)
-        self.admission = Admission(orphan_check_every=self.tuning.orphan_check_every, clock=clock)
+        self.admission = Admission(slots, orphan_check_every=self.tuning.orphan_check_every, clock=clock, wall=wall)
         self._clock = clock
         self._wall = wall
         self._limits: dict[str, tuple[int, float]] = {}  # account -> (maxJobs, read at)
@@ -118,7 +120,7 @@ class Jobs:
             return dataclasses.replace(outcome, note=run.note)
         finally:
             # Released if the task is final (or was never created); otherwise it stays counted.
-            slot.abandon(next_poll or self._clock() + self.tuning.orphan_check_every)
+            await slot.abandon(next_poll or self._clock() + self.tuning.orphan_check_every)
 
     async def _create(
         self,
@@ -151,8 +153,8 @@ class Jobs:
         except (UpstreamError, InvalidResponseError) as e:
             task, note = await self._recover(request, account, since, e)
         self.ledger.add(task, request.text_prompt, recovered=note is not None)
-        slot.bind(task.taskId)
-        self._seen(task)  # a task already final (failed at once) frees its slot here
+        await slot.bind(task.taskId)
+        await self._seen(task)  # a task already final (failed at once) frees its slot here
         log.info("created task %s", task.taskId)
         return Run(task, note=note)
 
@@ -215,7 +217,7 @@ class Jobs:
             offset=offset, limit=limit, statuses=statuses, email=email, deadline=deadline
         )
         for task in tasks:
-            self._seen(task)
+            await self._seen(task)
         return tasks
 
     # ---- plumbing ------------------------------------------------------------------------------------
@@ -234,16 +236,17 @@ class Jobs:
             clock=self._clock,
         )
 
-    def _seen(self, task: Task) -> None:
-        """Every fresh state of a task passes here: the ledger learns it, and a final task frees its slot."""
+    async def _seen(self, task: Task) -> None:
+        """Every fresh state of a task passes here: the ledger learns it, and a final task frees its slot
+        (whichever process on the store holds it)."""
         self.ledger.update(task)
         if task.is_terminal:
-            self.admission.finished(task.taskId)
+            await self.admission.finished(task.taskId)
 
     async def read(self, task_id: str, deadline: float | None = None) -> Task:
         """GET one task: the only way this service reads a task, so every read updates the ledger and admission."""
         task = await self.client.get_task(task_id, deadline=deadline)
-        self._seen(task)
+        await self._seen(task)
         return task
 
     async def _refresh(self, task_ids: list[str], deadline: float) -> None:
@@ -253,7 +256,7 @@ class Jobs:
             try:
                 await self.read(task_id, deadline)
             except NotFoundError:
-                self.admission.finished(task_id)  # useapi no longer knows it: it holds no slot there
+                await self.admission.finished(task_id)  # useapi no longer knows it: it holds no slot there
             except FramesError as e:
                 log.info("refresh of %s failed: %s", task_id, type(e).__name__)
 
@@ -302,7 +305,7 @@ def _queue_message(last: LocalQueue | None, account: str, limit: int, wait_secon
     where = "for calls that name no account" if account == ANY_ACCOUNT else f"on account {account}"
     ahead = f" with {last.ahead} earlier call(s) ahead in line" if last is not None and last.ahead else ""
     return (
-        f"Not created: all {limit} of this server's slots {where} were busy for the whole {wait_seconds:g} s "
+        f"Not created: all {limit} slots {where} were busy for the whole {wait_seconds:g} s "
         f"wait{ahead}. No task was created and nothing was charged. Call generate_frames again once some "
         "tasks have finished (list_tasks shows them), or with a larger wait_seconds to wait longer in line."
     )

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
+import anyio
 import httpx2
 from mcp import types
 from mcp.server.mcpserver import MCPServer
@@ -23,6 +24,8 @@ from frames_mcp.jobs.ledger import Ledger
 from frames_mcp.jobs.service import Jobs, Tuning
 from frames_mcp.server import catalog, completions, gallery, prompt, references, tasks
 from frames_mcp.server.state import AppState
+from frames_mcp.store import open_store, slots
+from frames_mcp.store.slots import SlotLine
 from frames_mcp.useapi.client import LazyTransport, UseapiClient
 
 # Pillow (previews, uploads) is imported where it is first used, not at startup: clients list the tools of a
@@ -99,9 +102,22 @@ def _lifespan(settings: Settings, tuning: Tuning, ledger: Ledger, apps: gallery.
                 httpx2.AsyncClient(timeout=HTTP_TIMEOUT, headers=headers, transport=LazyTransport())
             )
             client = UseapiClient(http, token, retry=tuning.retry)
-            yield AppState(client, settings, downloads, Jobs(client, tuning, ledger=ledger))
+            slots = await _admission_line(stack, settings)
+            yield AppState(client, settings, downloads, Jobs(client, tuning, ledger=ledger, slots=slots))
 
     return lifespan
+
+
+async def _admission_line(stack: AsyncExitStack, settings: Settings) -> SlotLine:
+    """The store's shared admission line, its lease renewed by a task group of the lifespan until it ends."""
+    store = open_store(settings.store)
+    stack.push_async_callback(store.close)
+    line = slots.attach(store, settings.lease_seconds)
+    renewals = await stack.enter_async_context(anyio.create_task_group())
+    renewals.start_soon(slots.keep_renewed, line)
+    stack.callback(renewals.cancel_scope.cancel)
+    log.info("admission shared through the %s store (lease %g s)", store.describe(), settings.lease_seconds)
+    return line
 
 
 def _answer_set_level(mcp: MCPServer[AppState]) -> None:
