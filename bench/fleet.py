@@ -9,7 +9,8 @@ slots. Writes its table between the fleet markers of BENCHMARKS.md.
   2 s tasks; makespan against the ideal ceil(30/3) x 2 s and upstream 429s. Reference in the same run: the
   same processes on FRAMES_MCP_STORE=memory (each admits on its own, as before the store).
 - fleet: 3 HTTP replicas (--stateless) on one real redis-server, 60 concurrent calls round-robin, maxJobs 5,
-  2 s tasks; makespan against ceil(60/5) x 2 s and upstream 429s.
+  2 s tasks; makespan against ceil(60/5) x 2 s and upstream 429s. Reference in the same run: the same calls
+  through one replica alone on FRAMES_MCP_STORE=memory (what one process's admission achieves here).
 - sigkill: the same fleet with a 10 s lease; one replica is killed (SIGKILL) 4 s into the run. Reported: the
   seconds until its slots were swept (its owner gone from the line), whether every task the simulator
   created is in the store and readable with get_task through a surviving replica, and whether the
@@ -41,11 +42,13 @@ import httpx2
 import redis
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
+from redis.asyncio import Redis as AsyncRedis
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from frames_mcp.simulator import Simulator, SimulatorConfig, run_in_thread  # noqa: E402
+from frames_mcp.store.slots_redis import RedisSlots  # noqa: E402
 from tests._redis import RedisServer  # noqa: E402
 from tests._tools import HttpServer, http_server  # noqa: E402
 
@@ -54,6 +57,7 @@ START, END = "<!-- fleet:start -->", "<!-- fleet:end -->"
 ACCOUNT = "fleet@frames.local"
 TOKEN = "bench-token"  # the loopback replicas of this run only
 OWNERS = "frames-mcp:slots:owners"  # the shared line's owner leases (frames_mcp/store/slots_redis.py)
+QUIET = ["--log-level", "WARNING"]
 
 
 @dataclass
@@ -141,7 +145,7 @@ def _makespan_rows(label: str, makespan: float, ideal: float, outcomes: list[Out
 
 async def _stdio_run(sim: Simulator, url: str, store: str, processes: int, calls: int) -> tuple[float, list[Outcome]]:
     async with AsyncExitStack() as stack:
-        params = StdioServerParameters(command=_frames_command(), args=[], env=_env(sim, url, store))
+        params = StdioServerParameters(command=_frames_command(), args=QUIET, env=_env(sim, url, store))
         clients = [await stack.enter_async_context(Client(params)) for _ in range(processes)]
         return await _burst(clients, processes * calls)
 
@@ -175,16 +179,39 @@ async def machine(processes: int, calls: int, max_jobs: int, task_seconds: float
 
 
 @asynccontextmanager
-async def _http_clients(servers: Sequence[HttpServer]) -> AsyncIterator[list[Client]]:
+async def _client(server: HttpServer) -> AsyncIterator[Client]:
     auth = {"Authorization": f"Bearer {TOKEN}"}
-    async with AsyncExitStack() as stack:
-        clients = []
-        for server in servers:
-            http = await stack.enter_async_context(httpx2.AsyncClient(headers=auth, timeout=httpx2.Timeout(120.0)))
-            clients.append(
-                await stack.enter_async_context(Client(streamable_http_client(server.url, http_client=http)))
-            )
-        yield clients
+    async with (
+        httpx2.AsyncClient(headers=auth, timeout=httpx2.Timeout(120.0)) as http,
+        Client(streamable_http_client(server.url, http_client=http)) as client,
+    ):
+        yield client
+
+
+async def _http_burst(servers: Sequence[HttpServer], calls: int) -> tuple[float, list[Outcome]]:
+    """`calls` concurrent generate_frames, call i through replica i mod n (one client per replica); a replica
+    that dies fails the calls it still had."""
+    outcomes: dict[int, Outcome] = {}
+
+    async def through(k: int) -> None:
+        mine = range(k, calls, len(servers))
+        try:
+            async with _client(servers[k]) as client, anyio.create_task_group() as tg:
+                for i in mine:
+
+                    async def one(i: int = i) -> None:
+                        outcomes[i] = await _generate(client, f"lantern {i}")
+
+                    tg.start_soon(one)
+        except Exception as e:  # the replica was killed: its client fails as a whole
+            for i in mine:
+                outcomes.setdefault(i, Outcome(False, None, f"replica lost: {type(e).__name__}"))
+
+    began = time.perf_counter()
+    async with anyio.create_task_group() as tg:
+        for k in range(len(servers)):
+            tg.start_soon(through, k)
+    return time.perf_counter() - began, [outcomes[i] for i in range(calls)]
 
 
 class _Fleet:
@@ -194,7 +221,7 @@ class _Fleet:
         self._stack: list[Any] = []
         self.servers: list[HttpServer] = []
         for _ in range(count):
-            cm = http_server(["--stateless"], env)
+            cm = http_server(["--stateless", *QUIET], env)
             self.servers.append(cm.__enter__())
             self._stack.append(cm)
 
@@ -203,34 +230,56 @@ class _Fleet:
             cm.__exit__(None, None, None)
 
 
+async def _fleet_run(env: dict[str, str], replicas: int, calls: int) -> tuple[float, list[Outcome]]:
+    group = _Fleet(env, replicas)
+    try:
+        return await _http_burst(group.servers, calls)
+    finally:
+        group.close()
+
+
 async def fleet(replicas: int, calls: int, max_jobs: int, task_seconds: float, redis_url: str) -> list[Row]:
     ideal = math.ceil(calls / max_jobs) * task_seconds
     sim = _sim(max_jobs, task_seconds)
     with run_in_thread(sim) as url:
-        group = _Fleet(_env(sim, url, redis_url), replicas)
-        try:
-            async with _http_clients(group.servers) as clients:
-                makespan, outcomes = await _burst(clients, calls)
-        finally:
-            group.close()
+        makespan, outcomes = await _fleet_run(_env(sim, url, redis_url), replicas, calls)
     label = f"fleet: {replicas} HTTP replicas (--stateless) on one Redis, {calls} calls, maxJobs {max_jobs}"
-    return _makespan_rows(f"{label}, {task_seconds:g} s tasks", makespan, ideal, outcomes, sim.counts()["429s"])
+    rows = _makespan_rows(f"{label}, {task_seconds:g} s tasks", makespan, ideal, outcomes, sim.counts()["429s"])
+    sim = _sim(max_jobs, task_seconds)
+    with run_in_thread(sim) as url:
+        alone, ref_outcomes = await _fleet_run(_env(sim, url, "memory"), 1, calls)
+    ref_failed = sum(1 for o in ref_outcomes if not o.ok)
+    rows.append(
+        Row(
+            f"{label}, reference: the same calls through one replica alone (FRAMES_MCP_STORE=memory)",
+            f"makespan {alone:.2f} s ({ref_failed} failed, {sim.counts()['429s']} upstream 429s)",
+            f"ideal {ideal:.1f} s; the fleet: {makespan:.2f} s",
+            f"{alone / ideal:.3f}x ideal; fleet {makespan / alone:.3f}x this",
+            "none (what this machine allows)",
+            None,
+        )
+    )
+    return rows
 
 
 # ---- a replica killed mid-run -------------------------------------------------------------------------------
 
 
-async def _watch_sweep(r: redis.Redis, killed_at: float, before: dict[str, float], lease: float) -> float | None:
-    """Seconds from the kill until the dead replica's owner lease was swept from the line (the owner present
-    at the kill whose lease stopped being renewed and then vanished)."""
-    deadline = killed_at + lease * 3
-    while time.monotonic() < deadline:
-        now = dict((k.decode(), s) for k, s in r.zrange(OWNERS, 0, -1, withscores=True))
-        gone = [o for o in before if o not in now]
-        if gone:
-            return time.monotonic() - killed_at
-        await anyio.sleep(0.05)
-    return None
+async def _watch_sweep(redis_url: str, killed_at: float, before: set[str], lease: float) -> float | None:
+    """Seconds from the kill until the dead replica's owner lease was swept from the line. The watcher asks the
+    line how many slots are held every 50 ms, as a waiting call would (any operation sweeps lapsed leases)."""
+    client = AsyncRedis.from_url(redis_url)
+    watcher = RedisSlots(client)
+    try:
+        while time.monotonic() < killed_at + lease * 3:
+            await watcher.counts(ACCOUNT)
+            now = {k.decode() for k in await client.zrange(OWNERS, 0, -1)}
+            if before - now - {watcher.owner}:
+                return time.monotonic() - killed_at
+            await anyio.sleep(0.05)
+        return None
+    finally:
+        await client.aclose()
 
 
 async def sigkill(replicas: int, calls: int, max_jobs: int, task_seconds: float, lease: float, redis_url: str,
@@ -242,30 +291,29 @@ async def sigkill(replicas: int, calls: int, max_jobs: int, task_seconds: float,
     with run_in_thread(sim) as url:
         group = _Fleet(_env(sim, url, redis_url, lease), replicas)
         try:
-            async with _http_clients(group.servers) as clients:
-                swept: list[float | None] = []
-                held_at_kill: list[int] = []
+            swept: list[float | None] = []
+            held_at_kill: list[int] = []
 
-                async def kill() -> None:
-                    await anyio.sleep(kill_after)
-                    before = {k.decode(): s for k, s in raw.zrange(OWNERS, 0, -1, withscores=True)}
-                    held_at_kill.append(int(raw.hlen(f"frames-mcp:slots:held:{ACCOUNT}")))
-                    os.kill(group.servers[0].process.pid, signal.SIGKILL)
-                    swept.append(await _watch_sweep(raw, time.monotonic(), before, lease))
+            async def kill() -> None:
+                await anyio.sleep(kill_after)
+                before = {k.decode() for k in raw.zrange(OWNERS, 0, -1)}
+                held_at_kill.append(int(raw.hlen(f"frames-mcp:slots:held:{ACCOUNT}")))
+                os.kill(group.servers[0].process.pid, signal.SIGKILL)
+                swept.append(await _watch_sweep(redis_url, time.monotonic(), before, lease))
 
-                async with anyio.create_task_group() as tg:
-                    tg.start_soon(kill)
-                    _, outcomes = await _burst(clients, calls)
-                survivors = clients[1:]
-                created = await _sim_task_ids(sim, url)
-                store = open_store(redis_url)
-                try:
-                    recorded = [tid for tid in created if await store.records.get_task(tid) is not None]
-                finally:
-                    await store.close()
-                readable = 0
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(kill)
+                _, outcomes = await _http_burst(group.servers, calls)
+            created = await _sim_task_ids(sim, url)
+            store = open_store(redis_url)
+            try:
+                recorded = [tid for tid in created if await store.records.get_task(tid) is not None]
+            finally:
+                await store.close()
+            readable = 0
+            async with _client(group.servers[1]) as one, _client(group.servers[2]) as two:
                 for i, tid in enumerate(created):
-                    r = await survivors[i % len(survivors)].call_tool("get_task", {"taskId": tid, "wait_seconds": 0})
+                    r = await (one, two)[i % 2].call_tool("get_task", {"taskId": tid, "wait_seconds": 0})
                     readable += not r.is_error
         finally:
             group.close()

@@ -12,7 +12,7 @@ The model, the same in every backend:
 - Tickets and slots are leases of the process holding them: its one owner lease, renewed by the server's
   lifespan every `lease / 3`. A process that dies (kill -9) stops renewing; when its lease ends, every
   backend sweeps its tickets and slots away on the next operation, so the line moves on.
-- Every change bumps a version; `wait` returns once the version passed the one a standing was read at
+- Every change that can move someone's standing bumps a version (joining at the end does not); `wait` returns once the version passed the one a standing was read at
   (in the SQLite and Redis backends a single poller per process watches for other processes' changes).
   A lease that ends changes nothing by itself, so a standing also says when the next one of another
   process ends (`lapse_in`): a waiter looks again then, and its `take` sweeps.

@@ -39,8 +39,7 @@ class MemorySlots:
 
     async def join(self, account: str) -> str:
         ticket = str(next(self._ids))
-        self._account(account).line[ticket] = None
-        self._changed()
+        self._account(account).line[ticket] = None  # the end of the line: nobody's standing changes
         return ticket
 
     async def take(self, account: str, ticket: str, limit: int) -> Standing:

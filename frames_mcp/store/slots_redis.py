@@ -61,7 +61,7 @@ touch()
 local ticket = redis.call('INCR', P .. 'seq')
 redis.call('ZADD', P .. 'line:' .. account, ticket, ticket)
 redis.call('SADD', P .. 'own:' .. owner, 'l|' .. ticket .. '|' .. account)
-return {ticket, bump()}
+return ticket
 """
 
 _TAKE = """
@@ -198,9 +198,7 @@ class RedisSlots:
             raise StoreError(f"the admission line in Redis failed: {type(e).__name__}: {e}") from None
 
     async def join(self, account: str) -> str:
-        ticket, version = await self._call("join", account)
-        self._watch.bump(int(version))
-        return str(ticket)
+        return str(await self._call("join", account))  # no version bump: the end of the line moves nobody
 
     async def take(self, account: str, ticket: str, limit: int) -> Standing:
         ahead, held, placed, version, slot, check, *lapse = await self._call("take", account, ticket, limit)

@@ -97,14 +97,12 @@ class SqliteSlots:
     # ---- the line ----------------------------------------------------------------------------------------
 
     async def join(self, account: str) -> str:
-        def tx(c: Conn) -> tuple[str, int]:
+        def tx(c: Conn) -> str:
             self._touch(c, self._wall())
             row = c.execute("INSERT INTO slot_line (account, owner) VALUES (?, ?)", (account, self.owner))
-            return str(row.lastrowid), self._bump(c)
+            return str(row.lastrowid)  # no version bump: a place at the end changes nobody's standing
 
-        ticket, version = await self._run(tx)
-        self._watch.bump(version)
-        return ticket
+        return await self._run(tx)
 
     async def take(self, account: str, ticket: str, limit: int) -> Standing:
         def tx(c: Conn) -> Standing:
