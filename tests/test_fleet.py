@@ -182,3 +182,38 @@ async def test_a_store_that_fails_mid_run_costs_no_call_its_result(
         r = await c.call_tool("generate_frames", generate("still works"))
     assert r.structured_content is not None and r.structured_content["status"] == "SUCCEEDED", text_of(r)
     assert len(await sim_task_ids(one_slot)) == 1 and creates(one_slot) == 1
+
+
+async def test_calls_ahead_count_every_processes_callers(one_slot: Simulator, tmp_path: Path) -> None:
+    # Process A runs one task and has a second call waiting; a call in process B is told one call is ahead of
+    # it (A's), not that it is first because its own process has no one else waiting.
+    env = env_for(one_slot, f"sqlite:///{tmp_path}/state.db")
+    heard: list[str] = []
+    a_queued = anyio.Event()
+
+    async def on_a(progress: float, total: float | None, message: str | None) -> None:
+        if (message or "").startswith("Queued"):
+            a_queued.set()
+
+    async def on_b(progress: float, total: float | None, message: str | None) -> None:
+        heard.append(message or "")
+
+    async with stdio(env) as a, stdio(env) as b, anyio.create_task_group() as tg:
+        tg.start_soon(a.call_tool, "generate_frames", generate("first"))
+        await until(lambda: creates(one_slot) == 1)
+        tg.start_soon(lambda: a.call_tool("generate_frames", generate("second"), progress_callback=on_a))
+        await a_queued.wait()
+        await b.call_tool("generate_frames", generate("third"), progress_callback=on_b)
+    assert heard[0] == "Queued locally, 1 ahead: 1 of 1 slots in use"
+
+
+async def test_a_live_process_keeps_its_slot_past_the_lease(one_slot: Simulator, tmp_path: Path) -> None:
+    # A task that runs 5 s holds its slot for all of it although the lease is 2 s: the server's lifespan renews
+    # the lease, so the other process does not create early into useapi's 429.
+    env = env_for(one_slot, f"sqlite:///{tmp_path}/state.db", FRAMES_MCP_LEASE_SECONDS="2")
+    async with stdio(env) as a, stdio(env) as b, anyio.create_task_group() as tg:
+        tg.start_soon(a.call_tool, "generate_frames", generate("first [slow]"))
+        await until(lambda: creates(one_slot) == 1)
+        second = await b.call_tool("generate_frames", generate("second"))
+    assert not second.is_error, text_of(second)
+    assert one_slot.counts()["429s"] == 0 and creates(one_slot) == 2
