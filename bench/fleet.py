@@ -16,7 +16,8 @@ slots. Writes its table between the fleet markers of BENCHMARKS.md.
   created is in the store and readable with get_task through a surviving replica, and whether the
   survivors' calls all finished.
 The simulator runs in a thread of this process; servers are subprocesses on loopback; redis-server is
-Debian's, with persistence off. Figures, not tests: nothing here asserts.
+Debian's, with persistence off. Every server makes one warm-up call before the timed calls go out together.
+Figures, not tests: nothing here asserts.
 """
 
 from __future__ import annotations
@@ -29,8 +30,8 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import version
@@ -111,18 +112,45 @@ async def _generate(client: Client, prompt: str) -> Outcome:
     return Outcome(not r.is_error and data.get("status") == "SUCCEEDED", data.get("taskId"), text)
 
 
-async def _burst(clients: Sequence[Client], calls: int) -> tuple[float, list[Outcome]]:
-    """`calls` concurrent generate_frames spread round-robin over `clients`; (makespan, outcomes)."""
-    outcomes: list[Outcome] = []
+Opener = Callable[[], AbstractAsyncContextManager[Client]]
 
-    async def one(i: int) -> None:
-        outcomes.append(await _generate(clients[i % len(clients)], f"lantern {i}"))
 
-    began = time.perf_counter()
+async def _spread(openers: Sequence[Opener], calls: int) -> tuple[float, list[Outcome]]:
+    """One client per server; each makes one warm-up call (the account's maxJobs read, connections opened),
+    then `calls` concurrent generate_frames go out together, call i through server i mod n. Returns the
+    makespan of those calls and their outcomes; a server that dies fails the calls it still had."""
+    outcomes: dict[int, Outcome] = {}
+    ready = [anyio.Event() for _ in openers]
+    go = anyio.Event()
+
+    async def through(k: int) -> None:
+        mine = range(k, calls, len(openers))
+        try:
+            async with openers[k]() as client:
+                await _generate(client, f"warm-up {k}")
+                ready[k].set()
+                await go.wait()
+                async with anyio.create_task_group() as tg:
+                    for i in mine:
+
+                        async def one(i: int = i) -> None:
+                            outcomes[i] = await _generate(client, f"lantern {i}")
+
+                        tg.start_soon(one)
+        except Exception as e:  # the server was killed: its client fails as a whole
+            for i in mine:
+                outcomes.setdefault(i, Outcome(False, None, f"server lost: {type(e).__name__}"))
+        finally:
+            ready[k].set()
+
     async with anyio.create_task_group() as tg:
-        for i in range(calls):
-            tg.start_soon(one, i)
-    return time.perf_counter() - began, outcomes
+        for k in range(len(openers)):
+            tg.start_soon(through, k)
+        for event in ready:
+            await event.wait()
+        began = time.perf_counter()
+        go.set()
+    return time.perf_counter() - began, [outcomes[i] for i in range(calls)]
 
 
 def _frames_command() -> str:
@@ -144,10 +172,8 @@ def _makespan_rows(label: str, makespan: float, ideal: float, outcomes: list[Out
 
 
 async def _stdio_run(sim: Simulator, url: str, store: str, processes: int, calls: int) -> tuple[float, list[Outcome]]:
-    async with AsyncExitStack() as stack:
-        params = StdioServerParameters(command=_frames_command(), args=QUIET, env=_env(sim, url, store))
-        clients = [await stack.enter_async_context(Client(params)) for _ in range(processes)]
-        return await _burst(clients, processes * calls)
+    params = StdioServerParameters(command=_frames_command(), args=QUIET, env=_env(sim, url, store))
+    return await _spread([lambda: Client(params)] * processes, processes * calls)
 
 
 async def machine(processes: int, calls: int, max_jobs: int, task_seconds: float) -> list[Row]:
@@ -189,29 +215,7 @@ async def _client(server: HttpServer) -> AsyncIterator[Client]:
 
 
 async def _http_burst(servers: Sequence[HttpServer], calls: int) -> tuple[float, list[Outcome]]:
-    """`calls` concurrent generate_frames, call i through replica i mod n (one client per replica); a replica
-    that dies fails the calls it still had."""
-    outcomes: dict[int, Outcome] = {}
-
-    async def through(k: int) -> None:
-        mine = range(k, calls, len(servers))
-        try:
-            async with _client(servers[k]) as client, anyio.create_task_group() as tg:
-                for i in mine:
-
-                    async def one(i: int = i) -> None:
-                        outcomes[i] = await _generate(client, f"lantern {i}")
-
-                    tg.start_soon(one)
-        except Exception as e:  # the replica was killed: its client fails as a whole
-            for i in mine:
-                outcomes.setdefault(i, Outcome(False, None, f"replica lost: {type(e).__name__}"))
-
-    began = time.perf_counter()
-    async with anyio.create_task_group() as tg:
-        for k in range(len(servers)):
-            tg.start_soon(through, k)
-    return time.perf_counter() - began, [outcomes[i] for i in range(calls)]
+    return await _spread([lambda server=server: _client(server) for server in servers], calls)
 
 
 class _Fleet:
