@@ -15,8 +15,9 @@ import anyio
 import pytest
 from redis.asyncio import Redis
 
+from frames_mcp.jobs.admission import Admission
 from frames_mcp.store import StoreError
-from frames_mcp.store.slots import SlotLine
+from frames_mcp.store.slots import SlotLine, Standing, new_id
 from frames_mcp.store.slots_memory import MemorySlots
 from frames_mcp.store.slots_redis import RedisSlots
 from frames_mcp.store.slots_sqlite import SqliteSlots
@@ -63,6 +64,17 @@ def lines(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Lines
     return open_line
 
 
+async def join(line: SlotLine) -> str:
+    """A new ticket at the end of the line."""
+    ticket = new_id()
+    await line.join(A, ticket)
+    return ticket
+
+
+async def take(line: SlotLine, ticket: str, limit: int) -> Standing:
+    return await line.take(A, ticket, limit, new_id())
+
+
 def shared(backend: str) -> None:
     if backend == "memory":
         pytest.skip("the memory line lives in one process")
@@ -72,29 +84,29 @@ async def test_the_line_is_first_in_first_out_and_counts_every_callers_place(lin
     # With one slot, the first caller takes it and the others stand in the order they came, each told
     # how many are ahead of it, whichever process they are in.
     async with lines() as one, lines() as two:
-        t1, t2, t3 = await one.join(A), await two.join(A), await one.join(A)
-        first = await one.take(A, t1, 1)
+        t1, t2, t3 = await join(one), await join(two), await join(one)
+        first = await take(one, t1, 1)
         assert first.slot is not None and first.held == 1
-        assert (await one.take(A, t3, 1)).ahead == 1
-        second = await two.take(A, t2, 1)
+        assert (await take(one, t3, 1)).ahead == 1
+        second = await take(two, t2, 1)
         assert second.slot is None and second.ahead == 0 and second.held == 1
         await one.release(A, first.slot)
-        assert (await one.take(A, t3, 1)).slot is None  # t2 came first
-        assert (await two.take(A, t2, 1)).slot is not None
+        assert (await take(one, t3, 1)).slot is None  # t2 came first
+        assert (await take(two, t2, 1)).slot is not None
 
 
 async def test_free_slots_fill_at_once_without_overtaking(lines: Lines) -> None:
     # Three free slots admit the first three callers together; the fourth waits with three held.
     async with lines() as one, lines() as two:
-        tickets = [await (one if i % 2 else two).join(A) for i in range(4)]
-        taken = [await one.take(A, t, 3) for t in reversed(tickets)]
+        tickets = [await join(one if i % 2 else two) for i in range(4)]
+        taken = [await take(one, t, 3) for t in reversed(tickets)]
     assert [s.slot is not None for s in reversed(taken)] == [True, True, True, False]
 
 
 async def test_a_slot_bound_to_a_task_is_freed_by_whoever_sees_it_final(lines: Lines) -> None:
     # get_task in another process sees the task final: the slot comes back for everyone.
     async with lines() as one, lines() as two:
-        slot = (await one.take(A, await one.join(A), 1)).slot
+        slot = (await take(one, await join(one), 1)).slot
         assert slot is not None
         await one.bind(A, slot, "task-1")
         await one.abandon(A, slot, time.time() + 60)
@@ -107,12 +119,12 @@ async def test_a_slot_bound_to_a_task_is_freed_by_whoever_sees_it_final(lines: L
 async def test_an_orphans_check_is_claimed_by_one_waiter_at_a_time(lines: Lines) -> None:
     # Two processes' head waiters must not both read the same orphaned task: the claim moves its next check.
     async with lines() as one, lines() as two:
-        slot = (await one.take(A, await one.join(A), 1)).slot
+        slot = (await take(one, await join(one), 1)).slot
         assert slot is not None
         await one.bind(A, slot, "task-1")
         now = time.time()
         await one.abandon(A, slot, now + 0.5)
-        waiting = await two.take(A, await two.join(A), 1)
+        waiting = await take(two, await join(two), 1)
         assert waiting.next_check == pytest.approx(now + 0.5)
         assert await two.due(A, now, now + 5) == []
         assert await two.due(A, now + 1, now + 5) == ["task-1"]
@@ -123,11 +135,11 @@ async def test_an_orphans_check_is_claimed_by_one_waiter_at_a_time(lines: Lines)
 async def test_leaving_the_line_moves_the_callers_behind(lines: Lines) -> None:
     # A cancelled caller gives its place up at once.
     async with lines() as one, lines() as two:
-        busy = (await one.take(A, await one.join(A), 1)).slot
-        gone, stays = await one.join(A), await two.join(A)
-        assert (await two.take(A, stays, 1)).ahead == 1
+        busy = (await take(one, await join(one), 1)).slot
+        gone, stays = await join(one), await join(two)
+        assert (await take(two, stays, 1)).ahead == 1
         await one.leave(A, gone)
-        assert (await two.take(A, stays, 1)).ahead == 0
+        assert (await take(two, stays, 1)).ahead == 0
         assert busy is not None and await one.counts(A) == (1, 1)
 
 
@@ -135,14 +147,14 @@ async def test_a_dead_processes_slots_and_places_lapse_with_its_lease(backend: s
     # kill -9: the process stops renewing; when its lease ends the others sweep its slot and its place.
     shared(backend)
     async with lines(lease=1.0) as dead, lines() as alive:
-        assert (await dead.take(A, await dead.join(A), 1)).slot is not None
-        await dead.join(A)
-        mine = await alive.join(A)
-        waiting = await alive.take(A, mine, 1)
+        assert (await take(dead, await join(dead), 1)).slot is not None
+        await join(dead)
+        mine = await join(alive)
+        waiting = await take(alive, mine, 1)
         assert waiting.ahead == 1
         assert waiting.lapse_in is not None and 0 <= waiting.lapse_in <= 1.0  # when to look again
         await anyio.sleep(1.2)
-        taken = await alive.take(A, mine, 1)
+        taken = await take(alive, mine, 1)
     assert taken.slot is not None and taken.held == 1
 
 
@@ -150,7 +162,7 @@ async def test_renewing_keeps_a_processes_slots_past_the_lease(backend: str, lin
     # A live process renews every third of its lease: its slots stay counted however long its tasks run.
     shared(backend)
     async with lines(lease=1.0) as holder, lines() as other:
-        assert (await holder.take(A, await holder.join(A), 1)).slot is not None
+        assert (await take(holder, await join(holder), 1)).slot is not None
         for _ in range(6):
             await anyio.sleep(0.25)
             await holder.renew()
@@ -161,10 +173,10 @@ async def test_a_ticket_swept_away_says_so(backend: str, lines: Lines) -> None:
     # A process whose lease lapsed (a long store outage) learns its place is gone and can join again.
     shared(backend)
     async with lines(lease=0.5) as slow, lines() as other:
-        ticket = await slow.join(A)
+        ticket = await join(slow)
         await anyio.sleep(0.7)
         await other.counts(A)  # anyone's next operation sweeps
-        standing = await slow.take(A, ticket, 1)
+        standing = await take(slow, ticket, 1)
     assert standing.placed is False and standing.slot is None
 
 
@@ -173,9 +185,9 @@ async def test_a_change_in_another_process_wakes_a_waiter_promptly(backend: str,
     # not at the waiter's deadline.
     shared(backend)
     async with lines() as one, lines() as two:
-        slot = (await one.take(A, await one.join(A), 1)).slot
+        slot = (await take(one, await join(one), 1)).slot
         assert slot is not None
-        standing = await two.take(A, await two.join(A), 1)
+        standing = await take(two, await join(two), 1)
         assert standing.slot is None
         began = time.monotonic()
         async with anyio.create_task_group() as tg:
@@ -188,7 +200,7 @@ async def test_a_change_in_another_process_wakes_a_waiter_promptly(backend: str,
 async def test_wait_ends_at_its_timeout_when_nothing_changes(lines: Lines) -> None:
     # A waiter with nothing to wake it still returns at its own deadline.
     async with lines() as one:
-        standing = await one.take(A, await one.join(A), 0)
+        standing = await take(one, await join(one), 0)
         began = time.monotonic()
         await one.wait(standing.version, 0.2)
     assert 0.15 < time.monotonic() - began < 2.0
@@ -198,5 +210,23 @@ async def test_an_unreachable_redis_is_a_slots_error() -> None:
     # A store failure surfaces as one error type the admission can log and work around.
     line = RedisSlots(Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=1), owns_connection=True)
     with pytest.raises(StoreError, match="Redis"):
-        await line.join(A)
+        await join(line)
     await line.aclose()
+
+
+class LostAnswers(MemorySlots):
+    """A real line whose join and take run but whose answers are lost on the way back (a Redis reply that
+    times out after the script ran)."""
+
+    async def take(self, account: str, ticket: str, limit: int, slot: str) -> Standing:
+        await super().take(account, ticket, limit, slot)
+        raise StoreError("the answer was lost")
+
+
+async def test_a_lost_answer_leaves_no_slot_or_place_behind() -> None:
+    # The call goes ahead without the shared line, and gives back the slot and the place the store did take:
+    # a live process renews its leases, so anything left behind would be counted for as long as it lives.
+    line = LostAnswers()
+    slot = await Admission(line).acquire(A, 1, time.monotonic() + 5)
+    assert slot is not None and slot.id is None
+    assert await line.counts(A) == (0, 0)

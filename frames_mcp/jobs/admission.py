@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import anyio
 
 from frames_mcp.store.base import StoreError
-from frames_mcp.store.slots import SlotLine
+from frames_mcp.store.slots import SlotLine, Standing, new_id
 from frames_mcp.store.slots_memory import MemorySlots
 
 log = logging.getLogger(__name__)
@@ -115,23 +115,17 @@ class Admission:
     ) -> Slot | None:
         """A slot on `account` once fewer than `limit - held` callers are ahead in line; None if `deadline`
         comes first. Cancellation leaves the line at once."""
-        ticket: str | None = None
+        ticket, slot, in_line = new_id(), new_id(), True
         try:
-            ticket = await self.line.join(account)
+            await self.line.join(account, ticket)
             told: tuple[int, int] | None = None
             while True:
-                standing = None
-                # Shielded: a slot taken in the store must reach the caller (whose `finally` gives it back),
-                # or it would stay counted, renewed, for as long as this process lives.
-                with anyio.move_on_after(CLEANUP_SECONDS, shield=True):
-                    standing = await self.line.take(account, ticket, limit)
-                if standing is None:
-                    raise StoreError("the admission line did not answer in time")
+                standing = await self._take(account, ticket, limit, slot)
                 if standing.slot is not None:
-                    ticket = None  # taken: no longer in line
-                    return Slot(account, standing.slot, self)
+                    in_line = False  # taken: the ticket left the line
+                    return Slot(account, slot, self)
                 if not standing.placed:  # our lease lapsed (a long store outage): back in line
-                    ticket = await self.line.join(account)
+                    await self.line.join(account, ticket)
                     continue
                 now = self._clock()
                 if now >= deadline:
@@ -141,21 +135,32 @@ class Admission:
                     await on_queued(standing.ahead, standing.held, limit)
                     continue  # the line may have moved meanwhile
                 check = standing.next_check if standing.ahead == 0 and refresh is not None else None
-                if check is not None and check <= self._wall():
+                if check is not None and check <= self._wall() and refresh is not None:
                     due = await self.line.due(account, self._wall(), self._wall() + self.orphan_check_every)
-                    if due and refresh is not None:
+                    if due:  # none: another process's waiter claimed the check; wait below
                         await refresh(due, deadline)
-                    continue
+                        continue
                 wake = deadline if check is None else min(deadline, now + max(check - self._wall(), 0.05))
                 if standing.lapse_in is not None:  # another process's lease ends: its slots may come back
                     wake = min(wake, now + standing.lapse_in + 0.05)
                 await self.line.wait(standing.version, wake - now)
         except StoreError as e:
             log.warning("the shared admission line failed (%s): admitting this call without it", e)
+            await self._safely("release", self.line.release(account, slot))  # if the lost answer had taken it
             return Slot(account, None, self)
         finally:
-            if ticket is not None:
+            if in_line:
                 await self._safely("leave", self.line.leave(account, ticket))
+
+    async def _take(self, account: str, ticket: str, limit: int, slot: str) -> Standing:
+        """Shielded: a slot taken in the store must reach the caller (whose `finally` gives it back), or it
+        would stay counted, renewed, for as long as this process lives."""
+        standing = None
+        with anyio.move_on_after(CLEANUP_SECONDS, shield=True):
+            standing = await self.line.take(account, ticket, limit, slot)
+        if standing is None:
+            raise StoreError("the admission line did not answer in time")
+        return standing
 
     async def _safely(self, what: str, op: Awaitable[object]) -> None:
         """Bookkeeping that must neither fail a call nor be cut short by its cancellation."""

@@ -2,7 +2,10 @@
 slots held by admitted ones, seen alike by every process on the same store.
 
 The model, the same in every backend:
-- A call *joins* the line and gets a ticket; tickets are ordered by when they joined, across processes.
+- A call *joins* the line with a ticket; tickets are ordered by when they joined, across processes. Ticket
+  and slot ids are chosen by the caller (`new_id`), so a call whose answer was lost can still give back
+  whatever the store did for it (a lost join or take must not leave a place or a slot behind, renewed
+  for as long as the process lives).
 - It *takes* a slot when fewer than `limit - held` tickets are ahead of it (so nobody overtakes an
   earlier caller, and several free slots fill at once). Its standing says how many calls are ahead
   (every process's) and how many slots are held.
@@ -12,8 +15,9 @@ The model, the same in every backend:
 - Tickets and slots are leases of the process holding them: its one owner lease, renewed by the server's
   lifespan every `lease / 3`. A process that dies (kill -9) stops renewing; when its lease ends, every
   backend sweeps its tickets and slots away on the next operation, so the line moves on.
-- Every change that can move someone's standing bumps a version (joining at the end does not); `wait` returns once the version passed the one a standing was read at
-  (in the SQLite and Redis backends a single poller per process watches for other processes' changes).
+- Every change that can move someone's standing bumps a version (joining at the end does not); `wait`
+  returns once the version passed the one a standing was read at (in the SQLite and Redis backends a single
+  poller per process watches for other processes' changes).
   A lease that ends changes nothing by itself, so a standing also says when the next one of another
   process ends (`lapse_in`): a waiter looks again then, and its `take` sweeps.
 Times in the store are wall-clock seconds (the same on every process of one machine; Redis uses its own
@@ -56,12 +60,13 @@ class SlotLine(Protocol):
 
     lease: float
 
-    async def join(self, account: str) -> str:
-        """A place at the end of `account`'s line: its ticket."""
+    async def join(self, account: str, ticket: str) -> None:
+        """A place for `ticket` at the end of `account`'s line."""
         ...
 
-    async def take(self, account: str, ticket: str, limit: int) -> Standing:
-        """Take a slot if the ticket's turn has come (the ticket then leaves the line), else its standing."""
+    async def take(self, account: str, ticket: str, limit: int, slot: str) -> Standing:
+        """Take a slot (named `slot`) if the ticket's turn has come (the ticket then leaves the line), else
+        the ticket's standing."""
         ...
 
     async def leave(self, account: str, ticket: str) -> None:
@@ -136,8 +141,8 @@ def attach(store: Store, lease: float = DEFAULT_LEASE) -> SlotLine:
     return line
 
 
-def new_owner() -> str:
-    """This process's owner id in the shared line."""
+def new_id() -> str:
+    """A fresh owner, ticket or slot id."""
     return uuid.uuid4().hex
 
 

@@ -3,7 +3,6 @@ slots.py for one process, so leases never lapse and changes wake waiters directl
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, field
 
 from frames_mcp.store.slots import DEFAULT_LEASE, Standing, Versioned
@@ -26,7 +25,6 @@ class MemorySlots:
         self.lease = lease
         self._accounts: dict[str, _Account] = {}
         self._by_task: dict[str, tuple[str, str]] = {}  # taskId -> (account, slot)
-        self._ids = itertools.count(1)
         self._version = 0
         self._watch = Versioned()
 
@@ -37,19 +35,16 @@ class MemorySlots:
         self._version += 1
         self._watch.bump(self._version)
 
-    async def join(self, account: str) -> str:
-        ticket = str(next(self._ids))
+    async def join(self, account: str, ticket: str) -> None:
         self._account(account).line[ticket] = None  # the end of the line: nobody's standing changes
-        return ticket
 
-    async def take(self, account: str, ticket: str, limit: int) -> Standing:
+    async def take(self, account: str, ticket: str, limit: int, slot: str) -> Standing:
         acc = self._account(account)
         if ticket not in acc.line:
             return Standing(None, 0, len(acc.held), False, None, self._version)
         ahead = list(acc.line).index(ticket)
         if ahead < limit - len(acc.held):
             del acc.line[ticket]
-            slot = str(next(self._ids))
             acc.held[slot] = _Held()
             self._changed()
             return Standing(slot, 0, len(acc.held), True, None, self._version)

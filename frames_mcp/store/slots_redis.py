@@ -18,7 +18,7 @@ from redis.exceptions import RedisError
 
 from frames_mcp.store.base import StoreError
 from frames_mcp.store.redis import KEY_PREFIX
-from frames_mcp.store.slots import DEFAULT_LEASE, WATCH_EVERY, Standing, Versioned, new_owner
+from frames_mcp.store.slots import DEFAULT_LEASE, WATCH_EVERY, Standing, Versioned, new_id
 
 PREFIX = KEY_PREFIX + "slots:"
 
@@ -45,7 +45,7 @@ local function sweep()
   if #dead == 0 then return end
   for _, o in ipairs(dead) do
     for _, ref in ipairs(redis.call('SMEMBERS', P .. 'own:' .. o)) do
-      local kind, id, account = string.match(ref, '^(%a)|(%d+)|(.*)$')
+      local kind, id, account = string.match(ref, '^(%a)|(%x+)|(.*)$')
       if kind == 'l' then redis.call('ZREM', P .. 'line:' .. account, id) else drop_slot(account, id) end
     end
     redis.call('DEL', P .. 'own:' .. o)
@@ -56,16 +56,15 @@ end
 """
 
 _JOIN = """
-local account = ARGV[4]
+local account, ticket = ARGV[4], ARGV[5]
 touch()
-local ticket = redis.call('INCR', P .. 'seq')
-redis.call('ZADD', P .. 'line:' .. account, ticket, ticket)
+redis.call('ZADD', P .. 'line:' .. account, redis.call('INCR', P .. 'seq'), ticket)
 redis.call('SADD', P .. 'own:' .. owner, 'l|' .. ticket .. '|' .. account)
-return ticket
+return 1
 """
 
 _TAKE = """
-local account, ticket, limit = ARGV[4], ARGV[5], tonumber(ARGV[6])
+local account, ticket, limit, slot = ARGV[4], ARGV[5], tonumber(ARGV[6]), ARGV[7]
 sweep()
 local held = redis.call('HLEN', P .. 'held:' .. account)
 local rank = redis.call('ZRANK', P .. 'line:' .. account, ticket)
@@ -73,11 +72,10 @@ if not rank then return {0, held, 0, tonumber(redis.call('GET', P .. 'version') 
 if rank < limit - held then
   redis.call('ZREM', P .. 'line:' .. account, ticket)
   redis.call('SREM', P .. 'own:' .. owner, 'l|' .. ticket .. '|' .. account)
-  local slot = redis.call('INCR', P .. 'seq')
   redis.call('HSET', P .. 'held:' .. account, slot, owner)
   redis.call('SADD', P .. 'own:' .. owner, 's|' .. slot .. '|' .. account)
   touch()
-  return {0, held + 1, 1, bump(), tostring(slot), ''}
+  return {0, held + 1, 1, bump(), slot, ''}
 end
 local first = redis.call('ZRANGE', P .. 'orphan:' .. account, 0, 0, 'WITHSCORES')
 local lapse = ''
@@ -118,7 +116,7 @@ return 0
 _FINISHED = """
 local ref = redis.call('HGET', P .. 'bytask', ARGV[4])
 if not ref then return 0 end
-local slot, account = string.match(ref, '^(%d+)|(.*)$')
+local slot, account = string.match(ref, '^(%x+)|(.*)$')
 if drop_slot(account, slot) then return bump() end
 return 0
 """
@@ -159,7 +157,7 @@ class RedisSlots:
         owns_connection: bool = False,
     ) -> None:
         self.lease = lease
-        self.owner = new_owner()
+        self.owner = new_id()
         self._redis = redis
         self._prefix = prefix
         self._owns = owns_connection
@@ -197,14 +195,14 @@ class RedisSlots:
         except (RedisError, OSError) as e:
             raise StoreError(f"the admission line in Redis failed: {type(e).__name__}: {e}") from None
 
-    async def join(self, account: str) -> str:
-        return str(await self._call("join", account))  # no version bump: the end of the line moves nobody
+    async def join(self, account: str, ticket: str) -> None:
+        await self._call("join", account, ticket)  # no version bump: the end of the line moves nobody
 
-    async def take(self, account: str, ticket: str, limit: int) -> Standing:
-        ahead, held, placed, version, slot, check, *lapse = await self._call("take", account, ticket, limit)
+    async def take(self, account: str, ticket: str, limit: int, slot: str) -> Standing:
+        ahead, held, placed, version, taken, check, *lapse = await self._call("take", account, ticket, limit, slot)
         self._watch.bump(int(version))
         return Standing(
-            slot=_text(slot) or None,
+            slot=_text(taken) or None,
             ahead=int(ahead),
             held=int(held),
             placed=bool(placed),

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from frames_mcp.store.slots import DEFAULT_LEASE, WATCH_EVERY, Standing, Versioned, new_owner
+from frames_mcp.store.slots import DEFAULT_LEASE, WATCH_EVERY, Standing, Versioned, new_id
 from frames_mcp.store.sqlite import Database
 
 T = TypeVar("T")
@@ -21,11 +21,13 @@ T = TypeVar("T")
 SLOTS_MIGRATIONS: tuple[str, ...] = (
     """
     CREATE TABLE slot_owners (owner TEXT PRIMARY KEY, expires REAL NOT NULL);
-    CREATE TABLE slot_line (ticket INTEGER PRIMARY KEY AUTOINCREMENT, account TEXT NOT NULL, owner TEXT NOT NULL);
-    CREATE INDEX slot_line_account ON slot_line (account, ticket);
+    CREATE TABLE slot_line (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT, ticket TEXT NOT NULL UNIQUE, account TEXT NOT NULL,
+        owner TEXT NOT NULL
+    );
+    CREATE INDEX slot_line_account ON slot_line (account, seq);
     CREATE TABLE slot_held (
-        slot INTEGER PRIMARY KEY AUTOINCREMENT, account TEXT NOT NULL, owner TEXT NOT NULL,
-        task_id TEXT, check_at REAL
+        slot TEXT PRIMARY KEY, account TEXT NOT NULL, owner TEXT NOT NULL, task_id TEXT, check_at REAL
     );
     CREATE INDEX slot_held_account ON slot_held (account);
     CREATE INDEX slot_held_task ON slot_held (task_id);
@@ -46,7 +48,7 @@ class SqliteSlots:
         wall: Callable[[], float] = time.time,
     ) -> None:
         self.lease = lease
-        self.owner = new_owner()
+        self.owner = new_id()
         self._db = db
         self._wall = wall
         db.ensure_schema("slots", SLOTS_MIGRATIONS)
@@ -96,28 +98,28 @@ class SqliteSlots:
 
     # ---- the line ----------------------------------------------------------------------------------------
 
-    async def join(self, account: str) -> str:
-        def tx(c: Conn) -> str:
+    async def join(self, account: str, ticket: str) -> None:
+        def tx(c: Conn) -> None:
             self._touch(c, self._wall())
-            row = c.execute("INSERT INTO slot_line (account, owner) VALUES (?, ?)", (account, self.owner))
-            return str(row.lastrowid)  # no version bump: a place at the end changes nobody's standing
+            c.execute("INSERT INTO slot_line (ticket, account, owner) VALUES (?, ?, ?)", (ticket, account, self.owner))
+            # no version bump: a place at the end of the line changes nobody's standing
 
-        return await self._run(tx)
+        await self._run(tx)
 
-    async def take(self, account: str, ticket: str, limit: int) -> Standing:
+    async def take(self, account: str, ticket: str, limit: int, slot: str) -> Standing:
         def tx(c: Conn) -> Standing:
             now = self._wall()
             self._sweep(c, now)
             (held,) = c.execute("SELECT COUNT(*) FROM slot_held WHERE account = ?", (account,)).fetchone()
-            if c.execute("SELECT 1 FROM slot_line WHERE ticket = ?", (int(ticket),)).fetchone() is None:
+            mine = c.execute("SELECT seq FROM slot_line WHERE ticket = ?", (ticket,)).fetchone()
+            if mine is None:
                 return Standing(None, 0, held, False, None, self._version(c))
             (ahead,) = c.execute(
-                "SELECT COUNT(*) FROM slot_line WHERE account = ? AND ticket < ?", (account, int(ticket))
+                "SELECT COUNT(*) FROM slot_line WHERE account = ? AND seq < ?", (account, mine[0])
             ).fetchone()
             if ahead < limit - held:
-                c.execute("DELETE FROM slot_line WHERE ticket = ?", (int(ticket),))
-                row = c.execute("INSERT INTO slot_held (account, owner) VALUES (?, ?)", (account, self.owner))
-                slot = str(row.lastrowid)
+                c.execute("DELETE FROM slot_line WHERE ticket = ?", (ticket,))
+                c.execute("INSERT INTO slot_held (slot, account, owner) VALUES (?, ?, ?)", (slot, account, self.owner))
                 self._touch(c, now)
                 return Standing(slot, 0, held + 1, True, None, self._bump(c))
             (check,) = c.execute("SELECT MIN(check_at) FROM slot_held WHERE account = ?", (account,)).fetchone()
@@ -130,18 +132,18 @@ class SqliteSlots:
         return standing
 
     async def leave(self, account: str, ticket: str) -> None:
-        await self._change(lambda c: c.execute("DELETE FROM slot_line WHERE ticket = ?", (int(ticket),)).rowcount > 0)
+        await self._change(lambda c: c.execute("DELETE FROM slot_line WHERE ticket = ?", (ticket,)).rowcount > 0)
 
     async def bind(self, account: str, slot: str, task_id: str) -> None:
-        await self._run(lambda c: c.execute("UPDATE slot_held SET task_id = ? WHERE slot = ?", (task_id, int(slot))))
+        await self._run(lambda c: c.execute("UPDATE slot_held SET task_id = ? WHERE slot = ?", (task_id, slot)))
 
     async def abandon(self, account: str, slot: str, check_at: float) -> None:
         await self._change(
-            lambda c: c.execute("UPDATE slot_held SET check_at = ? WHERE slot = ?", (check_at, int(slot))).rowcount > 0
+            lambda c: c.execute("UPDATE slot_held SET check_at = ? WHERE slot = ?", (check_at, slot)).rowcount > 0
         )
 
     async def release(self, account: str, slot: str) -> None:
-        await self._change(lambda c: c.execute("DELETE FROM slot_held WHERE slot = ?", (int(slot),)).rowcount > 0)
+        await self._change(lambda c: c.execute("DELETE FROM slot_held WHERE slot = ?", (slot,)).rowcount > 0)
 
     async def finished(self, task_id: str) -> bool:
         found = False
