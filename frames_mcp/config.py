@@ -9,6 +9,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from frames_mcp.store import check_url, default_url
 from frames_mcp.useapi.errors import ConfigurationError
 from frames_mcp.useapi.ids import EMAIL_PATTERN
 
@@ -21,16 +22,16 @@ ENV_NAMES = {
     "base_url": "USEAPI_BASE_URL",
     "email": "USEAPI_EMAIL",
     "wait_seconds": "FRAMES_MCP_WAIT_SECONDS",
+    "lease_seconds": "FRAMES_MCP_LEASE_SECONDS",
     "output_dir": "FRAMES_MCP_OUTPUT_DIR",
     "preview": "FRAMES_MCP_PREVIEW",
     "allow_private_urls": "FRAMES_MCP_ALLOW_PRIVATE_URLS",
     "max_image_mb": "FRAMES_MCP_MAX_IMAGE_MB",
     "image_origins": "FRAMES_MCP_IMAGE_ORIGINS",
+    "store": "FRAMES_MCP_STORE",
     "auth_token": "FRAMES_MCP_AUTH_TOKEN",
     "allowed_hosts": "FRAMES_MCP_ALLOWED_HOSTS",
     "allowed_origins": "FRAMES_MCP_ALLOWED_ORIGINS",
-    "store": "FRAMES_MCP_STORE",
-    "lease_seconds": "FRAMES_MCP_LEASE_SECONDS",
 }
 
 # An origin the gallery view may load images from: scheme and host (optionally one leading `*.` label
@@ -50,6 +51,8 @@ class Settings(BaseModel):
     base_url: str = Field(default=DEFAULT_BASE_URL, pattern=r"^https?://[^\s/]+(:\d+)?(/\S*)?$")
     email: str | None = Field(default=None, pattern=EMAIL_PATTERN)
     wait_seconds: int = Field(default=45, ge=0, le=WAIT_MAX)
+    # How long a process that died (kill -9) keeps its admission slots counted; renewed every third of it.
+    lease_seconds: float = Field(default=30.0, ge=1, le=600)
     demo: bool = False
     output_dir: Path | None = Field(default=None, description="Where save=true writes images; absolute.")
     preview: bool = Field(default=True, description="Attach a contact sheet to finished results by default.")
@@ -61,14 +64,16 @@ class Settings(BaseModel):
     auth_token: SecretStr | None = Field(default=None, description="FRAMES_MCP_AUTH_TOKEN")
     allowed_hosts: tuple[str, ...] | None = Field(default=None, description="FRAMES_MCP_ALLOWED_HOSTS")
     allowed_origins: tuple[str, ...] | None = Field(default=None, description="FRAMES_MCP_ALLOWED_ORIGINS")
-    store: str | None = Field(
-        default=None, description="FRAMES_MCP_STORE: memory, sqlite:///ABSOLUTE/PATH or redis://HOST:PORT/DB"
-    )
-    # How long a process that died (kill -9) keeps its admission slots counted; renewed every third of it.
-    lease_seconds: float = Field(default=30.0, ge=1, le=600, description="FRAMES_MCP_LEASE_SECONDS")
     image_origins: tuple[str, ...] = Field(
         default=(), description="FRAMES_MCP_IMAGE_ORIGINS: extra origins the gallery view may load images from"
     )
+    # Where task records and the shared admission line live (frames_mcp/store). None: SQLite in the user state
+    # directory (memory with --demo: simulated tasks are not real ones). repr=False: a Redis URL may hold a password.
+    store: str | None = Field(default=None, repr=False, description="FRAMES_MCP_STORE")
+
+    @property
+    def store_url(self) -> str:
+        return self.store or ("memory" if self.demo else default_url())
 
     @property
     def max_image_bytes(self) -> int:
@@ -91,6 +96,13 @@ class Settings(BaseModel):
         if path.exists() and not path.is_dir():
             raise ValueError(f"{text!r} exists and is not a directory")
         return path
+
+    @field_validator("store", mode="before")
+    @classmethod
+    def _store_url(cls, v: object) -> object:
+        if v is None or (isinstance(v, str) and not v.strip()):
+            return None
+        return check_url(str(v).strip())
 
     @field_validator("token", "auth_token", mode="before")
     @classmethod

@@ -21,6 +21,9 @@ from frames_mcp.server.app import build_server
 from frames_mcp.simulator import Simulator, SimulatorConfig, run_in_thread
 from frames_mcp.useapi.client import RetryPolicy
 
+# A real Redis server for the store's tests (redis_server, redis_url, own_redis).
+pytest_plugins = ["tests._redis"]
+
 # Short simulated times: a task is queued 0.1 s and runs 0.4 s, so a full generation takes about half a second.
 FAST = {"queue_seconds": 0.1, "run_seconds": 0.4, "image_px": 64}
 
@@ -79,7 +82,7 @@ def settings_for(sim: Simulator, **overrides: Any) -> Settings:
         "token": SecretStr(sim.config.token),
         "base_url": sim.base_url,  # type: ignore[attr-defined]
         "wait_seconds": 10,
-        "store": "memory",  # each in-memory server on its own, as before the store (test_fleet.py shares one)
+        "store": "memory",  # each server its own records; tests of the durable store name theirs
     }
     values.update(overrides)
     return Settings(**values)

@@ -22,7 +22,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 from frames_mcp.simulator import Simulator
 
-from ._redis import RedisServer, own_redis, redis_server, redis_url  # noqa: F401 (fixtures)
+from ._redis import RedisServer
 from ._tools import HttpServer, http_server
 from .conftest import console_script, creates, running_sim, sim_task_ids, text_of
 
@@ -135,7 +135,7 @@ async def _prompts_oldest_first(sim: Simulator) -> list[str]:
 
 async def test_two_http_replicas_on_one_redis_share_the_accounts_slots(
     one_slot: Simulator,
-    redis_url: str,  # noqa: F811 (the fixture)
+    redis_url: str,
 ) -> None:
     # Replicas behind a load balancer: a call on one replica waits for the other replica's task.
     async with replicas(env_for(one_slot, redis_url), 2) as (one, two), client_of(one) as a, client_of(two) as b:
@@ -173,7 +173,7 @@ async def test_a_killed_process_gives_its_slot_back_when_its_lease_ends(
 
 async def test_a_store_that_fails_mid_run_costs_no_call_its_result(
     one_slot: Simulator,
-    own_redis: RedisServer,  # noqa: F811 (the fixture)
+    own_redis: RedisServer,
 ) -> None:
     # Redis goes away after the server started: the call still runs (without the shared line; useapi's own
     # 429s still guard the account) and returns its task, instead of failing or hanging.

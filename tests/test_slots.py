@@ -23,8 +23,6 @@ from frames_mcp.store.slots_redis import RedisSlots
 from frames_mcp.store.slots_sqlite import SqliteSlots
 from frames_mcp.store.sqlite import Database
 
-from ._redis import redis_server, redis_url  # noqa: F401 (fixtures)
-
 pytestmark = pytest.mark.anyio
 A = "a@frames.local"
 

@@ -25,7 +25,6 @@ from frames_mcp.jobs.service import Jobs, Tuning
 from frames_mcp.server import catalog, completions, gallery, prompt, references, tasks
 from frames_mcp.server.state import AppState
 from frames_mcp.store import open_store, slots
-from frames_mcp.store.slots import SlotLine
 from frames_mcp.useapi.client import LazyTransport, UseapiClient
 
 # Pillow (previews, uploads) is imported where it is first used, not at startup: clients list the tools of a
@@ -102,22 +101,17 @@ def _lifespan(settings: Settings, tuning: Tuning, ledger: Ledger, apps: gallery.
                 httpx2.AsyncClient(timeout=HTTP_TIMEOUT, headers=headers, transport=LazyTransport())
             )
             client = UseapiClient(http, token, retry=tuning.retry)
-            slots = await _admission_line(stack, settings)
-            yield AppState(client, settings, downloads, Jobs(client, tuning, ledger=ledger, slots=slots))
+            store = open_store(settings.store_url)
+            stack.push_async_callback(store.close)
+            line = slots.attach(store, settings.lease_seconds)
+            jobs = Jobs(client, tuning, ledger=ledger, slots=line)
+            # Work the server owns beside its calls: renewing its admission lease.
+            background = await stack.enter_async_context(anyio.create_task_group())
+            stack.callback(background.cancel_scope.cancel)  # runs first at the end: nothing waits on it
+            background.start_soon(slots.keep_renewed, line)
+            yield AppState(client, settings, downloads, jobs)
 
     return lifespan
-
-
-async def _admission_line(stack: AsyncExitStack, settings: Settings) -> SlotLine:
-    """The store's shared admission line, its lease renewed by a task group of the lifespan until it ends."""
-    store = open_store(settings.store)
-    stack.push_async_callback(store.close)
-    line = slots.attach(store, settings.lease_seconds)
-    renewals = await stack.enter_async_context(anyio.create_task_group())
-    renewals.start_soon(slots.keep_renewed, line)
-    stack.callback(renewals.cancel_scope.cancel)
-    log.info("admission shared through the %s store (lease %g s)", store.describe(), settings.lease_seconds)
-    return line
 
 
 def _answer_set_level(mcp: MCPServer[AppState]) -> None:
