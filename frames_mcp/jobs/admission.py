@@ -143,7 +143,10 @@ class Admission:
                 wake = deadline if check is None else min(deadline, now + max(check - self._wall(), 0.05))
                 if standing.lapse_in is not None:  # another process's lease ends: its slots may come back
                     wake = min(wake, now + standing.lapse_in + 0.05)
-                await self.line.wait(standing.version, wake - now)
+                # Admissions ahead do not bring our turn nearer (one place and one free slot fewer); each
+                # place or slot that goes does, and moves the version at least one: no look before then.
+                steps = max(1, standing.ahead - (limit - standing.held) + 1)
+                await self.line.wait(standing.version + steps - 1, wake - now)
         except StoreError as e:
             log.warning("the shared admission line failed (%s): admitting this call without it", e)
             await self._safely("release", self.line.release(account, slot))  # if the lost answer had taken it

@@ -51,7 +51,10 @@ class Standing:
     held: int  # slots held on the account, every process's, this one's included once taken
     placed: bool  # False: the ticket is no longer in line (its lease lapsed): join again
     next_check: float | None  # wall time of the earliest orphan check due on the account
-    version: int  # the line's version this standing was read at (for `wait`)
+    # The line's version this standing was read at (for `wait`). Each place or slot that goes (a leave, a
+    # release, each one a sweep removes) adds at least one, so a caller n steps from its turn need not look
+    # again before the version moved n.
+    version: int
     lapse_in: float | None = None  # seconds until another process's lease ends (a sweep may then free slots)
 
 

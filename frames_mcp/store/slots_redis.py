@@ -43,15 +43,17 @@ end
 local function sweep()
   local dead = redis.call('ZRANGEBYSCORE', P .. 'owners', '-inf', '(' .. now)
   if #dead == 0 then return end
+  local gone = 1
   for _, o in ipairs(dead) do
     for _, ref in ipairs(redis.call('SMEMBERS', P .. 'own:' .. o)) do
+      gone = gone + 1
       local kind, id, account = string.match(ref, '^(%a)|(%x+)|(.*)$')
       if kind == 'l' then redis.call('ZREM', P .. 'line:' .. account, id) else drop_slot(account, id) end
     end
     redis.call('DEL', P .. 'own:' .. o)
     redis.call('ZREM', P .. 'owners', o)
   end
-  bump()
+  redis.call('INCRBY', P .. 'version', gone)  -- one step per place or slot gone (see Standing.version)
 end
 """
 

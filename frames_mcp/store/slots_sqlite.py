@@ -59,8 +59,8 @@ class SqliteSlots:
     async def _run(self, body: Callable[[Conn], T]) -> T:
         return await self._db.run(body)
 
-    def _bump(self, c: Conn) -> int:
-        (version,) = c.execute("UPDATE slot_version SET version = version + 1 RETURNING version").fetchone()
+    def _bump(self, c: Conn, by: int = 1) -> int:
+        (version,) = c.execute("UPDATE slot_version SET version = version + ? RETURNING version", (by,)).fetchone()
         return int(version)
 
     def _touch(self, c: Conn, now: float) -> None:
@@ -75,10 +75,10 @@ class SqliteSlots:
         if not dead:
             return
         marks = ",".join("?" * len(dead))
-        c.execute(f"DELETE FROM slot_line WHERE owner IN ({marks})", dead)  # noqa: S608 (placeholders only)
-        c.execute(f"DELETE FROM slot_held WHERE owner IN ({marks})", dead)  # noqa: S608
-        c.execute(f"DELETE FROM slot_owners WHERE owner IN ({marks})", dead)  # noqa: S608
-        self._bump(c)
+        gone = c.execute(f"DELETE FROM slot_line WHERE owner IN ({marks})", dead).rowcount  # noqa: S608
+        gone += c.execute(f"DELETE FROM slot_held WHERE owner IN ({marks})", dead).rowcount  # noqa: S608
+        c.execute(f"DELETE FROM slot_owners WHERE owner IN ({marks})", dead)  # noqa: S608 (placeholders only)
+        self._bump(c, max(1, gone))  # one step per place or slot gone (see Standing.version)
 
     def _version(self, c: Conn) -> int:
         return int(c.execute("SELECT version FROM slot_version").fetchone()[0])
