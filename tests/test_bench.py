@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+from ._tools import require
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -21,3 +24,18 @@ def test_bench_entry_point_runs_with_tiny_parameters() -> None:
     )
     assert "<!-- core:start -->" in out.stdout and "concurrency: makespan" in out.stdout
     assert "| concurrency: upstream 429s | 0 |" in out.stdout
+
+
+def test_fleet_benchmark_runs_with_tiny_parameters() -> None:
+    # bench/fleet.py starts stdio processes, HTTP replicas and a redis-server; --quick checks it all still runs.
+    require(shutil.which("redis-server") is not None, "redis-server is missing (.ci/setup-redis.sh)")
+    out = subprocess.run(
+        [sys.executable, "bench/fleet.py", "--quick", "--no-write"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    assert "<!-- fleet:start -->" in out.stdout and "one SQLite store: upstream 429s | 0 |" in out.stdout
+    assert "survivors' calls finished" in out.stdout
