@@ -73,9 +73,8 @@ async def take(line: SlotLine, ticket: str, limit: int) -> Standing:
     return await line.take(A, ticket, limit, new_id())
 
 
-def shared(backend: str) -> None:
-    if backend == "memory":
-        pytest.skip("the memory line lives in one process")
+# The memory line lives in one process: what only a shared line does is tested on the other two.
+SHARED = pytest.mark.parametrize("backend", ["sqlite", "redis"])
 
 
 async def test_the_line_is_first_in_first_out_and_counts_every_callers_place(lines: Lines) -> None:
@@ -141,9 +140,9 @@ async def test_leaving_the_line_moves_the_callers_behind(lines: Lines) -> None:
         assert busy is not None and await one.counts(A) == (1, 1)
 
 
+@SHARED
 async def test_a_dead_processes_slots_and_places_lapse_with_its_lease(backend: str, lines: Lines) -> None:
     # kill -9: the process stops renewing; when its lease ends the others sweep its slot and its place.
-    shared(backend)
     async with lines(lease=1.0) as dead, lines() as alive:
         assert (await take(dead, await join(dead), 1)).slot is not None
         await join(dead)
@@ -156,9 +155,9 @@ async def test_a_dead_processes_slots_and_places_lapse_with_its_lease(backend: s
     assert taken.slot is not None and taken.held == 1
 
 
+@SHARED
 async def test_renewing_keeps_a_processes_slots_past_the_lease(backend: str, lines: Lines) -> None:
     # A live process renews every third of its lease: its slots stay counted however long its tasks run.
-    shared(backend)
     async with lines(lease=1.0) as holder, lines() as other:
         assert (await take(holder, await join(holder), 1)).slot is not None
         for _ in range(6):
@@ -167,9 +166,9 @@ async def test_renewing_keeps_a_processes_slots_past_the_lease(backend: str, lin
         assert await other.counts(A) == (1, 0)
 
 
+@SHARED
 async def test_a_ticket_swept_away_says_so(backend: str, lines: Lines) -> None:
     # A process whose lease lapsed (a long store outage) learns its place is gone and can join again.
-    shared(backend)
     async with lines(lease=0.5) as slow, lines() as other:
         ticket = await join(slow)
         await anyio.sleep(0.7)
@@ -178,10 +177,10 @@ async def test_a_ticket_swept_away_says_so(backend: str, lines: Lines) -> None:
     assert standing.placed is False and standing.slot is None
 
 
+@SHARED
 async def test_a_change_in_another_process_wakes_a_waiter_promptly(backend: str, lines: Lines) -> None:
     # The waiter's process polls the line's version, so a release elsewhere is seen within tens of ms,
     # not at the waiter's deadline.
-    shared(backend)
     async with lines() as one, lines() as two:
         slot = (await take(one, await join(one), 1)).slot
         assert slot is not None
