@@ -92,6 +92,14 @@ async def test_the_line_is_first_in_first_out_and_counts_every_callers_place(lin
         assert (await take(two, t2, 1)).slot is not None
 
 
+async def test_joining_and_taking_is_one_operation_when_a_slot_is_free(lines: Lines) -> None:
+    # The common case, a free slot, costs the store one round trip: the place and the slot in one operation.
+    async with lines() as one:
+        standing = await one.take(A, new_id(), 1, "slot-1", join=True)
+        assert standing.slot == "slot-1" and standing.held == 1
+        assert await one.counts(A) == (1, 0)
+
+
 async def test_free_slots_fill_at_once_without_overtaking(lines: Lines) -> None:
     # Three free slots admit the first three callers together; the fourth waits with three held.
     async with lines() as one, lines() as two:
@@ -100,13 +108,12 @@ async def test_free_slots_fill_at_once_without_overtaking(lines: Lines) -> None:
     assert [s.slot is not None for s in reversed(taken)] == [True, True, True, False]
 
 
-async def test_a_slot_bound_to_a_task_is_freed_by_whoever_sees_it_final(lines: Lines) -> None:
+async def test_an_abandoned_slot_is_freed_by_whoever_sees_its_task_final(lines: Lines) -> None:
     # get_task in another process sees the task final: the slot comes back for everyone.
     async with lines() as one, lines() as two:
         slot = (await take(one, await join(one), 1)).slot
         assert slot is not None
-        await one.bind(A, slot, "task-1")
-        await one.abandon(A, slot, time.time() + 60)
+        await one.abandon(A, slot, "task-1", time.time() + 60)
         assert await one.counts(A) == (1, 0)
         assert await two.finished("task-1") is True
         assert await one.counts(A) == (0, 0)
@@ -118,9 +125,8 @@ async def test_an_orphans_check_is_claimed_by_one_waiter_at_a_time(lines: Lines)
     async with lines() as one, lines() as two:
         slot = (await take(one, await join(one), 1)).slot
         assert slot is not None
-        await one.bind(A, slot, "task-1")
         now = time.time()
-        await one.abandon(A, slot, now + 0.5)
+        await one.abandon(A, slot, "task-1", now + 0.5)
         waiting = await take(two, await join(two), 1)
         assert waiting.next_check == pytest.approx(now + 0.5)
         assert await two.due(A, now, now + 5) == []
@@ -215,8 +221,8 @@ class LostAnswers(MemorySlots):
     """A real line whose join and take run but whose answers are lost on the way back (a Redis reply that
     times out after the script ran)."""
 
-    async def take(self, account: str, ticket: str, limit: int, slot: str) -> Standing:
-        await super().take(account, ticket, limit, slot)
+    async def take(self, account: str, ticket: str, limit: int, slot: str, *, join: bool = False) -> Standing:
+        await super().take(account, ticket, limit, slot, join=join)
         raise StoreError("the answer was lost")
 
 

@@ -50,16 +50,18 @@ class Slot:
     task_id: str | None = None
     released: bool = False
 
-    async def bind(self, task_id: str) -> None:
+    def bind(self, task_id: str) -> None:
+        """The call created `task_id` (known here only: the store learns it if the call abandons the slot)."""
         self.task_id = task_id
-        if self.id is not None:
-            await self.admission._safely("bind", self.admission.line.bind(self.account, self.id, task_id))
+        self.admission._bound[task_id] = self
 
     async def release(self) -> None:
         """The task is final, or was never created: the slot is free."""
         if self.released:
             return
         self.released = True
+        if self.task_id is not None:
+            self.admission._bound.pop(self.task_id, None)
         if self.id is not None:
             await self.admission._safely("release", self.admission.line.release(self.account, self.id))
 
@@ -71,9 +73,11 @@ class Slot:
         if self.task_id is None:  # nothing was created: nothing holds a useapi slot
             await self.release()
             return
+        self.admission._bound.pop(self.task_id, None)  # from now on the store knows the task: `finished`
         if self.id is not None:
             at = self.admission.to_wall(check_at)
-            await self.admission._safely("abandon", self.admission.line.abandon(self.account, self.id, at))
+            op = self.admission.line.abandon(self.account, self.id, self.task_id, at)
+            await self.admission._safely("abandon", op)
 
 
 class Admission:
@@ -91,6 +95,7 @@ class Admission:
         self.orphan_check_every = orphan_check_every
         self._clock = clock
         self._wall = wall
+        self._bound: dict[str, Slot] = {}  # taskId -> the slot of a call still waiting on it, in this process
 
     def to_wall(self, at: float) -> float:
         """A time on the monotonic clock as wall-clock seconds (what the store keeps)."""
@@ -102,6 +107,10 @@ class Admission:
 
     async def finished(self, task_id: str) -> None:
         """A task was seen in a final state (by anyone): free its slot, whichever process holds it."""
+        slot = self._bound.get(task_id)
+        if slot is not None:  # a call of this process waits on it: no need to look it up in the store
+            await slot.release()
+            return
         await self._safely("finished", self.line.finished(task_id))
 
     async def acquire(
@@ -115,17 +124,17 @@ class Admission:
     ) -> Slot | None:
         """A slot on `account` once fewer than `limit - held` callers are ahead in line; None if `deadline`
         comes first. Cancellation leaves the line at once."""
-        ticket, slot, in_line = new_id(), new_id(), True
+        ticket, slot, in_line, join = new_id(), new_id(), True, True
         try:
-            await self.line.join(account, ticket)
             told: tuple[int, int] | None = None
             while True:
-                standing = await self._take(account, ticket, limit, slot)
+                standing = await self._take(account, ticket, limit, slot, join)
+                join = False
                 if standing.slot is not None:
                     in_line = False  # taken: the ticket left the line
                     return Slot(account, slot, self)
                 if not standing.placed:  # our lease lapsed (a long store outage): back in line
-                    await self.line.join(account, ticket)
+                    join = True
                     continue
                 now = self._clock()
                 if now >= deadline:
@@ -155,12 +164,12 @@ class Admission:
             if in_line:
                 await self._safely("leave", self.line.leave(account, ticket))
 
-    async def _take(self, account: str, ticket: str, limit: int, slot: str) -> Standing:
+    async def _take(self, account: str, ticket: str, limit: int, slot: str, join: bool) -> Standing:
         """Shielded: a slot taken in the store must reach the caller (whose `finally` gives it back), or it
         would stay counted, renewed, for as long as this process lives."""
         standing = None
         with anyio.move_on_after(CLEANUP_SECONDS, shield=True):
-            standing = await self.line.take(account, ticket, limit, slot)
+            standing = await self.line.take(account, ticket, limit, slot, join=join)
         if standing is None:
             raise StoreError("the admission line did not answer in time")
         return standing

@@ -153,7 +153,7 @@ class Jobs:
         except (UpstreamError, InvalidResponseError) as e:
             task, note = await self._recover(request, account, since, e)
         self.ledger.add(task, request.text_prompt, recovered=note is not None)
-        await slot.bind(task.taskId)
+        slot.bind(task.taskId)
         await self._seen(task)  # a task already final (failed at once) frees its slot here
         log.info("created task %s", task.taskId)
         return Run(task, note=note)

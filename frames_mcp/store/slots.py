@@ -9,9 +9,9 @@ The model, the same in every backend:
 - It *takes* a slot when fewer than `limit - held` tickets are ahead of it (so nobody overtakes an
   earlier caller, and several free slots fill at once). Its standing says how many calls are ahead
   (every process's) and how many slots are held.
-- A slot is *bound* to the task it created, *abandoned* when its call ends while the task still runs
-  (it stays counted; waiters read the task from `check_at` on), and *released* when the task is seen
-  final, by anyone (`finished`), or was never created.
+- A slot is *abandoned* with its task when its call ends while the task still runs (it stays counted;
+  waiters read the task from `check_at` on, and whoever sees the task final frees it: `finished`), and
+  *released* when its call sees the task final, or none was created.
 - Tickets and slots are leases of the process holding them: its one owner lease, renewed by the server's
   lifespan every `lease / 3`. A process that dies (kill -9) stops renewing; when its lease ends, every
   backend sweeps its tickets and slots away on the next operation, so the line moves on.
@@ -67,21 +67,19 @@ class SlotLine(Protocol):
         """A place for `ticket` at the end of `account`'s line."""
         ...
 
-    async def take(self, account: str, ticket: str, limit: int, slot: str) -> Standing:
+    async def take(self, account: str, ticket: str, limit: int, slot: str, *, join: bool = False) -> Standing:
         """Take a slot (named `slot`) if the ticket's turn has come (the ticket then leaves the line), else
-        the ticket's standing."""
+        the ticket's standing. `join`: put the ticket at the end of the line first, in the same operation
+        (a call that finds a free slot costs the store one round trip)."""
         ...
 
     async def leave(self, account: str, ticket: str) -> None:
         """Give up a place in line (cancelled, or the budget ended); a no-op if already gone."""
         ...
 
-    async def bind(self, account: str, slot: str, task_id: str) -> None:
-        """The slot's call created `task_id`."""
-        ...
-
-    async def abandon(self, account: str, slot: str, check_at: float) -> None:
-        """The call ended while its task runs: the slot stays counted; waiters read the task from `check_at`."""
+    async def abandon(self, account: str, slot: str, task_id: str, check_at: float) -> None:
+        """The call ended while its task `task_id` runs: the slot stays counted; waiters read the task from
+        `check_at`, and whoever sees it final frees the slot (`finished`)."""
         ...
 
     async def release(self, account: str, slot: str) -> None:

@@ -38,8 +38,10 @@ class MemorySlots:
     async def join(self, account: str, ticket: str) -> None:
         self._account(account).line[ticket] = None  # the end of the line: nobody's standing changes
 
-    async def take(self, account: str, ticket: str, limit: int, slot: str) -> Standing:
+    async def take(self, account: str, ticket: str, limit: int, slot: str, *, join: bool = False) -> Standing:
         acc = self._account(account)
+        if join:
+            acc.line[ticket] = None
         if ticket not in acc.line:
             return Standing(None, 0, len(acc.held), False, None, self._version)
         ahead = list(acc.line).index(ticket)
@@ -57,16 +59,11 @@ class MemorySlots:
             del line[ticket]
             self._changed()
 
-    async def bind(self, account: str, slot: str, task_id: str) -> None:
+    async def abandon(self, account: str, slot: str, task_id: str, check_at: float) -> None:
         held = self._account(account).held.get(slot)
         if held is not None:
-            held.task_id = task_id
+            held.task_id, held.check_at = task_id, check_at
             self._by_task[task_id] = (account, slot)
-
-    async def abandon(self, account: str, slot: str, check_at: float) -> None:
-        held = self._account(account).held.get(slot)
-        if held is not None:
-            held.check_at = check_at
             self._changed()
 
     async def release(self, account: str, slot: str) -> None:

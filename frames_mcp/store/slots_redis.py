@@ -67,6 +67,11 @@ return 1
 
 _TAKE = """
 local account, ticket, limit, slot = ARGV[4], ARGV[5], tonumber(ARGV[6]), ARGV[7]
+if ARGV[8] == '1' then
+  touch()
+  redis.call('ZADD', P .. 'line:' .. account, redis.call('INCR', P .. 'seq'), ticket)
+  redis.call('SADD', P .. 'own:' .. owner, 'l|' .. ticket .. '|' .. account)
+end
 sweep()
 local held = redis.call('HLEN', P .. 'held:' .. account)
 local rank = redis.call('ZRANK', P .. 'line:' .. account, ticket)
@@ -95,17 +100,11 @@ redis.call('SREM', P .. 'own:' .. owner, 'l|' .. ticket .. '|' .. account)
 return bump()
 """
 
-_BIND = """
-local account, slot, task = ARGV[4], ARGV[5], ARGV[6]
+_ABANDON = """
+local account, slot, task, check_at = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 if redis.call('HEXISTS', P .. 'held:' .. account, slot) == 0 then return 0 end
 redis.call('HSET', P .. 'task:' .. account, slot, task)
 redis.call('HSET', P .. 'bytask', task, slot .. '|' .. account)
-return 1
-"""
-
-_ABANDON = """
-local account, slot, check_at = ARGV[4], ARGV[5], ARGV[6]
-if redis.call('HEXISTS', P .. 'held:' .. account, slot) == 0 then return 0 end
 redis.call('ZADD', P .. 'orphan:' .. account, check_at, slot)
 return bump()
 """
@@ -169,7 +168,6 @@ class RedisSlots:
                 "join": _JOIN,
                 "take": _TAKE,
                 "leave": _LEAVE,
-                "bind": _BIND,
                 "abandon": _ABANDON,
                 "release": _RELEASE,
                 "finished": _FINISHED,
@@ -200,8 +198,9 @@ class RedisSlots:
     async def join(self, account: str, ticket: str) -> None:
         await self._call("join", account, ticket)  # no version bump: the end of the line moves nobody
 
-    async def take(self, account: str, ticket: str, limit: int, slot: str) -> Standing:
-        ahead, held, placed, version, taken, check, *lapse = await self._call("take", account, ticket, limit, slot)
+    async def take(self, account: str, ticket: str, limit: int, slot: str, *, join: bool = False) -> Standing:
+        answer = await self._call("take", account, ticket, limit, slot, int(join))
+        ahead, held, placed, version, taken, check, *lapse = answer
         self._watch.bump(int(version))
         return Standing(
             slot=_text(taken) or None,
@@ -216,11 +215,8 @@ class RedisSlots:
     async def leave(self, account: str, ticket: str) -> None:
         await self._change("leave", account, ticket)
 
-    async def bind(self, account: str, slot: str, task_id: str) -> None:
-        await self._call("bind", account, slot, task_id)
-
-    async def abandon(self, account: str, slot: str, check_at: float) -> None:
-        await self._change("abandon", account, slot, repr(check_at))
+    async def abandon(self, account: str, slot: str, task_id: str, check_at: float) -> None:
+        await self._change("abandon", account, slot, task_id, repr(check_at))
 
     async def release(self, account: str, slot: str) -> None:
         await self._change("release", account, slot)

@@ -98,17 +98,19 @@ class SqliteSlots:
 
     # ---- the line ----------------------------------------------------------------------------------------
 
+    def _join(self, c: Conn, account: str, ticket: str) -> None:
+        self._touch(c, self._wall())
+        c.execute("INSERT INTO slot_line (ticket, account, owner) VALUES (?, ?, ?)", (ticket, account, self.owner))
+        # no version bump: a place at the end of the line changes nobody's standing
+
     async def join(self, account: str, ticket: str) -> None:
-        def tx(c: Conn) -> None:
-            self._touch(c, self._wall())
-            c.execute("INSERT INTO slot_line (ticket, account, owner) VALUES (?, ?, ?)", (ticket, account, self.owner))
-            # no version bump: a place at the end of the line changes nobody's standing
+        await self._run(lambda c: self._join(c, account, ticket))
 
-        await self._run(tx)
-
-    async def take(self, account: str, ticket: str, limit: int, slot: str) -> Standing:
+    async def take(self, account: str, ticket: str, limit: int, slot: str, *, join: bool = False) -> Standing:
         def tx(c: Conn) -> Standing:
             now = self._wall()
+            if join:
+                self._join(c, account, ticket)
             self._sweep(c, now)
             (held,) = c.execute("SELECT COUNT(*) FROM slot_held WHERE account = ?", (account,)).fetchone()
             mine = c.execute("SELECT seq FROM slot_line WHERE ticket = ?", (ticket,)).fetchone()
@@ -134,13 +136,9 @@ class SqliteSlots:
     async def leave(self, account: str, ticket: str) -> None:
         await self._change(lambda c: c.execute("DELETE FROM slot_line WHERE ticket = ?", (ticket,)).rowcount > 0)
 
-    async def bind(self, account: str, slot: str, task_id: str) -> None:
-        await self._run(lambda c: c.execute("UPDATE slot_held SET task_id = ? WHERE slot = ?", (task_id, slot)))
-
-    async def abandon(self, account: str, slot: str, check_at: float) -> None:
-        await self._change(
-            lambda c: c.execute("UPDATE slot_held SET check_at = ? WHERE slot = ?", (check_at, slot)).rowcount > 0
-        )
+    async def abandon(self, account: str, slot: str, task_id: str, check_at: float) -> None:
+        sql = "UPDATE slot_held SET task_id = ?, check_at = ? WHERE slot = ?"
+        await self._change(lambda c: c.execute(sql, (task_id, check_at, slot)).rowcount > 0)
 
     async def release(self, account: str, slot: str) -> None:
         await self._change(lambda c: c.execute("DELETE FROM slot_held WHERE slot = ?", (slot,)).rowcount > 0)
