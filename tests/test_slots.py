@@ -233,3 +233,28 @@ async def test_a_lost_answer_leaves_no_slot_or_place_behind() -> None:
     slot = await Admission(line).acquire(A, 1, time.monotonic() + 5)
     assert slot is not None and slot.id is None
     assert await line.counts(A) == (0, 0)
+
+
+class FailingReleases(MemorySlots):
+    """A real line whose releases fail while `down` (a store blip)."""
+
+    down = True
+
+    async def release(self, account: str, slot: str) -> None:
+        if self.down:
+            raise StoreError("the store is away")
+        await super().release(account, slot)
+
+
+async def test_a_release_that_failed_is_given_back_before_the_next_renewal() -> None:
+    # The process lives on and renews its lease, so a slot whose release failed would stay counted for good;
+    # the renewal loop gives it back first once the store answers again.
+    line = FailingReleases()
+    admission = Admission(line)
+    slot = await admission.acquire(A, 1, time.monotonic() + 5)
+    assert slot is not None
+    await slot.release()
+    assert await line.counts(A) == (1, 0)
+    line.down = False
+    await admission.retry_releases()
+    assert await line.counts(A) == (0, 0)

@@ -12,7 +12,8 @@ tasks itself (through the `refresh` callback, no more often than each orphan's n
 claimed in the store, so two processes never read the same task at once), and any read of the task
 elsewhere (get_task, list_tasks, in any process) releases the slot through `finished()`. So the limit
 holds without background polling and without deadlock. A process that dies loses its slots when its
-lease ends; `keep_renewed` (run by the server's lifespan) renews it while the process lives.
+lease ends; `keep_renewed` (run by the server's lifespan) renews it while the process lives, first giving
+back the slots and places whose release failed (`retry_releases`).
 
 The store failing never costs a call: a call that cannot reach the line goes ahead without a shared slot
 (useapi's 429s, which the client retries, still guard the account), and bookkeeping failures are logged.
@@ -63,7 +64,7 @@ class Slot:
         if self.task_id is not None:
             self.admission._bound.pop(self.task_id, None)
         if self.id is not None:
-            await self.admission._safely("release", self.admission.line.release(self.account, self.id))
+            await self.admission._give_back("release", self.account, self.id)
 
     async def abandon(self, check_at: float) -> None:
         """The call ends while its task runs (`check_at` on this process's monotonic clock): keep counting
@@ -96,6 +97,7 @@ class Admission:
         self._clock = clock
         self._wall = wall
         self._bound: dict[str, Slot] = {}  # taskId -> the slot of a call still waiting on it, in this process
+        self._undone: set[tuple[str, str, str]] = set()  # ("release" | "leave", account, id) that failed
 
     def to_wall(self, at: float) -> float:
         """A time on the monotonic clock as wall-clock seconds (what the store keeps)."""
@@ -158,11 +160,11 @@ class Admission:
                 await self.line.wait(standing.version + steps - 1, wake - now)
         except StoreError as e:
             log.warning("the shared admission line failed (%s): admitting this call without it", e)
-            await self._safely("release", self.line.release(account, slot))  # if the lost answer had taken it
+            await self._give_back("release", account, slot)  # if the lost answer had taken it
             return Slot(account, None, self)
         finally:
             if in_line:
-                await self._safely("leave", self.line.leave(account, ticket))
+                await self._give_back("leave", account, ticket)
 
     async def _take(self, account: str, ticket: str, limit: int, slot: str, join: bool) -> Standing:
         """Shielded: a slot taken in the store must reach the caller (whose `finally` gives it back), or it
@@ -174,10 +176,24 @@ class Admission:
             raise StoreError("the admission line did not answer in time")
         return standing
 
-    async def _safely(self, what: str, op: Awaitable[object]) -> None:
-        """Bookkeeping that must neither fail a call nor be cut short by its cancellation."""
+    async def retry_releases(self) -> None:
+        """Give back the slots and places whose release or leave failed (run before each lease renewal, which
+        would otherwise keep them counted for as long as this process lives); StoreError if it still fails."""
+        for what, account, id_ in list(self._undone):
+            await (self.line.release if what == "release" else self.line.leave)(account, id_)
+            self._undone.discard((what, account, id_))
+
+    async def _give_back(self, what: str, account: str, id_: str) -> None:
+        op = (self.line.release if what == "release" else self.line.leave)(account, id_)
+        if not await self._safely(what, op):
+            self._undone.add((what, account, id_))
+
+    async def _safely(self, what: str, op: Awaitable[object]) -> bool:
+        """Bookkeeping that must neither fail a call nor be cut short by its cancellation; False if it failed."""
         with anyio.move_on_after(CLEANUP_SECONDS, shield=True):
             try:
                 await op
+                return True
             except StoreError as e:
-                log.warning("admission %s failed: %s (the lease frees the slot in the end)", what, e)
+                log.warning("admission %s failed: %s", what, e)
+        return False

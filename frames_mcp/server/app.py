@@ -108,7 +108,7 @@ def _lifespan(settings: Settings, tuning: Tuning, ledger: Ledger, apps: gallery.
             # Work the server owns beside its calls: renewing its admission lease.
             background = await stack.enter_async_context(anyio.create_task_group())
             stack.callback(background.cancel_scope.cancel)  # runs first at the end: nothing waits on it
-            background.start_soon(slots.keep_renewed, line)
+            background.start_soon(slots.keep_renewed, line, jobs.admission.retry_releases)
             yield AppState(client, settings, downloads, jobs)
 
     return lifespan

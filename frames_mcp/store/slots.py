@@ -112,12 +112,16 @@ class SlotLine(Protocol):
         ...
 
 
-async def keep_renewed(line: SlotLine) -> None:
+async def keep_renewed(line: SlotLine, before: Callable[[], Awaitable[None]] | None = None) -> None:
     """The lifespan's renewal loop: renews the lease every third of it until cancelled; failures are
-    logged and retried (a store that stays away past the lease lets other processes reuse the slots)."""
+    logged and retried (a store that stays away past the lease lets other processes reuse the slots).
+    `before` runs first each time (the admission gives back the slots whose release failed: renewing them
+    would keep them counted for as long as this process lives)."""
     while True:
         await anyio.sleep(line.lease / 3)
         try:
+            if before is not None:
+                await before()
             await line.renew()
         except StoreError as e:
             log.warning("could not renew the admission lease: %s", e)
