@@ -8,7 +8,7 @@ the same TaskResult constraints, each timed against the same structured content 
 - plain optional: $refs inlined, `X | None` as X, null fields left out of the result (published now).
 Ratios are to the baseline measured in the same run. Writes its section of BENCHMARKS.md.
 
-    uv run python bench/schema_validation.py [--no-write]
+    uv run python -m bench.schema_validation [--no-write]
 """
 
 from __future__ import annotations
@@ -16,17 +16,13 @@ from __future__ import annotations
 import argparse
 import copy
 import statistics
-import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import anyio
 import jsonschema
 from mcp import Client
 from pydantic import create_model
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._report import machine, write_section
 from frames_mcp.config import Settings

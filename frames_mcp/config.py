@@ -23,6 +23,7 @@ ENV_NAMES = {
     "base_url": "USEAPI_BASE_URL",
     "email": "USEAPI_EMAIL",
     "wait_seconds": "FRAMES_MCP_WAIT_SECONDS",
+    "lease_seconds": "FRAMES_MCP_LEASE_SECONDS",
     "output_dir": "FRAMES_MCP_OUTPUT_DIR",
     "preview": "FRAMES_MCP_PREVIEW",
     "allow_private_urls": "FRAMES_MCP_ALLOW_PRIVATE_URLS",
@@ -51,6 +52,8 @@ class Settings(BaseModel):
     base_url: str = Field(default=DEFAULT_BASE_URL, pattern=r"^https?://[^\s/]+(:\d+)?(/\S*)?$")
     email: str | None = Field(default=None, pattern=EMAIL_PATTERN)
     wait_seconds: int = Field(default=45, ge=0, le=WAIT_MAX)
+    # How long a process that died (kill -9) keeps its admission slots counted; renewed every third of it.
+    lease_seconds: float = Field(default=30.0, ge=1, le=600)
     demo: bool = False
     output_dir: Path | None = Field(default=None, description="Where save=true writes images; absolute.")
     preview: bool = Field(default=True, description="Attach a contact sheet to finished results by default.")
@@ -167,6 +170,7 @@ class Settings(BaseModel):
             "max_image_mb",
             "image_origins",
             "store",
+            "lease_seconds",
         ):
             if env.get(ENV_NAMES[field]):
                 raw[field] = env[ENV_NAMES[field]]

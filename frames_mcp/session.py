@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, replace
 
+import anyio
 import httpx2
 from pydantic import SecretStr
 
@@ -17,7 +18,7 @@ from frames_mcp import __version__
 from frames_mcp.config import Settings
 from frames_mcp.jobs.ledger import Ledger
 from frames_mcp.jobs.service import Jobs, Tuning
-from frames_mcp.store import Store, open_store
+from frames_mcp.store import Store, open_store, slots
 from frames_mcp.useapi.client import LazyTransport, UseapiClient
 
 log = logging.getLogger(__name__)
@@ -65,4 +66,10 @@ async def open_session(
             store = open_store(settings.store_url)
             stack.push_async_callback(store.close)
         ledger.use(store.records, upstream=base_url)  # every task this install creates is kept there
-        yield Session(client, downloads, Jobs(client, tuning, ledger=ledger), base_url)
+        line = slots.attach(store, settings.lease_seconds)  # the account's line, shared through the store
+        jobs = Jobs(client, tuning, ledger=ledger, slots=line)
+        # The lease on this process's places and slots in the line is renewed for as long as the session lasts.
+        background = await stack.enter_async_context(anyio.create_task_group())
+        stack.callback(background.cancel_scope.cancel)  # runs first at the end: nothing waits on it
+        background.start_soon(slots.keep_renewed, line, jobs.admission.retry_releases)
+        yield Session(client, downloads, jobs, base_url)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+from ._tools import require
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -37,3 +40,18 @@ def test_polling_bench_runs_as_a_scale_model() -> None:
     assert "<!-- polling:start -->" in out.stdout
     rows = [line for line in out.stdout.splitlines() if line.startswith("| stall |")]
     assert len(rows) == 2 and all(row.count(" s, ") == 6 for row in rows)  # new x2, loop x2, today, fixed
+
+
+def test_fleet_benchmark_runs_with_tiny_parameters() -> None:
+    # bench/fleet.py starts stdio processes, HTTP replicas and a redis-server; --quick checks it all still runs.
+    require(shutil.which("redis-server") is not None, "redis-server is missing (.ci/setup-redis.sh)")
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.fleet", "--quick", "--no-write"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    assert "<!-- fleet:start -->" in out.stdout and "one SQLite store: upstream 429s | 0 |" in out.stdout
+    assert "survivors' calls finished" in out.stdout

@@ -1,108 +1,119 @@
-"""Per-account admission: never more than maxJobs of this server's own tasks in flight on one account.
+"""Per-account admission: never more than maxJobs tasks in flight on one account, counting every process
+that shares the store (frames_mcp.store.slots: a line and leased slots per account, in memory, SQLite or Redis).
 
 useapi answers 429 when an account already runs maxJobs tasks. Rather than hammer it, calls take a
-slot here first, from just before frames/create until their task is seen in a final state; calls beyond
-the limit wait in a first-in, first-out queue per account, within their own budget, and are told how
-many calls are ahead of them.
+slot first, from just before frames/create until their task is seen in a final state; calls beyond
+the limit wait in a first-in, first-out line per account (across processes), within their own budget,
+and are told how many calls are ahead of them (every process's).
 
 A call whose budget ends while its task still runs leaves its slot *orphaned*: the task still holds a
-useapi slot, so the slot stays counted, but nobody polls it. Calls waiting in that account's queue check
-orphaned tasks themselves (the head of the queue does, through the `refresh` callback, no more often
-than each orphan's `check_at`), and any read of the task elsewhere (get_task, list_tasks) releases the
-slot through `finished()`. So the limit holds without background polling and without deadlock.
+useapi slot, so the slot stays counted, but nobody polls it. The first caller in line checks orphaned
+tasks itself (through the `refresh` callback, no more often than each orphan's next check; the check is
+claimed in the store, so two processes never read the same task at once), and any read of the task
+elsewhere (get_task, list_tasks, in any process) releases the slot through `finished()`. So the limit
+holds without background polling and without deadlock. A process that dies loses its slots when its
+lease ends; `keep_renewed` (run by the server's lifespan) renews it while the process lives, first giving
+back the slots and places whose release failed (`retry_releases`).
+
+The store failing never costs a call: a call that cannot reach the line goes ahead without a shared slot
+(useapi's 429s, which the client retries, still guard the account), and bookkeeping failures are logged.
 No MCP types here.
 """
 
 from __future__ import annotations
 
-import itertools
+import logging
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import anyio
 
+from frames_mcp.store.base import StoreError
+from frames_mcp.store.slots import SlotLine, Standing, new_id
+from frames_mcp.store.slots_memory import MemorySlots
+
+log = logging.getLogger(__name__)
+
 OnQueued = Callable[[int, int, int], Awaitable[None]]  # (calls ahead, slots in use, limit)
 Refresh = Callable[[list[str], float], Awaitable[None]]  # (orphaned taskIds, deadline): read them, report finished
+CLEANUP_SECONDS = 5.0  # bookkeeping in a `finally` (a cancelled call's) gets this long, shielded
 
 
 @dataclass(eq=False)
 class Slot:
-    """One admitted call's claim on an account; bound to its task once created."""
+    """One admitted call's claim on an account; bound to its task once created. `id` None: admitted without
+    the shared line (the store was unreachable), so there is nothing to give back."""
 
     account: str
-    lane: _Lane
+    id: str | None
+    admission: Admission
     task_id: str | None = None
-    orphan: bool = False
-    check_at: float = 0.0
     released: bool = False
 
     def bind(self, task_id: str) -> None:
+        """The call created `task_id` (known here only: the store learns it if the call abandons the slot)."""
         self.task_id = task_id
-        self.lane.by_task[task_id] = self
+        self.admission._bound[task_id] = self
 
-    def release(self) -> None:
+    async def release(self) -> None:
         """The task is final, or was never created: the slot is free."""
         if self.released:
             return
         self.released = True
-        self.lane.held.discard(self)
         if self.task_id is not None:
-            self.lane.by_task.pop(self.task_id, None)
-        self.lane.changed()
+            self.admission._bound.pop(self.task_id, None)
+        if self.id is not None:
+            await self.admission._give_back("release", self.account, self.id)
 
-    def abandon(self, check_at: float) -> None:
-        """The call ends while its task runs: keep counting the slot; waiters check it from `check_at`."""
+    async def abandon(self, check_at: float) -> None:
+        """The call ends while its task runs (`check_at` on this process's monotonic clock): keep counting
+        the slot; waiters check the task from `check_at`."""
         if self.released:
             return
         if self.task_id is None:  # nothing was created: nothing holds a useapi slot
-            self.release()
+            await self.release()
             return
-        self.orphan = True
-        self.check_at = check_at
-        self.lane.changed()
-
-
-@dataclass(eq=False)
-class _Lane:
-    held: set[Slot] = field(default_factory=set)
-    queue: deque[int] = field(default_factory=deque)  # waiter tickets, first come first
-    by_task: dict[str, Slot] = field(default_factory=dict)
-    event: anyio.Event = field(default_factory=anyio.Event)
-    refreshing: bool = False
-
-    def changed(self) -> None:
-        self.event.set()
-        self.event = anyio.Event()
-
-    def orphans_due(self, now: float) -> list[Slot]:
-        return [s for s in self.held if s.orphan and s.check_at <= now and s.task_id is not None]
-
-    def next_check(self) -> float | None:
-        times = [s.check_at for s in self.held if s.orphan]
-        return min(times) if times else None
+        self.admission._bound.pop(self.task_id, None)  # from now on the store knows the task: `finished`
+        if self.id is not None:
+            at = self.admission.to_wall(check_at)
+            op = self.admission.line.abandon(self.account, self.id, self.task_id, at)
+            await self.admission._safely("abandon", op)
 
 
 class Admission:
-    """FIFO admission per account key. One instance per server process (one event loop)."""
+    """FIFO admission per account key, through a shared line. One instance per server process."""
 
-    def __init__(self, *, orphan_check_every: float = 2.0, clock: Callable[[], float] = time.monotonic) -> None:
-        self._lanes: dict[str, _Lane] = {}
-        self._tickets = itertools.count()
-        self._clock = clock
+    def __init__(
+        self,
+        line: SlotLine | None = None,
+        *,
+        orphan_check_every: float = 2.0,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
+        self.line: SlotLine = line if line is not None else MemorySlots()
         self.orphan_check_every = orphan_check_every
+        self._clock = clock
+        self._wall = wall
+        self._bound: dict[str, Slot] = {}  # taskId -> the slot of a call still waiting on it, in this process
+        self._undone: set[tuple[str, str, str]] = set()  # ("release" | "leave", account, id) that failed
 
-    def _lane(self, account: str) -> _Lane:
-        return self._lanes.setdefault(account, _Lane())
+    def to_wall(self, at: float) -> float:
+        """A time on the monotonic clock as wall-clock seconds (what the store keeps)."""
+        return self._wall() + (at - self._clock())
 
-    def finished(self, task_id: str) -> None:
-        """A task was seen in a final state (by anyone): free its slot, if it holds one."""
-        for lane in self._lanes.values():
-            slot = lane.by_task.get(task_id)
-            if slot is not None:
-                slot.release()
-                return
+    async def counts(self, account: str) -> tuple[int, int]:
+        """(slots held, calls waiting) on `account`, every process's."""
+        return await self.line.counts(account)
+
+    async def finished(self, task_id: str) -> None:
+        """A task was seen in a final state (by anyone): free its slot, whichever process holds it."""
+        slot = self._bound.get(task_id)
+        if slot is not None:  # a call of this process waits on it: no need to look it up in the store
+            await slot.release()
+            return
+        await self._safely("finished", self.line.finished(task_id))
 
     async def acquire(
         self,
@@ -113,47 +124,76 @@ class Admission:
         on_queued: OnQueued | None = None,
         refresh: Refresh | None = None,
     ) -> Slot | None:
-        """A slot on `account` once this call is first in line and fewer than `limit` are held; None if
-        `deadline` comes first. Cancellation leaves the queue at once."""
-        lane = self._lane(account)
-        ticket = next(self._tickets)
-        lane.queue.append(ticket)
-        told: tuple[int, int] | None = None
+        """A slot on `account` once fewer than `limit - held` callers are ahead in line; None if `deadline`
+        comes first. Cancellation leaves the line at once."""
+        ticket, slot, in_line, join = new_id(), new_id(), True, True
         try:
+            told: tuple[int, int] | None = None
             while True:
-                ahead = lane.queue.index(ticket)
-                if ahead == 0 and len(lane.held) < limit:
-                    slot = Slot(account, lane)
-                    lane.held.add(slot)
-                    return slot
+                standing = await self._take(account, ticket, limit, slot, join)
+                join = False
+                if standing.slot is not None:
+                    in_line = False  # taken: the ticket left the line
+                    return Slot(account, slot, self)
+                if not standing.placed:  # our lease lapsed (a long store outage): back in line
+                    join = True
+                    continue
                 now = self._clock()
                 if now >= deadline:
                     return None
-                if on_queued is not None and told != (ahead, len(lane.held)):
-                    told = (ahead, len(lane.held))
-                    await on_queued(ahead, len(lane.held), limit)
-                    continue  # the queue may have moved meanwhile
-                if ahead == 0 and refresh is not None and not lane.refreshing and lane.orphans_due(now):
-                    await self._refresh(lane, refresh, deadline)
-                    continue
-                wake = deadline
-                check = lane.next_check() if ahead == 0 else None
-                if check is not None:
-                    wake = min(wake, max(check, now + 0.05))
-                event = lane.event
-                with anyio.move_on_after(wake - now):
-                    await event.wait()
+                if on_queued is not None and told != (standing.ahead, standing.held):
+                    told = (standing.ahead, standing.held)
+                    await on_queued(standing.ahead, standing.held, limit)
+                    continue  # the line may have moved meanwhile
+                check = standing.next_check if standing.ahead == 0 and refresh is not None else None
+                if check is not None and check <= self._wall() and refresh is not None:
+                    due = await self.line.due(account, self._wall(), self._wall() + self.orphan_check_every)
+                    if due:  # none: another process's waiter claimed the check; wait below
+                        await refresh(due, deadline)
+                        continue
+                wake = deadline if check is None else min(deadline, now + max(check - self._wall(), 0.05))
+                if standing.lapse_in is not None:  # another process's lease ends: its slots may come back
+                    wake = min(wake, now + standing.lapse_in + 0.05)
+                # Admissions ahead do not bring our turn nearer (one place and one free slot fewer); each
+                # place or slot that goes does, and moves the version at least one: no look before then.
+                steps = max(1, standing.ahead - (limit - standing.held) + 1)
+                await self.line.wait(standing.version + steps - 1, wake - now)
+        except StoreError as e:
+            log.warning("the shared admission line failed (%s): admitting this call without it", e)
+            await self._give_back("release", account, slot)  # if the lost answer had taken it
+            return Slot(account, None, self)
         finally:
-            lane.queue.remove(ticket)
-            lane.changed()
+            if in_line:
+                await self._give_back("leave", account, ticket)
 
-    async def _refresh(self, lane: _Lane, refresh: Refresh, deadline: float) -> None:
-        due = lane.orphans_due(self._clock())
-        lane.refreshing = True
-        try:
-            await refresh([s.task_id for s in due if s.task_id is not None], deadline)
-        finally:
-            lane.refreshing = False
-            later = self._clock() + self.orphan_check_every
-            for slot in due:
-                slot.check_at = max(slot.check_at, later)
+    async def _take(self, account: str, ticket: str, limit: int, slot: str, join: bool) -> Standing:
+        """Shielded: a slot taken in the store must reach the caller (whose `finally` gives it back), or it
+        would stay counted, renewed, for as long as this process lives."""
+        standing = None
+        with anyio.move_on_after(CLEANUP_SECONDS, shield=True):
+            standing = await self.line.take(account, ticket, limit, slot, join=join)
+        if standing is None:
+            raise StoreError("the admission line did not answer in time")
+        return standing
+
+    async def retry_releases(self) -> None:
+        """Give back the slots and places whose release or leave failed (run before each lease renewal, which
+        would otherwise keep them counted for as long as this process lives); StoreError if it still fails."""
+        for what, account, id_ in list(self._undone):
+            await (self.line.release if what == "release" else self.line.leave)(account, id_)
+            self._undone.discard((what, account, id_))
+
+    async def _give_back(self, what: str, account: str, id_: str) -> None:
+        op = (self.line.release if what == "release" else self.line.leave)(account, id_)
+        if not await self._safely(what, op):
+            self._undone.add((what, account, id_))
+
+    async def _safely(self, what: str, op: Awaitable[object]) -> bool:
+        """Bookkeeping that must neither fail a call nor be cut short by its cancellation; False if it failed."""
+        with anyio.move_on_after(CLEANUP_SECONDS, shield=True):
+            try:
+                await op
+                return True
+            except StoreError as e:
+                log.warning("admission %s failed: %s", what, e)
+        return False

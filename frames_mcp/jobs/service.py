@@ -38,6 +38,7 @@ from frames_mcp.jobs.events import (
 from frames_mcp.jobs.ledger import Ledger, options_of, summarize
 from frames_mcp.jobs.polling import PollSchedule, wait_for_task
 from frames_mcp.store import PendingCreate, TaskRecord
+from frames_mcp.store.slots import SlotLine
 from frames_mcp.useapi.client import RetryPolicy, UseapiClient
 from frames_mcp.useapi.errors import (
     BusyError,
@@ -89,6 +90,7 @@ class Jobs:
         wall: Callable[[], float] = time.time,
         ledger: Ledger | None = None,
         durations: Durations | None = None,
+        slots: SlotLine | None = None,
     ) -> None:
         self.client = client
         self.tuning = tuning or Tuning()
@@ -96,7 +98,7 @@ class Jobs:
         self.durations = (
             durations if durations is not None else Durations()
         )  # how long runs take here: the poll schedule's window
-        self.admission = Admission(orphan_check_every=self.tuning.orphan_check_every, clock=clock)
+        self.admission = Admission(slots, orphan_check_every=self.tuning.orphan_check_every, clock=clock, wall=wall)
         self._clock = clock
         self._wall = wall
         self._limits: dict[str, tuple[int, float]] = {}  # account -> (maxJobs, read at)
@@ -135,7 +137,7 @@ class Jobs:
             return dataclasses.replace(outcome, task=task, note=run.note, unrecorded=run.unrecorded)
         finally:
             # Released if the task is final (or was never created); otherwise it stays counted.
-            slot.abandon(next_poll or self._clock() + self.tuning.orphan_check_every)
+            await slot.abandon(next_poll or self._clock() + self.tuning.orphan_check_every)
 
     async def _create(
         self,
@@ -190,8 +192,7 @@ class Jobs:
             task, request.text_prompt, options, recovered=note is not None, settles=pending
         )
         slot.bind(task.taskId)
-        if task.is_terminal:
-            self.admission.finished(task.taskId)  # a task already final (failed at once) frees its slot here
+        await self._seen(task)  # a task already final (failed at once) frees its slot here
         log.info("created task %s", task.taskId)
         return Run(task, note=note, unrecorded=unrecorded)
 
@@ -326,11 +327,12 @@ class Jobs:
         )
 
     async def _seen(self, task: Task) -> None:
-        """Every fresh state of a task passes here: the ledger learns it, and a final task frees its slot. So does
-        a status useapi does not document (EXPLODED, null): nothing says it will ever turn final, and a slot held
-        for it would refuse every later call; useapi's own 429 still guards the account."""
+        """Every fresh state of a task passes here: the ledger learns it, and a final task frees its slot (whichever
+        process on the store holds it). So does a status useapi does not document (EXPLODED, null): nothing says
+        it will ever turn final, and a slot held for it would refuse every later call; useapi's own 429 still
+        guards the account."""
         if task.is_terminal or not task.is_known:
-            self.admission.finished(task.taskId)
+            await self.admission.finished(task.taskId)
         await self.ledger.update(task)
 
     async def read(self, task_id: str, deadline: float | None = None) -> Task:
@@ -346,7 +348,7 @@ class Jobs:
             try:
                 await self.read(task_id, deadline)
             except NotFoundError:
-                self.admission.finished(task_id)  # useapi no longer knows it: it holds no slot there
+                await self.admission.finished(task_id)  # useapi no longer knows it: it holds no slot there
             except FramesError as e:
                 log.info("refresh of %s failed: %s", task_id, type(e).__name__)
 
@@ -401,7 +403,7 @@ def _queue_message(last: LocalQueue | None, account: str, limit: int, wait_secon
     where = "for calls that name no account" if account == ANY_ACCOUNT else f"on account {account}"
     ahead = f" with {last.ahead} earlier call(s) ahead in line" if last is not None and last.ahead else ""
     return (
-        f"Not created: all {limit} of this server's slots {where} were busy for the whole {wait_seconds:g} s "
+        f"Not created: all {limit} slots {where} were busy for the whole {wait_seconds:g} s "
         f"wait{ahead}. No task was created and nothing was charged. Call generate_frames again once some "
         "tasks have finished (list_tasks shows them), or with a larger wait_seconds to wait longer in line."
     )
