@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import platform
 import signal
 import sys
 import tempfile
@@ -34,7 +33,6 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +43,7 @@ from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 from redis.asyncio import Redis as AsyncRedis
 
+from bench._report import machine as host_line
 from frames_mcp.simulator import Simulator, SimulatorConfig, run_in_thread
 from frames_mcp.store.slots_redis import RedisSlots
 from tests._redis import RedisServer
@@ -355,14 +354,6 @@ async def _sim_task_ids(sim: Simulator, url: str) -> list[str]:
 # ---- the table ------------------------------------------------------------------------------------------------
 
 
-def _machine() -> str:
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return (
-        f"{os.cpu_count()} CPUs, {platform.system()} {platform.release()}, Python {platform.python_version()}, "
-        f"mcp {version('mcp')}, redis-py {version('redis')}; load average {load:.2f} at the start"
-    )
-
-
 NOTES = (
     "The ideal is ceil(calls / maxJobs) x the task's time, as if every slot went to the next call the instant its "
     "task ended; the references show what one process's admission reaches on this machine (the fleet against one "
@@ -438,7 +429,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--only", help=f"comma-separated subset of: {', '.join(SECTIONS)}")
     parser.add_argument("--no-write", action="store_true", help="print the table; leave BENCHMARKS.md alone")
     args = parser.parse_args(argv)
-    machine_text = _machine()
+    machine_text = host_line("mcp", "redis")
     rows = anyio.run(_run, args)
     command = "uv run python -m bench.fleet" + (" --quick" if args.quick else "")
     command += f" --only {args.only}" if args.only else ""

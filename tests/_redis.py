@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 import redis
@@ -59,14 +60,20 @@ class RedisServer:
             r.flushall()
 
 
-@pytest.fixture(scope="session")
-def redis_server() -> Iterator[RedisServer]:
+@contextmanager
+def _running() -> Iterator[RedisServer]:
     server = RedisServer()
     server.start()
     try:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    with _running() as server:
+        yield server
 
 
 @pytest.fixture
@@ -79,9 +86,5 @@ def redis_url(redis_server: RedisServer) -> str:
 @pytest.fixture
 def own_redis() -> Iterator[RedisServer]:
     """A Redis server of this test alone, which the test may stop and start."""
-    server = RedisServer()
-    server.start()
-    try:
+    with _running() as server:
         yield server
-    finally:
-        server.stop()
