@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
@@ -20,6 +22,10 @@ from frames_mcp.jobs.service import Tuning
 from frames_mcp.server.app import build_server
 from frames_mcp.simulator import Simulator, SimulatorConfig, ThreadedServer, run_in_thread
 from frames_mcp.useapi.client import RetryPolicy
+
+# No test touches the developer's own state: the default SQLite store of in-process servers lives in a directory
+# of this test process (subprocesses get one through tests._tools.clean_env).
+os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="frames-mcp-test-state-")
 
 # A real Redis server for the store's tests (redis_server, redis_url, own_redis).
 pytest_plugins = ["tests._redis"]

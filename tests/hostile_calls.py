@@ -55,7 +55,13 @@ def upstream() -> Iterator[Upstream]:
 
 
 def settings(up: Upstream, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {"token": SecretStr(CANARY), "base_url": up.base_url, "wait_seconds": 3, "preview": False}
+    values: dict[str, Any] = {
+        "token": SecretStr(CANARY),
+        "base_url": up.base_url,
+        "wait_seconds": 3,
+        "preview": False,
+        "store": "memory",  # each server its own line and records: stuck hostile tasks must not fill another's slots
+    }
     return Settings(**(values | overrides))
 
 

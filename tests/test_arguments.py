@@ -142,10 +142,9 @@ def check(h: Harness, tool: str, args: dict[str, Any]) -> None:
     # The published schema is lean (no null branches, some patterns checked only by the server), so it is the
     # oracle for what it refuses, explicit nulls aside; an argument refusal must name one of the call's arguments.
     refused = refused_names(h.schemas[tool], {k: v for k, v in args.items() if v is not None})
-    if r.is_error and "not what it accepts" in text:
-        refused = refused or set(args) or {"(a required argument)"}
-    if r.is_error and refused:
-        assert any(f"`{name}`" in text or f"{name} " in text or f"{name}:" in text for name in refused), text
+    named = refused or (set(args) if "not what it accepts" in text else set())
+    if r.is_error and named:
+        assert any(f"`{name}`" in text or f"{name} " in text or f"{name}:" in text for name in named), text
         if "taskId" in refused:
             assert TASK_ID_FORM in text and "list_tasks" in text, text
 
