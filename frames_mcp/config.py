@@ -28,6 +28,7 @@ ENV_NAMES = {
     "auth_token": "FRAMES_MCP_AUTH_TOKEN",
     "allowed_hosts": "FRAMES_MCP_ALLOWED_HOSTS",
     "allowed_origins": "FRAMES_MCP_ALLOWED_ORIGINS",
+    "tasks": "FRAMES_MCP_TASKS",
 }
 
 # An origin the gallery view may load images from: scheme and host (optionally one leading `*.` label
@@ -58,6 +59,11 @@ class Settings(BaseModel):
     auth_token: SecretStr | None = Field(default=None, description="FRAMES_MCP_AUTH_TOKEN")
     allowed_hosts: tuple[str, ...] | None = Field(default=None, description="FRAMES_MCP_ALLOWED_HOSTS")
     allowed_origins: tuple[str, ...] | None = Field(default=None, description="FRAMES_MCP_ALLOWED_ORIGINS")
+    tasks: bool = Field(
+        default=True,
+        description="FRAMES_MCP_TASKS: answer clients that declare io.modelcontextprotocol/tasks with MCP tasks; "
+        "off makes every call synchronous",
+    )
     image_origins: tuple[str, ...] = Field(
         default=(), description="FRAMES_MCP_IMAGE_ORIGINS: extra origins the gallery view may load images from"
     )
@@ -126,7 +132,16 @@ class Settings(BaseModel):
             "allowed_hosts": env.get("FRAMES_MCP_ALLOWED_HOSTS"),
             "allowed_origins": env.get("FRAMES_MCP_ALLOWED_ORIGINS"),
         }
-        for field in ("wait_seconds", "output_dir", "preview", "allow_private_urls", "max_image_mb", "image_origins"):
+        fields = (
+            "wait_seconds",
+            "output_dir",
+            "preview",
+            "allow_private_urls",
+            "max_image_mb",
+            "image_origins",
+            "tasks",
+        )
+        for field in fields:
             if env.get(ENV_NAMES[field]):
                 raw[field] = env[ENV_NAMES[field]]
         raw.update(overrides)

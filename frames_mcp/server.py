@@ -25,11 +25,11 @@ from mcp.types import (
 )
 from pydantic import Field, SecretStr
 
-from frames_mcp import __version__, catalog, declare, gallery, prompting
+from frames_mcp import __version__, catalog, declare, gallery, mcp_tasks, prompting
 from frames_mcp.config import Settings
 from frames_mcp.errors import FramesError, MissingTokenError, NotFoundError
 from frames_mcp.fetch import Guard
-from frames_mcp.jobs import Estimate, Event, Jobs, LocalQueue, Run, Tuning, UpstreamBusy
+from frames_mcp.jobs import Estimate, Event, Jobs, LocalQueue, OnEvent, Run, Tuning, UpstreamBusy
 from frames_mcp.models import (
     ASPECT_RATIOS,
     EMAIL_DOC,
@@ -48,6 +48,7 @@ from frames_mcp.models import (
     UploadedAsset,
 )
 from frames_mcp.results import account_task, error_result, ledger_task, task_list_result, task_result
+from frames_mcp.task_handles import Handle, Handles, MemoryHandles
 from frames_mcp.useapi import LazyTransport, UseapiClient
 
 if TYPE_CHECKING:
@@ -157,12 +158,20 @@ def _require_token(state: AppState) -> None:
         raise ToolError(MissingTokenError().describe())
 
 
-def build_server(settings: Settings, tuning: Tuning | None = None) -> MCPServer[AppState]:
+def build_server(
+    settings: Settings,
+    tuning: Tuning | None = None,
+    *,
+    task_tuning: mcp_tasks.TaskTuning | None = None,
+    task_handles: Handles | None = None,
+) -> MCPServer[AppState]:
     """An MCPServer wired to useapi at settings.base_url (or, with settings.demo, to a built-in simulator).
 
-    `tuning` (poll schedule, timeouts, retry policy) is for tests and benchmarks; the defaults suit useapi.
+    `tuning` (poll schedule, timeouts, retry policy) and `task_tuning` are for tests and benchmarks; the
+    defaults suit useapi. `task_handles` is where MCP task handles live (default: this process's memory).
     """
     tuning = tuning or Tuning()
+    tasks = mcp_tasks.McpTasks(_resume, schedule=tuning.schedule, tuning=task_tuning, enabled=settings.tasks)
     recent_tasks: deque[str] = deque(maxlen=50)
 
     apps = gallery.Gallery(settings)  # the MCP Apps view of generate_frames and get_task results
@@ -187,6 +196,7 @@ def build_server(settings: Settings, tuning: Tuning | None = None) -> MCPServer[
                 httpx2.AsyncClient(timeout=HTTP_TIMEOUT, headers=headers, transport=LazyTransport())
             )
             client = UseapiClient(http, token, retry=tuning.retry)
+            await stack.enter_async_context(tasks.running(task_handles or MemoryHandles()))
             yield AppState(client, settings, downloads, recent_tasks, Jobs(client, tuning))
 
     mcp: MCPServer[AppState] = MCPServer(
@@ -197,7 +207,7 @@ def build_server(settings: Settings, tuning: Tuning | None = None) -> MCPServer[
         instructions=INSTRUCTIONS,
         website_url="https://useapi.net/docs/api-runwayml-v1/post-runwayml-frames-create",
         lifespan=lifespan,
-        extensions=[apps],
+        extensions=[tasks, apps],  # tasks outermost: the gallery observes a task's final result too
         middleware=[apps.hide_app_only_tools],
     )
 
@@ -249,10 +259,14 @@ def build_server(settings: Settings, tuning: Tuning | None = None) -> MCPServer[
         # With references the assets' account runs the task: a default email could only conflict with it.
         if request.email is None and state.settings.email and not request.references:
             request = request.model_copy(update={"email": state.settings.email})
+        task = mcp_tasks.background()  # set when this call runs as an MCP task: no 50 s budget then
+        on_event = task.events(_progress_of) if task is not None else _Progress(ctx)
         try:
-            run = await state.jobs.generate(request, wait_seconds, _Progress(ctx))
+            run = await state.jobs.generate(request, wait_seconds, on_event)
         except FramesError as e:
             raise ToolError(e.describe()) from None
+        if task is not None:
+            run = await _wait_on(state, run, task.wait_seconds, on_event)
         return await _render(state, run, request.body(), state.delivery(preview, save))
 
     @declare.tool(
@@ -279,8 +293,10 @@ def build_server(settings: Settings, tuning: Tuning | None = None) -> MCPServer[
         """
         state = _state(ctx)
         _require_token(state)
+        task = mcp_tasks.background()
+        on_event = task.events(_progress_of) if task is not None else _Progress(ctx)
         try:
-            run = await state.jobs.follow(taskId, wait_seconds, _Progress(ctx))
+            run = await state.jobs.follow(taskId, task.wait_seconds if task is not None else wait_seconds, on_event)
         except FramesError as e:
             raise ToolError(f"{e.describe()} (taskId {taskId})") from None
         return await _render(state, run, None, state.delivery(preview, save))
@@ -559,3 +575,34 @@ async def _render(state: AppState, run: Run, requested: dict[str, Any] | None, h
     from frames_mcp.delivery import deliver
 
     return await deliver(result, how)
+
+
+async def _wait_on(state: AppState, run: Run, wait_seconds: float, on_event: OnEvent) -> Run:
+    """An MCP task's generation goes on waiting past the call's wait_seconds (keeping the create's note)."""
+    if run.task.is_terminal or run.error is not None:
+        return run
+    try:
+        followed = await state.jobs.follow(run.task.taskId, wait_seconds, on_event)
+    except FramesError as e:
+        return Run(run.task, e, run.note)
+    return Run(followed.task, followed.error, run.note)
+
+
+async def _resume(state: AppState, handle: Handle, task: mcp_tasks.Background) -> CallToolResult:
+    """Another process's MCP task whose owner stopped: wait for its useapi task here, to the result its own tool
+    call would have given."""
+    assert handle.upstream is not None
+    args, settings = handle.args, state.settings
+    requested = None
+    if handle.tool == "generate_frames":
+        fields = {k: v for k, v in args.items() if k not in ("wait_seconds", "preview", "save")}
+        requested = FramesRequest.model_validate(fields).body()
+    how = state.delivery(
+        bool(args.get("preview", settings.preview)), bool(args.get("save", settings.output_dir is not None))
+    )
+    on_event = task.events(_progress_of)
+    try:
+        run = await state.jobs.follow(handle.upstream, task.wait_seconds, on_event)
+    except FramesError as e:
+        raise ToolError(f"{e.describe()} (taskId {handle.upstream})") from None
+    return await _render(state, run, requested, how)
