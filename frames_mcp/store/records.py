@@ -1,0 +1,151 @@
+"""What the store keeps about tasks: one record per task this install created, one per create whose outcome
+is not known yet, and small keyed records with a lifetime (for other features, e.g. MCP task handles).
+
+Plain JSON-able data only: never the useapi token, nothing from GET /accounts. The records carry no useapi
+types either (this package imports nothing from the rest of frames_mcp): the jobs layer converts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
+
+JsonObject = dict[str, JsonValue]
+
+
+class _Record(BaseModel):
+    # A newer frames-mcp sharing the store may add fields: an older one reading them ignores them.
+    model_config = ConfigDict(extra="ignore")
+
+
+class ArtifactRecord(_Record):
+    index: int
+    url: str | None = None  # signed image URL as last seen (it expires: get_task re-signs)
+    previewUrl: str | None = None
+    assetId: str | None = None
+    width: int | None = None
+    height: int | None = None
+
+
+class FailureRecord(_Record):
+    reason: str | None = None
+    moderation_category: str | None = None
+    message: str | None = None
+
+
+class TaskRecord(_Record):
+    """A task this install created, with what was last seen of it."""
+
+    taskId: str
+    account: str | None = None  # the Runway account it runs on, from its taskId
+    prompt: str  # the request's whole text_prompt
+    options: JsonObject = Field(default_factory=dict)  # the request's other options (aspect_ratio, style ...)
+    created: float  # wall-clock seconds
+    status: str
+    done: bool = False  # reached a final status
+    progress: float | None = None
+    updated: float  # wall-clock seconds of the last observation
+    recovered: bool = False  # found in the account's task list after an ambiguous create
+    artifacts: list[ArtifactRecord] = Field(default_factory=list)
+    files: list[str] = Field(default_factory=list)  # files saved from it (absolute paths)
+    error: FailureRecord | None = None
+
+
+class TaskUpdate(_Record):
+    """A fresh observation of a task (a poll, get_task, a listing)."""
+
+    status: str
+    done: bool
+    progress: float | None = None
+    updated: float
+    artifacts: list[ArtifactRecord] | None = None  # None: the observation says nothing about them
+    error: FailureRecord | None = None
+
+    def apply(self, record: TaskRecord) -> TaskRecord:
+        """The record after this observation. A final record never goes back to unfinished: several
+        processes observe one task, and an older poll may land after a newer one."""
+        if record.done and not self.done:
+            return record
+        changes: JsonObject = {"status": self.status, "done": self.done, "updated": max(self.updated, record.updated)}
+        merged = record.model_copy(update=changes)
+        merged.progress = self.progress if self.progress is not None else record.progress
+        if self.artifacts is not None:
+            merged.artifacts = self.artifacts
+        if self.error is not None:
+            merged.error = self.error
+        return merged
+
+
+class PendingCreate(_Record):
+    """A create whose outcome is not known yet: sent (or about to be) and not yet matched to a taskId or
+    proven not to have run. A restart, or any process of the store, resumes the check once `held_until`
+    has passed (the creating call holds it while it is still working on it)."""
+
+    id: str
+    account: str | None  # the email the create was for; None when useapi picks the account
+    prompt: str
+    options: JsonObject = Field(default_factory=dict)
+    since: float  # wall-clock seconds just before the create was sent: an older task is not this one
+    held_until: float  # wall-clock seconds until which its creator (or a claimer) is checking it
+    checks: int = 0  # how many checks could not tell
+
+
+class TaskRecords(Protocol):
+    """The records half of a store. Every method may raise StoreError (store.base) when the backend fails."""
+
+    async def add_task(self, record: TaskRecord) -> None:
+        """Insert or replace the record of a task."""
+
+    async def get_task(self, task_id: str) -> TaskRecord | None: ...
+
+    async def update_task(self, task_id: str, update: TaskUpdate) -> TaskRecord | None:
+        """Apply an observation to a known task atomically; None (and nothing stored) for an unknown one."""
+
+    async def add_files(self, task_id: str, paths: Sequence[str]) -> None:
+        """Remember files saved from a known task (kept once each, in order)."""
+
+    async def list_tasks(
+        self,
+        *,
+        statuses: Sequence[str] | None = None,
+        done: bool | None = None,
+        text: str | None = None,
+        limit: int = 20,
+    ) -> list[TaskRecord]:
+        """Newest first. `statuses`: last status among these; `done`: finished or not; `text`: the prompt
+        contains it (case-insensitive)."""
+
+    async def put_pending(self, pending: PendingCreate) -> None:
+        """Insert or replace a pending create."""
+
+    async def delete_pending(self, pending_id: str) -> None: ...
+
+    async def claim_pending(self, now: float, hold: float, limit: int = 20) -> list[PendingCreate]:
+        """Pending creates nobody holds at `now` (held_until <= now), oldest first, now held until now + hold by
+        the caller, atomically: two processes never claim the same one at once."""
+
+    async def put_record(self, kind: str, key: str, value: JsonObject, ttl: float | None = None) -> None:
+        """Store a JSON object under (kind, key), replacing any; it disappears `ttl` seconds later (None: never)."""
+
+    async def get_record(self, kind: str, key: str) -> JsonObject | None: ...
+
+    async def delete_record(self, kind: str, key: str) -> bool:
+        """True when there was one."""
+
+    async def list_records(self, kind: str, limit: int = 100) -> list[tuple[str, JsonObject]]:
+        """Live records of a kind, most recently stored first, as (key, value)."""
+
+
+def matches(record: TaskRecord, statuses: Sequence[str] | None, done: bool | None, text: str | None) -> bool:
+    """The list_tasks filters, for backends that filter in Python."""
+    if statuses is not None and record.status not in {s.upper() for s in statuses}:
+        return False
+    if done is not None and record.done != done:
+        return False
+    return text is None or text.casefold() in record.prompt.casefold()
+
+
+def merge_files(existing: Sequence[str], added: Sequence[str]) -> list[str]:
+    return list(dict.fromkeys([*existing, *added]))
