@@ -231,7 +231,7 @@ CANCELLED = (
 
 
 class McpTasks(Extension):
-    """`io.modelcontextprotocol/tasks` for the tools in `tools`; `enabled=False` keeps every call synchronous."""
+    """`io.modelcontextprotocol/tasks` for generate_frames, and for get_task when it is asked to wait."""
 
     identifier = EXTENSION_ID
 
@@ -241,12 +241,10 @@ class McpTasks(Extension):
         *,
         schedule: PollSchedule,
         tuning: TaskTuning | None = None,
-        enabled: bool = True,
     ) -> None:
         self._resume = resume
         self._schedule = schedule
         self.tuning = tuning or TaskTuning()
-        self.enabled = enabled
         self._me = secrets.token_hex(8)  # this process, as a handle's owner
         self._tg: TaskGroup | None = None
         self._handles: Handles | None = None
@@ -279,7 +277,7 @@ class McpTasks(Extension):
     # ---- tools/call ----------------------------------------------------------------------------------
 
     def _runs_as_task(self, params: CallToolRequestParams, ctx: ServerRequestContext[Any, Any]) -> bool:
-        if not self.enabled or self._tg is None or ctx.protocol_version not in MODERN:
+        if self._tg is None or ctx.protocol_version not in MODERN:
             return False
         caps = ctx.session.client_capabilities  # this request's own declaration on 2026-07-28
         if caps is None or EXTENSION_ID not in (caps.extensions or {}):

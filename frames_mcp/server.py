@@ -48,7 +48,7 @@ from frames_mcp.models import (
     UploadedAsset,
 )
 from frames_mcp.results import account_task, error_result, ledger_task, task_list_result, task_result
-from frames_mcp.task_handles import Handle, Handles, MemoryHandles
+from frames_mcp.task_handles import Handle, Handles, memory_handles
 from frames_mcp.useapi import LazyTransport, UseapiClient
 
 if TYPE_CHECKING:
@@ -171,7 +171,8 @@ def build_server(
     defaults suit useapi. `task_handles` is where MCP task handles live (default: this process's memory).
     """
     tuning = tuning or Tuning()
-    tasks = mcp_tasks.McpTasks(_resume, schedule=tuning.schedule, tuning=task_tuning, enabled=settings.tasks)
+    # FRAMES_MCP_TASKS=off leaves the extension out entirely: every call synchronous, discovery as before it.
+    tasks = mcp_tasks.McpTasks(_resume, schedule=tuning.schedule, tuning=task_tuning) if settings.tasks else None
     recent_tasks: deque[str] = deque(maxlen=50)
 
     apps = gallery.Gallery(settings)  # the MCP Apps view of generate_frames and get_task results
@@ -196,7 +197,8 @@ def build_server(
                 httpx2.AsyncClient(timeout=HTTP_TIMEOUT, headers=headers, transport=LazyTransport())
             )
             client = UseapiClient(http, token, retry=tuning.retry)
-            await stack.enter_async_context(tasks.running(task_handles or MemoryHandles()))
+            if tasks is not None:
+                await stack.enter_async_context(tasks.running(task_handles or memory_handles()))
             yield AppState(client, settings, downloads, recent_tasks, Jobs(client, tuning))
 
     mcp: MCPServer[AppState] = MCPServer(
@@ -207,7 +209,7 @@ def build_server(
         instructions=INSTRUCTIONS,
         website_url="https://useapi.net/docs/api-runwayml-v1/post-runwayml-frames-create",
         lifespan=lifespan,
-        extensions=[tasks, apps],  # tasks outermost: the gallery observes a task's final result too
+        extensions=[apps] if tasks is None else [tasks, apps],  # tasks outermost: the gallery sees the final result
         middleware=[apps.hide_app_only_tools],
     )
 

@@ -3,8 +3,8 @@
 A handle is a small JSON document keyed by its MCP taskId and kept for a TTL. It names the caller it
 belongs to (a principal digest, never a credential), the useapi task it follows, the state a person
 reads, when the owning process expects news, and, once the tool has finished, its whole `CallToolResult`.
-`Handles` is the narrow protocol the extension needs; `MemoryHandles` serves one process, and the durable
-store's keyed records serve a fleet through the same protocol.
+`Handles` is the narrow protocol the extension needs; `StoreHandles` keeps them in the durable store's keyed
+records with their TTL.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
 
+from frames_mcp.store.memory import MemoryRecords
+from frames_mcp.store.records import TaskRecords
 from frames_mcp.tasks_wire import TaskStatus
 
 KIND = "mcp-task"  # the record kind in the store
@@ -56,23 +58,23 @@ class Handles(Protocol):
     async def get(self, handle_id: str) -> Handle | None: ...
 
 
-class MemoryHandles:
-    """Handles of one process (and of servers sharing this object in one process, as tests do)."""
+class StoreHandles:
+    """Handles as the store's keyed records (kind `mcp-task`), so every process of one store sees them: memory
+    for one process, SQLite for one machine's processes, Redis for a fleet. The store drops them at expiry."""
 
-    def __init__(self, wall: Callable[[], float] = time.time) -> None:
-        self._records: dict[str, tuple[float, str]] = {}  # id -> (expiry, JSON): a copy, as a real store keeps
+    def __init__(self, records: TaskRecords, wall: Callable[[], float] = time.time) -> None:
+        self._records = records
         self._wall = wall
 
     async def put(self, handle: Handle) -> None:
-        self._sweep()
-        self._records[handle.id] = (handle.expires, handle.model_dump_json())
+        ttl = max(0.001, handle.expires - self._wall())
+        await self._records.put_record(KIND, handle.id, handle.model_dump(mode="json"), ttl=ttl)
 
     async def get(self, handle_id: str) -> Handle | None:
-        self._sweep()
-        found = self._records.get(handle_id)
-        return None if found is None else Handle.model_validate_json(found[1])
+        found = await self._records.get_record(KIND, handle_id)
+        return None if found is None else Handle.model_validate(found)
 
-    def _sweep(self) -> None:
-        now = self._wall()
-        for key in [k for k, (expiry, _) in self._records.items() if expiry <= now]:
-            del self._records[key]
+
+def memory_handles() -> StoreHandles:
+    """Handles of this process alone."""
+    return StoreHandles(MemoryRecords())
