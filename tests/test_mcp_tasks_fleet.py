@@ -28,7 +28,7 @@ from frames_mcp.task_handles import StoreHandles
 from frames_mcp.tasks_client import TasksClient, get_task, wait_for
 from frames_mcp.tasks_wire import CreateTaskResult, DetailedTask
 
-from ._redis import redis_server, redis_url  # noqa: F401  (fixtures)
+from ._redis import redis_server, redis_url  # noqa: F401 (fixtures)
 from ._tools import clean_env, free_port
 from .conftest import FAST_TUNING, console_script, creates, running_sim, settings_for, text_of
 
@@ -38,6 +38,12 @@ CAT = {"text_prompt": "a cat on a windowsill", "num_images": 1}
 TOKEN_A = "replica-token-a-5c1e"  # not secrets: only these loopback test servers accept them
 TOKEN_B = "replica-token-b-93d0"
 QUICK_TAKEOVER = TaskTuning(heartbeat=0.2, stale=1.0)
+
+
+@pytest.fixture
+def redis(redis_url: str) -> str:  # noqa: F811 (the fixture of that name)
+    """An empty real Redis for this test's replicas."""
+    return redis_url
 
 
 @pytest.fixture
@@ -76,9 +82,11 @@ async def connect(url: str, token: str = TOKEN_A, seen: list[httpx2.Request] | N
             seen.append(request)
 
     headers = {"Authorization": f"Bearer {token}"}
-    async with httpx2.AsyncClient(headers=headers, timeout=30, event_hooks={"request": [record]}) as http:
-        async with Client(streamable_http_client(url, http_client=http), extensions=[TasksClient()]) as c:
-            yield c
+    async with (
+        httpx2.AsyncClient(headers=headers, timeout=30, event_hooks={"request": [record]}) as http,
+        Client(streamable_http_client(url, http_client=http), extensions=[TasksClient()]) as c,
+    ):
+        yield c
 
 
 async def start(client: Client) -> CreateTaskResult:
@@ -92,9 +100,9 @@ def result_of(task: DetailedTask) -> CallToolResult:
     return CallToolResult.model_validate(task.result)
 
 
-async def test_a_second_replica_answers_tasks_get(slow: Simulator, redis_url: str) -> None:
+async def test_a_second_replica_answers_tasks_get(slow: Simulator, redis: str) -> None:
     # Behind a load balancer the tasks/get polls land anywhere: B answers from the shared Redis while A waits.
-    with replica(slow, redis_url) as a, replica(slow, redis_url) as b:
+    with replica(slow, redis) as a, replica(slow, redis) as b:
         async with connect(a) as on_a:
             handle = await start(on_a)
         async with connect(b) as on_b:
@@ -119,10 +127,10 @@ async def test_tasks_get_after_a_restart(slow: Simulator, backend: str, tmp_path
     assert creates(slow) == 1
 
 
-async def test_another_principals_task_does_not_exist(slow: Simulator, redis_url: str) -> None:
+async def test_another_principals_task_does_not_exist(slow: Simulator, redis: str) -> None:
     # A task is visible only to the bearer identity that created it, on every replica; others get -32602
     # exactly as for an id that never existed.
-    with replica(slow, redis_url, TOKEN_A) as a, replica(slow, redis_url, TOKEN_B) as b:
+    with replica(slow, redis, TOKEN_A) as a, replica(slow, redis, TOKEN_B) as b:
         async with connect(a, TOKEN_A) as owner:
             handle = await start(owner)
         async with connect(b, TOKEN_B) as stranger:
@@ -138,11 +146,11 @@ async def test_another_principals_task_does_not_exist(slow: Simulator, redis_url
             assert (await wait_for(owner.session, handle)).status == "completed"
 
 
-async def test_the_client_half_sends_mcp_name_and_a_mismatch_is_refused(slow: Simulator, redis_url: str) -> None:
+async def test_the_client_half_sends_mcp_name_and_a_mismatch_is_refused(slow: Simulator, redis: str) -> None:
     # SEP-2663: tasks/* carry the taskId in Mcp-Name so a gateway can route without reading the body; a body
     # that disagrees with its header is refused (-32020), as the SDK does for tools/call.
     seen: list[httpx2.Request] = []
-    with replica(slow, redis_url) as url:
+    with replica(slow, redis) as url:
         async with connect(url, seen=seen) as c:
             handle = await start(c)
             await get_task(c.session, handle.task_id)
