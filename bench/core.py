@@ -24,14 +24,12 @@ import argparse
 import logging
 import math
 import os
-import platform
 import statistics
 import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -40,14 +38,15 @@ import httpx2
 from mcp import Client, StdioServerParameters
 from pydantic import SecretStr
 
+from bench._report import BENCHMARKS, machine, write_section
 from frames_mcp.config import Settings
-from frames_mcp.models import FramesRequest, TaskResult
-from frames_mcp.server import build_server
+from frames_mcp.server.app import build_server
+from frames_mcp.server.results.schemas import TaskResult
 from frames_mcp.simulator import Simulator, SimulatorConfig, run_in_thread
-from frames_mcp.useapi import UseapiClient
+from frames_mcp.useapi.client import UseapiClient
+from frames_mcp.useapi.models import FramesRequest
 
 REPO = Path(__file__).resolve().parent.parent
-BENCHMARKS = REPO / "BENCHMARKS.md"
 START, END = "<!-- core:start -->", "<!-- core:end -->"
 ACCOUNT = "bench@frames.local"
 REFERENCE_ACCOUNT = "reference@frames.local"
@@ -380,22 +379,6 @@ async def memory(calls: int) -> list[Row]:
 # ---- the table ---------------------------------------------------------------------------------------------
 
 
-def _machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return (
-        f"{os.cpu_count()} CPUs ({cpu}), {platform.system()} {platform.release()}, Python {platform.python_version()}, "
-        f"mcp {version('mcp')}, httpx2 {version('httpx2')}; load average {load:.2f} at the start"
-    )
-
-
 NOTES = (
     "Per-call overhead: frames-mcp's own work in a get_task call is small (measured in-process: rendering the "
     "result about 0.04 ms, its GET about 0.06 ms over a bare httpx2 GET). What remains of the gap to the echo is "
@@ -430,15 +413,6 @@ def _met(met: bool | None) -> str:
     return "n/a" if met is None else "yes" if met else "**no**"
 
 
-def _write(section: str) -> None:
-    text = BENCHMARKS.read_text() if BENCHMARKS.exists() else "# Benchmarks\n"
-    if START in text and END in text:
-        text = text[: text.index(START)] + section.rstrip("\n") + text[text.index(END) + len(END) :]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    BENCHMARKS.write_text(text)
-
-
 SECTIONS = ("concurrency", "completion", "startup", "overhead", "memory")
 
 
@@ -470,13 +444,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-write", action="store_true", help="print the table; leave BENCHMARKS.md alone")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)  # before MCPServer() would set INFO
-    machine = _machine()
+    host = machine("mcp", "httpx2")
     rows = anyio.run(_run, args)
     command = (
         "uv run python -m bench" + (" --quick" if args.quick else "") + (f" --only {args.only}" if args.only else "")
     )
-    section = _table(rows, command, machine)
+    section = _table(rows, command, host)
     print(section)
     if not args.no_write:
-        _write(section)
+        write_section(section, START, END)
         print(f"written to {BENCHMARKS.name}", file=sys.stderr)

@@ -1,7 +1,7 @@
 """Load test of HTTP mode: many concurrent MCP clients over Streamable HTTP, against the useapi simulator.
 
-    uv run python bench/load_http.py                     # 50 clients, 30 s per server, writes BENCHMARKS.md
-    uv run python bench/load_http.py --clients 10 --duration 5 --no-write
+    uv run python -m bench.load_http                     # 50 clients, 30 s per server, writes BENCHMARKS.md
+    uv run python -m bench.load_http --clients 10 --duration 5 --no-write
 
 Two servers run the same load, one after the other, each a subprocess on loopback:
 - frames-mcp: `frames-mcp --transport http` with a bearer token, pointed at the simulator (run in a thread
@@ -18,28 +18,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import platform
-import re
 import statistics
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from importlib.metadata import version
 from pathlib import Path
 
 import httpx2
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from bench._report import BENCHMARKS, machine, write_section
+from frames_mcp.simulator import Simulator, SimulatorConfig, run_in_thread
+from tests._tools import HttpServer, http_server
 
-from frames_mcp.simulator import Simulator, SimulatorConfig, run_in_thread  # noqa: E402
-from tests._tools import HttpServer, http_server  # noqa: E402
-
-BENCHMARKS = REPO / "BENCHMARKS.md"
 START, END = "<!-- load:start -->", "<!-- load:end -->"
 TOKEN = "bench-token"  # the loopback frames-mcp of this run only
 
@@ -151,7 +145,7 @@ def serve_baseline(port: int) -> None:
     from starlette.requests import Request
     from starlette.responses import JSONResponse, Response
 
-    from frames_mcp import http_app
+    from frames_mcp.server import http as http_app
 
     logging.basicConfig(level=logging.INFO, stream=sys.stderr)
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
@@ -196,26 +190,12 @@ def cpu_per_call(sample: Sample, base: Sample | None = None) -> str:
     return f"{ms:.2f} ({ms / (base.server_cpu * 1000 / len(base.all())):.2f}×)"
 
 
-def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        found = re.search(r"^model name\s*:\s*(.+)$", Path("/proc/cpuinfo").read_text(), re.MULTILINE)
-        cpu = found.group(1).strip() if found else cpu
-    except OSError:
-        pass
-    load = f"load average {os.getloadavg()[0]:.2f} at the start" if hasattr(os, "getloadavg") else ""
-    return (
-        f"{os.cpu_count()} CPUs ({cpu}), {platform.system()} {platform.release()}, "
-        f"Python {platform.python_version()}, mcp {version('mcp')}, uvicorn {version('uvicorn')}; {load}"
-    )
-
-
 def report(args: argparse.Namespace, host: str, frames: Sample, baseline: Sample) -> str:
     lines = [
         START,
         "## HTTP load: concurrent MCP clients over Streamable HTTP",
         "",
-        f"`uv run python bench/load_http.py --clients {args.clients} --duration {args.duration:g}`, "
+        f"`uv run python -m bench.load_http --clients {args.clients} --duration {args.duration:g}`, "
         f"{datetime.now(UTC):%Y-%m-%d}. {args.clients} clients, each one MCP session (the SDK Client's default mode), "
         f"calling tools back to back for {args.duration:g} s per server; latency is per `tools/call` as the "
         "client sees it. Client, simulator (a thread of the load process) and server share the machine: "
@@ -264,17 +244,8 @@ def busy(sample: Sample, name: str) -> str:
     return f"{name} server {server} of a core, load process {sample.load_cpu / sample.seconds:.0%}"
 
 
-def write(section: str) -> None:
-    text = BENCHMARKS.read_text() if BENCHMARKS.exists() else "# Benchmarks\n"
-    if START in text and END in text:
-        text = text[: text.index(START)] + section + text[text.index(END) + len(END) :]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    BENCHMARKS.write_text(text)
-
-
 def run(args: argparse.Namespace) -> int:
-    host = machine()  # before any load, so the load average says what else was running
+    host = machine("mcp", "uvicorn")  # before any load, so the load average says what else was running
     sim = Simulator(SimulatorConfig(queue_seconds=0.05, run_seconds=0.2, image_px=64))  # type: ignore[call-arg]
 
     async def measure(url: str, headers: dict[str, str], calls: list[Call]) -> Sample:
@@ -298,8 +269,8 @@ def run(args: argparse.Namespace) -> int:
         for error in sample.errors[:10]:
             print(f"error: {error}", file=sys.stderr)
     if not args.no_write:
-        write(section)
-        print(f"wrote {BENCHMARKS.relative_to(REPO)}", file=sys.stderr)
+        write_section(section, START, END)
+        print(f"wrote {BENCHMARKS.name}", file=sys.stderr)
     return 1 if frames.errors or baseline.errors else 0
 
 

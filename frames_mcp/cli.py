@@ -10,7 +10,7 @@ from typing import NoReturn
 
 from frames_mcp import __version__
 from frames_mcp.config import Settings
-from frames_mcp.errors import ConfigurationError
+from frames_mcp.useapi.errors import ConfigurationError
 
 log = logging.getLogger("frames_mcp")
 
@@ -68,14 +68,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     if settings.token is None and not settings.demo:
         log.warning("USEAPI_TOKEN is not set: tools will explain how to set it (or run with --demo)")
 
-    from frames_mcp.server import build_server  # after logging is set, so the SDK keeps our handler
+    from frames_mcp.server.app import build_server  # after logging is set, so the SDK keeps our handler
 
     server = build_server(settings)
     if args.transport == "stdio":
         server.run("stdio")
         return
 
-    from frames_mcp import http_app
+    from frames_mcp.server import http as http_app
 
     try:
         app = http_app.build_app(server, settings, host=args.host, stateless=args.stateless)

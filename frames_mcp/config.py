@@ -9,10 +9,11 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-from frames_mcp.errors import ConfigurationError
-from frames_mcp.models import EMAIL_PATTERN, WAIT_MAX
+from frames_mcp.useapi.errors import ConfigurationError
+from frames_mcp.useapi.ids import EMAIL_PATTERN
 
 DEFAULT_BASE_URL = "https://api.useapi.net"
+WAIT_MAX = 50  # seconds: the longest wait of one call (clients give up on a tool call at about 60 s)
 DEFAULT_MAX_IMAGE_MB = 50.0  # per image, downloaded or uploaded; Frames PNGs are about 1.5-4 MB
 
 # Settings field -> the environment variable that sets it (for messages and the CLI help).
@@ -55,7 +56,7 @@ class Settings(BaseModel):
         default=False, description="Let upload_image fetch URLs on loopback, private or link-local addresses."
     )
     max_image_mb: float = Field(default=DEFAULT_MAX_IMAGE_MB, gt=0, le=1024)
-    # HTTP transport only (see http_app.py). The token is compared in constant time and never logged.
+    # HTTP transport only (see server/http.py). The token is compared in constant time and never logged.
     auth_token: SecretStr | None = Field(default=None, description="FRAMES_MCP_AUTH_TOKEN")
     allowed_hosts: tuple[str, ...] | None = Field(default=None, description="FRAMES_MCP_ALLOWED_HOSTS")
     allowed_origins: tuple[str, ...] | None = Field(default=None, description="FRAMES_MCP_ALLOWED_ORIGINS")

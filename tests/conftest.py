@@ -15,11 +15,11 @@ from mcp import Client
 from pydantic import SecretStr
 
 from frames_mcp.config import Settings
-from frames_mcp.jobs import Tuning
-from frames_mcp.server import build_server
+from frames_mcp.jobs.polling import PollSchedule
+from frames_mcp.jobs.service import Tuning
+from frames_mcp.server.app import build_server
 from frames_mcp.simulator import Simulator, SimulatorConfig, run_in_thread
-from frames_mcp.useapi import RetryPolicy
-from frames_mcp.waiting import PollSchedule
+from frames_mcp.useapi.client import RetryPolicy
 
 # Short simulated times: a task is queued 0.1 s and runs 0.4 s, so a full generation takes about half a second.
 FAST = {"queue_seconds": 0.1, "run_seconds": 0.4, "image_px": 64}

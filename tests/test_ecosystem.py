@@ -72,7 +72,7 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_mcpb_packs_the_package_with_the_manifest_at_its_root(bundle: Path) -> None:
     names = set(zipfile.ZipFile(bundle).namelist())
-    assert {"manifest.json", "pyproject.toml", "uv.lock", "README.md", "frames_mcp/server.py"} <= names
+    assert {"manifest.json", "pyproject.toml", "uv.lock", "README.md", "frames_mcp/server/app.py"} <= names
     assert not [n for n in names if n.startswith((".venv/", "node_modules/", "tests/")) or "__pycache__" in n]
 
 

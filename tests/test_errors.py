@@ -9,8 +9,8 @@ import pytest
 from mcp import Client
 from pydantic import SecretStr
 
-from frames_mcp.models import TaskResult
-from frames_mcp.server import build_server
+from frames_mcp.server.app import build_server
+from frames_mcp.server.results.schemas import TaskResult
 from frames_mcp.simulator import Fault, Simulator
 
 from .conftest import creates, settings_for, text_of

@@ -14,7 +14,7 @@ from typing import Any, Literal
 import pytest
 from mcp import Client
 
-from frames_mcp.models import TaskResult
+from frames_mcp.server.results.schemas import TaskResult
 from frames_mcp.simulator import Fault, Simulator
 
 from .conftest import FAST_TUNING, connect, creates, running_sim, sim_task_ids, text_of

@@ -10,9 +10,10 @@ import httpx2
 import pytest
 from PIL import Image
 
-from frames_mcp import preview
-from frames_mcp.fetch import FetchError, Guard, fetch_image
-from frames_mcp.models import ArtifactOut
+from frames_mcp.media import sheet as preview
+from frames_mcp.media.downloads import fetch_image
+from frames_mcp.media.guard import FetchError, Guard
+from frames_mcp.server.results.schemas import ArtifactOut
 
 pytestmark = pytest.mark.anyio
 

@@ -14,11 +14,12 @@ from mcp.server.apps import APP_MIME_TYPE, EXTENSION_ID
 from mcp.types import CallToolResult
 
 from frames_mcp.config import Settings
-from frames_mcp.errors import ConfigurationError
-from frames_mcp.gallery import DEFAULT_IMAGE_ORIGINS, GALLERY_URI, REFRESH_TOOL, Gallery, gallery_html, origin_of
-from frames_mcp.models import STYLES, TaskResult
-from frames_mcp.server import build_server
+from frames_mcp.server.app import build_server
+from frames_mcp.server.gallery import DEFAULT_IMAGE_ORIGINS, GALLERY_URI, REFRESH_TOOL, Gallery, gallery_html, origin_of
+from frames_mcp.server.results.schemas import TaskResult
 from frames_mcp.simulator import Simulator
+from frames_mcp.useapi.errors import ConfigurationError
+from frames_mcp.useapi.models import STYLES
 
 from .conftest import settings_for, wire
 

@@ -29,8 +29,8 @@ from mcp.client.extension import advertise
 from mcp.server.apps import APP_MIME_TYPE, EXTENSION_ID
 from PIL import Image
 
-from frames_mcp.gallery import GALLERY_URI, REFRESH_TOOL, origin_of
-from frames_mcp.server import build_server
+from frames_mcp.server.app import build_server
+from frames_mcp.server.gallery import GALLERY_URI, REFRESH_TOOL, origin_of
 from frames_mcp.simulator import Simulator, SimulatorConfig, run_in_thread
 
 from ._tools import require

@@ -10,7 +10,7 @@ import pytest
 from mcp import Client
 from PIL import Image
 
-from frames_mcp.models import TaskResult
+from frames_mcp.server.results.schemas import TaskResult
 from frames_mcp.simulator import Simulator
 
 from .conftest import creates, wire

@@ -16,9 +16,9 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from frames_mcp.config import Settings
-from frames_mcp.errors import ConfigurationError
-from frames_mcp.fetch import is_loopback
-from frames_mcp.http_app import GRACEFUL_SHUTDOWN_SECONDS, transport_security
+from frames_mcp.media.guard import is_loopback
+from frames_mcp.server.http import GRACEFUL_SHUTDOWN_SECONDS, transport_security
+from frames_mcp.useapi.errors import ConfigurationError
 
 from ._tools import HttpServer, clean_env, http_server, stop
 from .conftest import console_script

@@ -11,8 +11,8 @@ from mcp import Client
 from mcp.types import PromptReference
 
 from frames_mcp.config import Settings
-from frames_mcp.models import STYLES
-from frames_mcp.server import build_server
+from frames_mcp.server.app import build_server
+from frames_mcp.useapi.models import STYLES
 
 pytestmark = pytest.mark.anyio
 

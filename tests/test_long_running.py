@@ -11,7 +11,7 @@ import httpx2
 import pytest
 from mcp import Client, MCPError, StdioServerParameters
 
-from frames_mcp.models import TaskListResult, TaskResult
+from frames_mcp.server.results.schemas import TaskListResult, TaskResult
 from frames_mcp.simulator import Fault, Simulator
 
 from .conftest import FAST_TUNING, connect, console_script, creates, running_sim, sim_task_ids, text_of

@@ -14,7 +14,7 @@ import pytest
 from mcp import Client
 
 from frames_mcp.config import Settings
-from frames_mcp.server import build_server
+from frames_mcp.server.app import build_server
 
 from ._tools import REPO, SHARED, require
 

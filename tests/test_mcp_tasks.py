@@ -14,12 +14,12 @@ import pytest
 from mcp import Client, MCPError
 from mcp.types import CallToolResult
 
-from frames_mcp.mcp_tasks import TaskTuning
-from frames_mcp.server import build_server
+from frames_mcp.server.app import build_server
+from frames_mcp.server.mcp_tasks import TaskTuning
+from frames_mcp.server.task_handles import Handles
+from frames_mcp.server.tasks_client import TasksClient, cancel_task, get_task, wait_for
+from frames_mcp.server.tasks_wire import CreateTaskResult, DetailedTask
 from frames_mcp.simulator import Simulator
-from frames_mcp.task_handles import Handles
-from frames_mcp.tasks_client import TasksClient, cancel_task, get_task, wait_for
-from frames_mcp.tasks_wire import CreateTaskResult, DetailedTask
 
 from .conftest import FAST_TUNING, creates, running_sim, settings_for, sim_task_ids, text_of
 
@@ -226,7 +226,7 @@ async def test_get_task_with_a_wait_runs_as_a_task_and_without_one_does_not(sim:
 async def test_a_replica_takes_over_a_task_whose_owner_stopped(sim: Simulator) -> None:
     # Two servers sharing one handle store (one process here; test_mcp_tasks_fleet does it on Redis): the first
     # stops mid-wait, the second answers tasks/get, follows the Runway task and completes it.
-    from frames_mcp.task_handles import memory_handles
+    from frames_mcp.server.task_handles import memory_handles
 
     shared = memory_handles()
     with running_sim(queue_seconds=0.2, run_seconds=1.5, image_px=32) as slow:

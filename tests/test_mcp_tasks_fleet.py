@@ -19,14 +19,14 @@ from mcp import Client, MCPError, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 from mcp.types import CallToolResult
 
-from frames_mcp.http_app import MCP_PATH, build_app
-from frames_mcp.mcp_tasks import TaskTuning
-from frames_mcp.server import build_server
+from frames_mcp.server.app import build_server
+from frames_mcp.server.http import MCP_PATH, build_app
+from frames_mcp.server.mcp_tasks import TaskTuning
+from frames_mcp.server.task_handles import StoreHandles
+from frames_mcp.server.tasks_client import TasksClient, get_task, wait_for
+from frames_mcp.server.tasks_wire import CreateTaskResult, DetailedTask
 from frames_mcp.simulator import Simulator
 from frames_mcp.store import open_store
-from frames_mcp.task_handles import StoreHandles
-from frames_mcp.tasks_client import TasksClient, get_task, wait_for
-from frames_mcp.tasks_wire import CreateTaskResult, DetailedTask
 
 from ._redis import redis_server, redis_url  # noqa: F401 (fixtures)
 from ._tools import clean_env, free_port

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from mcp import Client, StdioServerParameters
 
+from frames_mcp.server.tasks_client import TasksClient, wait_for
+from frames_mcp.server.tasks_wire import CreateTaskResult
 from frames_mcp.simulator import Simulator
-from frames_mcp.tasks_client import TasksClient, wait_for
-from frames_mcp.tasks_wire import CreateTaskResult
 
 from ._tools import clean_env, http_server, require
 from .conftest import console_script, creates

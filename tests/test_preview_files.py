@@ -20,8 +20,8 @@ from mcp import Client, StdioServerParameters
 from mcp.types import CallToolResult
 from PIL import Image
 
-from frames_mcp.files import SAFE_NAME, file_stem
-from frames_mcp.models import TaskResult
+from frames_mcp.media.saving import SAFE_NAME, file_stem
+from frames_mcp.server.results.schemas import TaskResult
 from frames_mcp.simulator import Fault, Simulator
 
 from ._tools import clean_env

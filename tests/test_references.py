@@ -15,7 +15,7 @@ from mcp import Client, MCPError
 from mcp.types import PromptReference, ResourceTemplateReference
 from PIL import Image
 
-from frames_mcp.models import TaskResult, UploadedAsset
+from frames_mcp.server.results.schemas import TaskResult, UploadedAsset
 from frames_mcp.simulator import Simulator
 
 from .conftest import connect, running_sim, wire

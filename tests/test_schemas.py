@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from mcp import Client
 
-from frames_mcp.models import STYLES
+from frames_mcp.useapi.models import STYLES
 
 from .conftest import wire
 

@@ -19,8 +19,8 @@ import httpx2
 import pytest
 from PIL import Image
 
-from frames_mcp.models import TASK_ID_RE
 from frames_mcp.simulator import Fault, Simulator, SimulatorConfig, run_in_thread, serve
+from frames_mcp.useapi.ids import TASK_ID_RE
 
 pytestmark = pytest.mark.anyio
 

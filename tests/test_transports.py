@@ -11,7 +11,7 @@ import pytest
 from mcp import Client, StdioServerParameters
 
 from frames_mcp import __version__
-from frames_mcp.models import TaskResult
+from frames_mcp.server.results.schemas import TaskResult
 from frames_mcp.simulator import Simulator
 
 from ._tools import clean_env

@@ -6,9 +6,9 @@ import httpx2
 import pytest
 from pydantic import SecretStr
 
-from frames_mcp.errors import BadRequestError, BusyError, TransportError, UnauthorizedError, error_for_status
-from frames_mcp.models import FramesRequest, Task
-from frames_mcp.useapi import UseapiClient, task_path
+from frames_mcp.useapi.client import UseapiClient, task_path
+from frames_mcp.useapi.errors import BadRequestError, BusyError, TransportError, UnauthorizedError, error_for_status
+from frames_mcp.useapi.models import FramesRequest, Task
 
 pytestmark = pytest.mark.anyio
 

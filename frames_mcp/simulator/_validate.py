@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from frames_mcp.models import (
+from frames_mcp.useapi.models import (
     ASPECT_RATIOS,
     DIVERSITY_DEFAULT,
     DIVERSITY_MAX,

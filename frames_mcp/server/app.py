@@ -1,0 +1,138 @@
+"""The MCP server: MCPServer with its lifespan, and the list of tool groups that register themselves on it.
+
+The only package that imports mcp (with cli.py). Data flows one way: tool args -> server/tasks.py -> jobs/
+(admission -> create -> polling -> ledger) -> a `Run` -> server/results/ (sheet and files from media/, size cap)
+-> the client.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
+
+import httpx2
+from mcp import types
+from mcp.server.mcpserver import MCPServer
+from pydantic import SecretStr
+
+from frames_mcp import __version__
+from frames_mcp.config import Settings
+from frames_mcp.jobs.ledger import Ledger
+from frames_mcp.jobs.service import Jobs, Tuning
+from frames_mcp.server import catalog, completions, gallery, prompt, references, tasks
+from frames_mcp.server.mcp_tasks import McpTasks, TaskTuning
+from frames_mcp.server.state import AppState
+from frames_mcp.server.task_handles import Handles, memory_handles
+from frames_mcp.useapi.client import LazyTransport, UseapiClient
+
+# Pillow (previews, uploads) is imported where it is first used, not at startup: clients list the tools of a
+# freshly spawned server at once, and a start within 10% of a bare MCPServer's is a goal (BENCHMARKS.md).
+
+log = logging.getLogger(__name__)
+
+INSTRUCTIONS = """\
+frames-mcp generates images with Runway's Frames model through useapi.net.
+- generate_frames creates a task (it spends credits unless exploreMode) and waits up to wait_seconds for it.
+  A finished task returns its image URLs. If the wait ends first, the task keeps running: call get_task with
+  the returned taskId (wait_seconds up to 50) until it is done. Never call generate_frames again just because
+  a wait ended: that pays for a second task. A result that says "not created" created nothing and cost nothing.
+- list_tasks lists the tasks this server created (newest first, with status), so a task whose call was
+  cancelled or timed out can always be found again; account=true adds the account's own task list.
+- list_styles lists the style presets, aspect ratios and ranges you may use.
+- Image links are signed and expire within 24-48 h; when one has expired, call get_task: it returns fresh ones.
+- A finished result shows all images as one small contact sheet (preview) and, when the server has an output
+  directory, saves them there (save).
+- Reference images: upload_image gives an assetId; pass it as imageAssetId1..3 to generate_frames and cite it
+  in text_prompt as @IMG_1..@IMG_3. describe_image turns an uploaded image into a starting prompt.
+- The prompt frames_prompt helps write a strong text_prompt; frames://tasks/{taskId} is a task's state as JSON.
+"""
+
+HTTP_TIMEOUT = httpx2.Timeout(connect=10.0, read=30.0, write=30.0, pool=10.0)
+
+
+def build_server(
+    settings: Settings,
+    tuning: Tuning | None = None,
+    *,
+    task_tuning: TaskTuning | None = None,
+    task_handles: Handles | None = None,
+) -> MCPServer[AppState]:
+    """An MCPServer wired to useapi at settings.base_url (or, with settings.demo, to a built-in simulator).
+
+    `tuning` (poll schedule, timeouts, retry policy) and `task_tuning` are for tests and benchmarks; the
+    defaults suit useapi. `task_handles` is where MCP task handles live (default: this process's memory).
+    """
+    tuning = tuning or Tuning()
+    # FRAMES_MCP_TASKS=off leaves the extension out entirely: every call synchronous, discovery as before it.
+    background = McpTasks(tasks.resume, schedule=tuning.schedule, tuning=task_tuning) if settings.tasks else None
+    ledger = Ledger()  # made here, not in the lifespan: completion handlers get no lifespan context
+    apps = gallery.Gallery(settings)  # the MCP Apps view of generate_frames and get_task results
+    mcp: MCPServer[AppState] = MCPServer(
+        "frames-mcp",
+        title="Runway Frames",
+        version=__version__,
+        description="Generate images with Runway's Frames model through useapi.net.",
+        instructions=INSTRUCTIONS,
+        website_url="https://useapi.net/docs/api-runwayml-v1/post-runwayml-frames-create",
+        lifespan=_lifespan(settings, tuning, ledger, apps, background, task_handles),
+        extensions=[apps] if background is None else [background, apps],  # tasks outermost: the gallery sees results
+        middleware=[apps.hide_app_only_tools],
+    )
+    tasks.register(mcp, settings)
+    catalog.register(mcp)
+    references.register(mcp)
+    prompt.register(mcp)
+    completions.register(mcp, ledger)
+    _answer_set_level(mcp)
+    return mcp
+
+
+def _lifespan(
+    settings: Settings,
+    tuning: Tuning,
+    ledger: Ledger,
+    apps: gallery.Gallery,
+    background: McpTasks | None,
+    task_handles: Handles | None,
+) -> Any:
+    @asynccontextmanager
+    async def lifespan(server: MCPServer[AppState]) -> AsyncIterator[AppState]:
+        async with AsyncExitStack() as stack:
+            base_url, token = settings.base_url, settings.token
+            if settings.demo:
+                from frames_mcp import simulator  # only demo mode pays for importing it
+
+                sim = simulator.Simulator()
+                base_url = await stack.enter_async_context(simulator.serve(sim))
+                token = SecretStr(sim.config.token)
+                apps.use_demo_origin(base_url)
+                log.warning("demo mode: simulated useapi.net at %s; images are placeholders", base_url)
+            headers = {"User-Agent": f"frames-mcp/{__version__}"}
+            http = await stack.enter_async_context(
+                httpx2.AsyncClient(base_url=base_url, timeout=HTTP_TIMEOUT, headers=headers, transport=LazyTransport())
+            )
+            downloads = await stack.enter_async_context(
+                httpx2.AsyncClient(timeout=HTTP_TIMEOUT, headers=headers, transport=LazyTransport())
+            )
+            client = UseapiClient(http, token, retry=tuning.retry)
+            if background is not None:  # MCP tasks wait in its task group, which ends before the HTTP clients close
+                await stack.enter_async_context(background.running(task_handles or memory_handles()))
+            yield AppState(client, settings, downloads, Jobs(client, tuning, ledger=ledger))
+
+    return lifespan
+
+
+def _answer_set_level(mcp: MCPServer[AppState]) -> None:
+    """Serve logging/setLevel, which 2025-era clients call without checking capabilities.
+
+    frames-mcp sends no log notifications (progress notifications carry a task's state), so it only acknowledges.
+    The 2026 revision dropped the method, so it goes to the lowlevel server, where the SDK re-adds legacy methods.
+    """
+
+    async def set_level(ctx: Any, params: types.SetLevelRequestParams) -> types.EmptyResult:
+        log.debug("client asked for log level %s; frames-mcp sends no log notifications", params.level)
+        return types.EmptyResult()
+
+    mcp._lowlevel_server.add_request_handler("logging/setLevel", types.SetLevelRequestParams, set_level)

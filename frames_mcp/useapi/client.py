@@ -1,0 +1,338 @@
+"""An async client for the parts of useapi.net's Runway v1 API that Frames needs. Knows nothing of MCP.
+
+Retry policy, because frames/create has no idempotency key and a blind retry pays twice:
+- create is retried only when it provably did not run: a 429 answer, or a connection that failed
+  before the request was sent;
+- reads (GET) are retried on 5xx answers and on transport errors.
+
+Every method takes an optional `deadline` (a `clock()` time): no request outlives it (each one gets an
+httpx2 timeout cut to the time left) and no retry or backoff sleeps past it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Generator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import anyio
+import httpx2
+from pydantic import SecretStr, ValidationError
+
+from frames_mcp.useapi.errors import (
+    BadRequestError,
+    BusyError,
+    InvalidResponseError,
+    MissingTokenError,
+    NotFoundError,
+    TransportError,
+    UpstreamError,
+    UseapiError,
+    error_for_status,
+)
+from frames_mcp.useapi.ids import ASSET_ID_MAX, ASSET_ID_RE, TASK_ID_RE
+from frames_mcp.useapi.models import Asset, FramesRequest, Task
+
+log = logging.getLogger(__name__)
+
+API_PREFIX = "/v1/runwayml"
+
+
+class _BearerAuth(httpx2.Auth):
+    """Adds the token per request; its repr never shows it."""
+
+    def __init__(self, token: SecretStr) -> None:
+        self._token = token
+
+    def auth_flow(self, request: httpx2.Request) -> Generator[httpx2.Request, httpx2.Response, None]:
+        request.headers["Authorization"] = f"Bearer {self._token.get_secret_value()}"
+        yield request
+
+    def __repr__(self) -> str:
+        return "_BearerAuth(token='**********')"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    read_attempts: int = 3  # a GET is tried at most this often
+    read_backoff: float = 0.5  # seconds, doubled each time, with jitter
+    busy_min: float = 10.0  # the docs: "wait in a loop for at least 10..30 seconds and retry again"
+    busy_max: float = 30.0
+    busy_floor: float = 1.0  # a 429 backoff cut shorter than this to fit the deadline is not worth a retry
+    create_timeout: float = 30.0  # one POST frames/create, at most
+    read_timeout: float = 10.0  # one GET, at most: a slower answer is retried (reads have no side effect)
+
+
+class LazyTransport(httpx2.AsyncBaseTransport):
+    """httpx2's default transport, built at the first request instead of at startup.
+
+    Building it imports the connection pool and loads the TLS trust store, a good part of the server's
+    start: clients list tools right after spawning a server, long before its first generation.
+    """
+
+    def __init__(self) -> None:
+        self._transport: httpx2.AsyncHTTPTransport | None = None
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        if self._transport is None:
+            self._transport = httpx2.AsyncHTTPTransport()
+        return await self._transport.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        if self._transport is not None:
+            await self._transport.aclose()
+
+
+def task_path(task_id: str) -> str:
+    """The tasks/{taskId} path, for a taskId of the documented form only.
+
+    `:` and `@` stay as they are (useapi's own clients send them raw); anything else that is not
+    unreserved is escaped, so no value can climb to another endpoint.
+    """
+    if not TASK_ID_RE.fullmatch(task_id):
+        raise BadRequestError(
+            "That is not a taskId of the documented form user:<digits>-runwayml:<email>-task:<uuid>.",
+            status_code=400,
+            hint="Pass the taskId exactly as generate_frames or list_tasks returned it.",
+        )
+    return f"{API_PREFIX}/tasks/{quote(task_id, safe=':@-._~+%')}"
+
+
+def asset_path(endpoint: str, asset_id: str) -> str:
+    """`endpoint`/{assetId}, for an assetId that is one safe path segment (it is otherwise opaque)."""
+    if len(asset_id) > ASSET_ID_MAX or not ASSET_ID_RE.fullmatch(asset_id):
+        raise BadRequestError(
+            "That is not an assetId: expected one path segment of letters, digits and . _ : @ + -.",
+            status_code=400,
+            hint="Pass the assetId exactly as upload_image or a task's artifacts returned it.",
+        )
+    return f"{API_PREFIX}/{endpoint}/{asset_id}"
+
+
+def _retry_after_seconds(response: httpx2.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def _timeout(limit: float, deadline: float | None, now: float) -> httpx2.Timeout:
+    """An httpx2 timeout of at most `limit` seconds, cut to what is left before `deadline`."""
+    seconds = limit if deadline is None else min(limit, deadline - now)
+    return httpx2.Timeout(max(seconds, 0.05))
+
+
+def _parse_json(response: httpx2.Response) -> Any:
+    try:
+        return response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
+        return None
+
+
+class UseapiClient:
+    """useapi.net Runway v1 over one shared httpx2.AsyncClient (made and closed by the caller)."""
+
+    def __init__(
+        self,
+        http: httpx2.AsyncClient,
+        token: SecretStr | None,
+        *,
+        retry: RetryPolicy | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+    ) -> None:
+        self._http = http
+        self._auth = _BearerAuth(token) if token is not None else None
+        self.retry = retry or RetryPolicy()
+        self._clock = clock
+        self._sleep = sleep
+
+    def __repr__(self) -> str:
+        return f"UseapiClient(base_url={str(self._http.base_url)!r})"
+
+    @property
+    def has_token(self) -> bool:
+        return self._auth is not None
+
+    # ---- endpoints ----------------------------------------------------------------------------------
+
+    async def create_frames(
+        self,
+        request: FramesRequest,
+        *,
+        deadline: float | None = None,
+        retry_until: float | None = None,
+        on_busy: Callable[[BusyError, float], Awaitable[None]] | None = None,
+    ) -> Task:
+        """POST frames/create. A 429 is retried with backoff while `retry_until` allows; nothing else is.
+
+        The backoff honours Retry-After (with a little jitter); without it the documented 10-30 s are
+        drawn at random and cut to fit. When no retry fits before `retry_until` the BusyError is raised:
+        no task was created. Each POST is shielded from cancellation, so a create already sent always
+        returns its task to the caller (who records it) even when the call is being cancelled.
+        `deadline` bounds each request; `retry_until` (default: `deadline`) bounds the retries.
+        """
+        body = request.body()
+        retry_until = deadline if retry_until is None else retry_until
+        while True:
+            try:
+                with anyio.CancelScope(shield=True):
+                    timeout = _timeout(self.retry.create_timeout, deadline, self._clock())
+                    data = await self._send("POST", f"{API_PREFIX}/frames/create", json=body, timeout=timeout)
+            except BusyError as busy:
+                delay = self.busy_delay(busy, retry_until)
+                if delay is None:
+                    raise
+                log.info("frames/create: account busy (429), retrying in %.1fs", delay)
+                if on_busy is not None:
+                    await on_busy(busy, delay)
+                await self._sleep(delay)
+                continue
+            except TransportError as e:
+                # Retry only a request that never left: then useapi cannot have started a task.
+                if e.sent or retry_until is None or self._clock() + 1.0 >= retry_until:
+                    raise
+                log.info("frames/create: connection failed before sending, retrying")
+                await self._sleep(1.0)
+                continue
+            return self._task(data)
+
+    async def get_task(self, task_id: str, *, deadline: float | None = None) -> Task:
+        return self._task(await self._read("GET", task_path(task_id), deadline=deadline))
+
+    async def account_max_jobs(self, email: str | None, *, deadline: float | None = None) -> int | None:
+        """The maxJobs configured for an account at useapi (GET accounts/{email}); with no email, the sum
+        over every usable account (useapi then picks one with a free slot). None when unknown."""
+        path = f"{API_PREFIX}/accounts/{quote(email, safe='@')}" if email else f"{API_PREFIX}/accounts"
+        data = await self._read("GET", path, deadline=deadline)
+        # The answer also holds each account's password and session token: only maxJobs is kept.
+        accounts = [data] if email else list(data.values()) if isinstance(data, dict) else []
+        limits = [
+            a["maxJobs"]
+            for a in accounts
+            if isinstance(a, dict) and isinstance(a.get("maxJobs"), int) and a["maxJobs"] > 0 and not a.get("error")
+        ]
+        return sum(limits) if limits else None
+
+    async def list_tasks(
+        self,
+        *,
+        offset: int = 0,
+        limit: int = 20,
+        statuses: list[str] | None = None,
+        email: str | None = None,
+        deadline: float | None = None,
+    ) -> list[Task]:
+        params: dict[str, str | int] = {"offset": offset, "limit": limit}
+        if statuses:
+            params["statuses"] = ",".join(statuses)
+        if email:
+            params["email"] = email
+        data = await self._read("GET", f"{API_PREFIX}/tasks/", params=params, deadline=deadline)
+        items = data.get("tasks", data.get("items", [])) if isinstance(data, dict) else data
+        if not isinstance(items, list):
+            raise InvalidResponseError("The task list is not a JSON array.", status_code=200)
+        return [self._task(item) for item in items if isinstance(item, dict)]
+
+    async def upload_asset(self, data: bytes, content_type: str, *, name: str, email: str | None) -> Asset:
+        """POST assets/?name=&email= with the raw image as the body. Sent once: a POST is never retried
+        blindly (here a repeat would only make a second asset, but the rule stays simple)."""
+        params = {"name": name} | ({"email": email} if email else {})
+        answer = await self._send(
+            "POST", f"{API_PREFIX}/assets/", content=data, headers={"Content-Type": content_type}, params=params
+        )
+        try:
+            asset = Asset.model_validate(answer)
+        except ValidationError:
+            asset = Asset()
+        asset_id = asset.assetId or asset.id  # S13 reads assetId, falling back to id
+        if not asset_id:
+            raise InvalidResponseError("The upload answer has no assetId.", status_code=200)
+        return asset.model_copy(update={"assetId": asset_id})
+
+    async def describe(self, asset_id: str) -> str:
+        """GET frames/describe/{assetId}: a starting prompt written from the image."""
+        try:
+            answer = await self._read("GET", asset_path("frames/describe", asset_id))
+        except NotFoundError as e:
+            raise NotFoundError(
+                e.message, status_code=404, body=e.body, hint="No such asset: upload the image with upload_image first."
+            ) from None
+        prompt = answer.get("prompt") if isinstance(answer, dict) else None
+        if not isinstance(prompt, str) or not prompt.strip():
+            raise InvalidResponseError("The describe answer has no prompt.", status_code=200)
+        return prompt
+
+    # ---- plumbing -----------------------------------------------------------------------------------
+
+    def busy_delay(self, busy: BusyError, until: float | None) -> float | None:
+        """Seconds to back off after a 429, or None when no retry fits before `until`.
+
+        Retry-After is honoured as given (plus up to 10% jitter) and never cut; the documented 10-30 s
+        are drawn at random and cut to leave a second for the retry itself.
+        """
+        if until is None:
+            return None
+        left = until - self._clock()
+        if busy.retry_after is not None:
+            delay = busy.retry_after * random.uniform(1.0, 1.1)  # noqa: S311 - jitter, not crypto
+            return delay if delay + self.retry.busy_floor <= left else None
+        delay = min(random.uniform(self.retry.busy_min, self.retry.busy_max), left - 1.0)  # noqa: S311
+        return delay if delay >= self.retry.busy_floor else None
+
+    @staticmethod
+    def _task(data: Any) -> Task:
+        try:
+            return Task.model_validate(data)
+        except ValidationError:
+            raise InvalidResponseError("The answer is not a task: it has no taskId.", status_code=200) from None
+
+    async def _read(self, method: str, path: str, *, deadline: float | None = None, **kwargs: Any) -> Any:
+        """A request with no side effect: retried on 5xx, transport errors and garbled answers, within
+        the deadline."""
+        delay = self.retry.read_backoff
+        for attempt in range(1, self.retry.read_attempts + 1):
+            timeout = _timeout(self.retry.read_timeout, deadline, self._clock())
+            try:
+                return await self._send(method, path, timeout=timeout, **kwargs)
+            except (UpstreamError, TransportError, InvalidResponseError) as e:
+                pause = delay * random.uniform(0.8, 1.2)  # noqa: S311
+                out_of_time = deadline is not None and self._clock() + pause + 0.1 >= deadline
+                if attempt == self.retry.read_attempts or out_of_time:
+                    raise
+                log.info("%s %s failed (%s), retry %d", method, path.split("/tasks/")[0], type(e).__name__, attempt)
+                await self._sleep(pause)
+                delay *= 2
+        raise AssertionError("unreachable")
+
+    async def _send(self, method: str, path: str, **kwargs: Any) -> Any:
+        if self._auth is None:
+            raise MissingTokenError()
+        try:
+            response = await self._http.request(method, path, auth=self._auth, **kwargs)
+        except (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout) as e:
+            raise TransportError(f"Could not connect to useapi.net ({type(e).__name__}).", sent=False) from None
+        except httpx2.TimeoutException as e:
+            raise TransportError(f"useapi.net did not answer in time ({type(e).__name__}).", sent=True) from None
+        except httpx2.TransportError as e:
+            raise TransportError(f"The connection to useapi.net failed ({type(e).__name__}).", sent=True) from None
+        data = _parse_json(response)
+        if response.status_code >= 400:
+            raise error_for_status(response.status_code, data, _retry_after_seconds(response))
+        if data is None:
+            raise InvalidResponseError(
+                f"useapi.net answered {response.status_code} with a body that is not JSON.",
+                status_code=response.status_code,
+            )
+        return data
+
+
+__all__ = ["RetryPolicy", "UseapiClient", "UseapiError", "asset_path", "task_path"]
