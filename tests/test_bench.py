@@ -21,3 +21,16 @@ def test_bench_entry_point_runs_with_tiny_parameters() -> None:
     )
     assert "<!-- core:start -->" in out.stdout and "concurrency: makespan" in out.stdout
     assert "| concurrency: upstream 429s | 0 |" in out.stdout
+
+
+def test_tasks_bench_entry_point_runs_with_tiny_parameters() -> None:
+    # `python -m bench.tasks` measures the MCP tasks path; --quick only checks that it runs end to end.
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.tasks", "--quick", "--no-write"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert "<!-- tasks:start -->" in out.stdout and "tasks/get round trips per generation" in out.stdout
