@@ -166,9 +166,9 @@ NOTES = (
     "trip plus the MCP round trip; what frames-mcp adds on top is admission, the request model, the handle's "
     "write to the store (memory here) and starting the worker. tasks/get answers from the handle without calling "
     "useapi; the client comes back when the server's own poll schedule expects news (pollIntervalMs is the "
-    "predictor's next poll plus 0.3 s), so the GETs to useapi per task stay those of the synchronous path. The price is the delay to the result: about "
-    "0.3 s more than on the synchronous path, the margin that lets the server's last poll and the render finish "
-    "before the client comes back (sooner would cost another round trip)."
+    "predictor's next poll plus 0.3 s), so the GETs to useapi per task stay those of the synchronous path. The "
+    "price is the delay to the result: about 0.3 s more than on the synchronous path, the margin that lets the "
+    "server's last poll and the render finish before the client comes back (sooner would cost another round trip)."
 )
 
 
