@@ -28,7 +28,7 @@ from frames_mcp.server.tasks_wire import CreateTaskResult, DetailedTask
 from frames_mcp.simulator import Simulator
 from frames_mcp.store import open_store
 
-from ._redis import redis_server, redis_url  # noqa: F401 (fixtures)
+from ._redis import RedisServer, own_redis, redis_server, redis_url  # noqa: F401 (fixtures)
 from ._tools import clean_env, free_port
 from .conftest import FAST_TUNING, console_script, creates, running_sim, settings_for, text_of
 
@@ -158,6 +158,18 @@ async def test_the_client_half_sends_mcp_name_and_a_mismatch_is_refused(slow: Si
         assert gets and all(r.headers.get("mcp-name") == handle.task_id for r in gets)
         answer = _raw_tasks_get(url, handle.task_id, mcp_name="someone-elses-task")
     assert answer["error"]["code"] == -32020
+
+
+async def test_a_handle_that_cannot_be_recorded_is_never_sent(slow: Simulator, own_redis: RedisServer) -> None:  # noqa: F811
+    # "MUST NOT return CreateTaskResult until the task is durably created": with the store down the call goes on
+    # and answers synchronously, with the generation's result, as for a client without tasks.
+    with replica(slow, own_redis.url) as url:
+        own_redis.stop()
+        async with connect(url) as c:
+            answer = await c.session.call_tool("generate_frames", CAT, allow_claimed=True)
+    assert isinstance(answer, CallToolResult) and not answer.is_error
+    assert "SUCCEEDED" in text_of(answer)
+    assert creates(slow) == 1
 
 
 def _raw_tasks_get(url: str, task_id: str, *, mcp_name: str) -> dict[str, Any]:

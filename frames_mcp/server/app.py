@@ -66,7 +66,7 @@ def build_server(
     """
     tuning = tuning or Tuning()
     # FRAMES_MCP_TASKS=off leaves the extension out entirely: every call synchronous, discovery as before it.
-    background = McpTasks(tasks.resume, schedule=tuning.schedule, tuning=task_tuning) if settings.tasks else None
+    task_ext = McpTasks(tasks.resume, schedule=tuning.schedule, tuning=task_tuning) if settings.tasks else None
     ledger = Ledger()  # made here, not in the lifespan: completion handlers get no lifespan context
     apps = gallery.Gallery(settings)  # the MCP Apps view of generate_frames and get_task results
     mcp: MCPServer[AppState] = MCPServer(
@@ -76,8 +76,8 @@ def build_server(
         description="Generate images with Runway's Frames model through useapi.net.",
         instructions=INSTRUCTIONS,
         website_url="https://useapi.net/docs/api-runwayml-v1/post-runwayml-frames-create",
-        lifespan=_lifespan(settings, tuning, ledger, apps, background, task_handles),
-        extensions=[apps] if background is None else [background, apps],  # tasks outermost: the gallery sees results
+        lifespan=_lifespan(settings, tuning, ledger, apps, task_ext, task_handles),
+        extensions=[apps] if task_ext is None else [task_ext, apps],  # tasks outermost: the gallery sees results
         middleware=[apps.hide_app_only_tools],
     )
     tasks.register(mcp, settings)
@@ -94,7 +94,7 @@ def _lifespan(
     tuning: Tuning,
     ledger: Ledger,
     apps: gallery.Gallery,
-    background: McpTasks | None,
+    task_ext: McpTasks | None,
     task_handles: Handles | None,
 ) -> Any:
     @asynccontextmanager
@@ -117,8 +117,8 @@ def _lifespan(
                 httpx2.AsyncClient(timeout=HTTP_TIMEOUT, headers=headers, transport=LazyTransport())
             )
             client = UseapiClient(http, token, retry=tuning.retry)
-            if background is not None:  # MCP tasks wait in its task group, which ends before the HTTP clients close
-                await stack.enter_async_context(background.running(task_handles or memory_handles()))
+            if task_ext is not None:  # MCP tasks wait in its task group, which ends before the HTTP clients close
+                await stack.enter_async_context(task_ext.running(task_handles or memory_handles()))
             yield AppState(client, settings, downloads, Jobs(client, tuning, ledger=ledger))
 
     return lifespan
