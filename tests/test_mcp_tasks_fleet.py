@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx2
 import pytest
 import uvicorn
@@ -23,7 +24,7 @@ from frames_mcp.server.app import build_server
 from frames_mcp.server.http import MCP_PATH, build_app
 from frames_mcp.server.mcp_tasks import TaskTuning
 from frames_mcp.server.task_handles import StoreHandles
-from frames_mcp.server.tasks_client import TasksClient, get_task, wait_for
+from frames_mcp.server.tasks_client import TasksClient, cancel_task, get_task, wait_for
 from frames_mcp.server.tasks_wire import CreateTaskResult, DetailedTask
 from frames_mcp.simulator import Simulator
 from frames_mcp.store import open_store
@@ -111,6 +112,22 @@ async def test_a_second_replica_answers_tasks_get(slow: Simulator, redis: str) -
             final = await wait_for(on_b.session, task)
     assert "SUCCEEDED" in text_of(result_of(final))
     assert creates(slow) == 1
+
+
+async def test_a_cancel_on_another_replica_stops_the_owner(slow: Simulator, redis: str) -> None:
+    # B records the cancel; A, which waits for the Runway task, sees it at its next write and stops polling,
+    # and never overwrites `cancelled` with a result.
+    with replica(slow, redis) as a, replica(slow, redis) as b:
+        async with connect(a) as on_a:
+            handle = await start(on_a)
+        async with connect(b) as on_b:
+            await cancel_task(on_b.session, handle.task_id)
+            await anyio.sleep(0.6)  # A's next heartbeat (0.2 s here) reads the cancel
+            polled = len(slow.request_log)
+            await anyio.sleep(2.5)  # longer than the rest of the Runway task
+            task = await get_task(on_b.session, handle.task_id)
+    assert task.status == "cancelled" and task.result is None
+    assert len(slow.request_log) == polled
 
 
 @pytest.mark.parametrize("backend", ["redis", "sqlite"])

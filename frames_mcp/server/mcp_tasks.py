@@ -129,7 +129,7 @@ class McpTasks(Extension):
             args=dict(params.arguments or {}),
         )
         call = Background(handle, self._handles, self.tuning, self._schedule, self._me)
-        self._tg.start_soon(self._work, call, lambda: call_next(ctx))
+        self._start(call, lambda: call_next(ctx))
         try:
             await call.decided.wait()
         except anyio.get_cancelled_exc_class():
@@ -142,12 +142,18 @@ class McpTasks(Extension):
             raise call.outcome
         return call.outcome  # answered as today: the very result the tool gave
 
-    async def _work(self, call: Background, work: Callable[[], Awaitable[HandlerResult]]) -> None:
+    def _start(self, call: Background, work: Callable[[], Awaitable[HandlerResult]]) -> None:
+        """Run `call` in the lifespan's task group; it counts as live here from now (no second take-over)."""
+        assert self._tg is not None
         self._live[call.handle.id] = call
-        try:
-            await call.run(work)
-        finally:
-            self._live.pop(call.handle.id, None)
+
+        async def run() -> None:
+            try:
+                await call.run(work)
+            finally:
+                self._live.pop(call.handle.id, None)
+
+        self._tg.start_soon(run)
 
     # ---- tasks/* -------------------------------------------------------------------------------------
 
@@ -202,7 +208,7 @@ class McpTasks(Extension):
         log.info("taking over MCP task %s (Runway task %s)", handle.id, handle.upstream)
         call = Background(handle, self._handles, self.tuning, self._schedule, self._me)
         state = ctx.lifespan_context
-        self._tg.start_soon(self._work, call, lambda: self._resume(state, handle, call))
+        self._start(call, lambda: self._resume(state, handle, call))
 
     def _task_of(self, handle: Handle, shape: type[CreateTaskResult] | type[DetailedTask], **extra: Any) -> Any:
         return shape(
