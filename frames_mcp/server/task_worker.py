@@ -165,20 +165,24 @@ class Background:
     async def run(self, work: Callable[[], Awaitable[HandlerResult]]) -> None:
         """Run the tool (or a resumed wait) to its end, beating while it waits, and record how it ended."""
         _current.set(self)
+        error: Exception | None = None
         with self.scope:
             try:
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(self._beat)
-                    result = await work()
+                    try:
+                        result = await work()
+                    except Exception as e:  # kept out of the group, so it reaches the caller unwrapped
+                        error = e
                     tg.cancel_scope.cancel()
-                await self._finish(result)
-            except Exception as e:  # a protocol-level failure: `failed` once the handle is out, else the caller's
-                if not self.published:
-                    self.outcome = e
-                else:
-                    log.exception("MCP task %s failed", self.handle.id)
-                    code = e.error.code if isinstance(e, MCPError) else INTERNAL_ERROR
-                    text = e.error.message if isinstance(e, MCPError) else "The tool failed unexpectedly."
+                if error is None:
+                    await self._finish(result)
+                elif not self.published:  # before the handle: the caller's own error, as without tasks
+                    self.outcome = error
+                else:  # a protocol-level failure of a task: `failed`, with a JSON-RPC error
+                    log.error("MCP task %s failed", self.handle.id, exc_info=error)
+                    code = error.error.code if isinstance(error, MCPError) else INTERNAL_ERROR
+                    text = error.error.message if isinstance(error, MCPError) else "The tool failed unexpectedly."
                     await self._write(status="failed", error={"code": code, "message": text}, message=text)
             finally:
                 self.decided.set()

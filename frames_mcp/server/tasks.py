@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
-from mcp.types import CallToolResult
+from mcp.types import CallToolResult, TextContent
 from pydantic import Field
 
 from frames_mcp.config import WAIT_MAX, Settings
@@ -233,6 +233,7 @@ async def resume(state: AppState, handle: Handle, task: Background) -> CallToolR
     save = bool(args.get("save", settings.output_dir is not None))
     try:
         run = await state.jobs.follow(handle.upstream, task.wait_seconds, task.events(progress_of))
-    except FramesError as e:
-        raise ToolError(f"{e.describe()} (taskId {handle.upstream})") from None
+    except FramesError as e:  # what get_task answers then: a tool error (completed, isError), not a failed task
+        text = f"{e.describe()} (taskId {handle.upstream})"
+        return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
     return await render_run(run, requested=requested, simulated=settings.demo, how=state.delivery(preview, save))
