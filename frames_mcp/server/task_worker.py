@@ -209,5 +209,6 @@ class Background:
     async def orphan(self) -> None:
         """This process stops: say so, so another replica takes the wait over at once, not after `stale`."""
         if self.published and not self.cancelled and not self.handle.final:
+            self.cancelled = True  # and write nothing more: a later beat would undo this
             self.handle.owner, self.handle.beat = None, 0.0
             await self._handles.put(self.handle)
