@@ -237,3 +237,31 @@ async def test_a_replica_takes_over_a_task_whose_owner_stopped(sim: Simulator) -
     assert final.status == "completed"
     assert "SUCCEEDED" in text_of(CallToolResult.model_validate(final.result))
     assert creates(slow) == 1
+
+
+async def test_the_removed_and_the_input_methods(sim: Simulator) -> None:
+    # SEP-2663 removed tasks/result and tasks/list (-32601: no such method); tasks/update is acknowledged (no
+    # frames-mcp task ever waits for input), for the caller's own tasks only.
+    from mcp.types import Request, RequestParams, Result
+
+    from frames_mcp.server.tasks_wire import UpdateTaskParams
+
+    class Removed(Request[RequestParams, str]):
+        method: str
+        params: RequestParams
+
+    class Update(Request[UpdateTaskParams, str]):
+        method: str = "tasks/update"
+        params: UpdateTaskParams
+
+    async with declaring(sim) as client:
+        handle = await start(client)
+        for method in ("tasks/result", "tasks/list"):
+            with pytest.raises(MCPError) as e:
+                await client.session.send_request(Removed(method=method, params=RequestParams()), Result)
+            assert e.value.error.code == -32601, method
+        ack = await client.session.send_request(Update(params=UpdateTaskParams(task_id=handle.task_id)), Result)
+        assert ack.model_dump(exclude_none=True, by_alias=True).keys() <= {"_meta", "resultType"}
+        with pytest.raises(MCPError) as e:
+            await client.session.send_request(Update(params=UpdateTaskParams(task_id="not-mine")), Result)
+        assert e.value.error.code == -32602
