@@ -265,3 +265,24 @@ async def test_the_removed_and_the_input_methods(sim: Simulator) -> None:
         with pytest.raises(MCPError) as e:
             await client.session.send_request(Update(params=UpdateTaskParams(task_id="not-mine")), Result)
         assert e.value.error.code == -32602
+
+
+async def test_a_call_waiting_in_line_reports_progress_until_its_handle(sim: Simulator) -> None:
+    # Before the handle the call is an ordinary open request, so "Queued locally" arrives as progress; once it
+    # is a task, nothing more does (tasks carry no progress notifications: the status message does).
+    seen: list[str] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        seen.append(message or "")
+
+    with running_sim(queue_seconds=0.2, run_seconds=1.0, image_px=32) as slow:
+        async with declaring(slow) as client:
+            first = await start(client, **CAT, maxJobs=1)
+            second = await client.session.call_tool(
+                "generate_frames", {**CAT, "maxJobs": 1}, allow_claimed=True, progress_callback=on_progress
+            )
+            assert isinstance(first, CreateTaskResult) and isinstance(second, CreateTaskResult)
+            heard = len(seen)
+            await wait_for(client.session, second)
+    assert heard >= 1 and all(m.startswith("Queued locally") for m in seen), seen
+    assert len(seen) == heard

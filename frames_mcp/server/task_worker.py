@@ -105,8 +105,14 @@ class Background:
         self._me = me
         self._written = 0.0
 
-    def events(self, describe: Describe) -> OnEvent:
+    def events(self, describe: Describe, before: OnEvent | None = None) -> OnEvent:
+        """The tool's event sink. Until the handle is out the call is an ordinary request still waiting (in the
+        local line, or on a busy account), so `before` (its progress notifications) hears those events."""
+
         async def on_event(event: Event) -> None:
+            if not self.published and before is not None and not isinstance(event, Task):
+                await before(event)
+                return
             _, message = describe(event)
             if isinstance(event, Task):
                 await self._on_task(event, message)

@@ -93,7 +93,7 @@ def _generate_frames(mcp: MCPServer[AppState], settings: Settings) -> None:
         if request.email is None and state.settings.email and not request.references:
             request = request.model_copy(update={"email": state.settings.email})
         task = background()  # set when this call runs as an MCP task: no 50 s budget then
-        on_event = task.events(progress_of) if task is not None else Progress(ctx)
+        on_event = task.events(progress_of, before=Progress(ctx)) if task is not None else Progress(ctx)
         try:
             run = await state.jobs.generate(request, wait_seconds, on_event)
         except FramesError as e:
@@ -130,7 +130,7 @@ def _get_task(mcp: MCPServer[AppState], settings: Settings) -> None:
         state = state_of(ctx)
         require_token(state)
         task = background()
-        on_event = task.events(progress_of) if task is not None else Progress(ctx)
+        on_event = task.events(progress_of, before=Progress(ctx)) if task is not None else Progress(ctx)
         try:
             run = await state.jobs.follow(taskId, task.wait_seconds if task is not None else wait_seconds, on_event)
         except FramesError as e:
