@@ -382,11 +382,12 @@ async def memory(calls: int) -> list[Row]:
 NOTES = (
     "Per-call overhead: frames-mcp's own work in a get_task call is small (measured in-process: rendering the "
     "result about 0.04 ms, its GET about 0.06 ms over a bare httpx2 GET). What remains of the gap to the echo is "
-    "the result's size (every image URL as a markdown link, a resource link and structured content), which the "
+    "the result's size (every image URL in the text and in the structured content), which the "
     "SDK serialises, pipes and, in the client, validates against the output schema with jsonschema. That "
     "validation used to be most of the gap (1.3 ms a call, 1.28-1.37x); the result schemas are now published "
-    "without $defs and with nullable fields as type arrays (the same constraints), which validates about 2.7x "
-    "faster. The 1-image row shows how the figure scales with the result. The 2-core machine also runs the "
+    "without $defs and without null types, null fields being left out of results (the same constraints), "
+    "which validates about 1.8x faster than pydantic's default form (bench/schema_validation.py). The 1-image "
+    "row shows how the figure scales with the result. The 2-core machine also runs the "
     "simulator, the client and both servers, so this row moves by about 0.1x between runs."
 )
 

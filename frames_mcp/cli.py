@@ -1,4 +1,5 @@
-"""Command line: arguments, logging, transport choice and --demo wiring; nothing else."""
+"""Command line: arguments, logging, transport choice and --demo wiring; the terminal commands doctor and
+generate run from terminal.py."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import NoReturn
 
 from frames_mcp import __version__
@@ -42,8 +44,27 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="run against a built-in simulator of useapi.net: no token, no credits, placeholder images",
     )
-    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    p.add_argument("--log-level", default=None, choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    _commands(p.add_subparsers(dest="command", metavar="{doctor,generate}", help="for people at a terminal"))
     return p
+
+
+def _commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from frames_mcp.useapi.models import ASPECT_RATIOS, STYLES
+
+    demo = {"action": "store_true", "default": argparse.SUPPRESS, "help": "against the built-in simulator"}
+    doctor = sub.add_parser(
+        "doctor", help="check configuration, token, accounts, reachability, credits and the output directory"
+    )
+    doctor.add_argument("--demo", **demo)  # type: ignore[arg-type]
+    gen = sub.add_parser("generate", help="one generation from a terminal: progress bar, images saved, URLs printed")
+    gen.add_argument("prompt", help="the text_prompt (at most 1000 characters)")
+    gen.add_argument("--style", choices=STYLES, help="a style preset (see list_styles)")
+    gen.add_argument("--aspect-ratio", choices=ASPECT_RATIOS, default="16:9", help="default 16:9")
+    gen.add_argument("--num-images", type=int, choices=[1, 4], default=4, help="default 4")
+    gen.add_argument("--seed", type=int, help="reuse a seed to vary one image")
+    gen.add_argument("--out", metavar="DIR", help="where to save the images (default: FRAMES_MCP_OUTPUT_DIR, else .)")
+    gen.add_argument("--demo", **demo)  # type: ignore[arg-type]
 
 
 def _configure_logging(level: str) -> None:
@@ -53,6 +74,27 @@ def _configure_logging(level: str) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+def _run_command(args: argparse.Namespace, settings: Settings) -> int:
+    import anyio
+    from pydantic import ValidationError
+
+    from frames_mcp import terminal
+    from frames_mcp.useapi.models import FramesRequest
+
+    if args.command == "doctor":
+        return anyio.run(terminal.doctor, settings)
+    fields = {"text_prompt": args.prompt, "aspect_ratio": args.aspect_ratio, "num_images": args.num_images}
+    fields |= {k: v for k, v in (("style", args.style), ("seed", args.seed)) if v is not None}
+    try:
+        request = FramesRequest.model_validate(fields)
+    except ValidationError as e:
+        problems = "; ".join(f"{err['loc'][0]}: {err['msg']}" for err in e.errors())
+        print(f"frames-mcp generate: {problems}", file=sys.stderr)
+        return 2
+    out = Path(args.out).expanduser() if args.out else settings.output_dir or Path.cwd()
+    return anyio.run(terminal.generate, settings, request, out.resolve())
+
+
 def _refuse(e: ConfigurationError) -> NoReturn:
     print(f"frames-mcp: {e.describe()}", file=sys.stderr)
     raise SystemExit(2)
@@ -60,11 +102,14 @@ def _refuse(e: ConfigurationError) -> NoReturn:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
-    _configure_logging(args.log_level)
+    # A terminal command shows a progress bar and its answer: only warnings and errors get logged beside them.
+    _configure_logging(args.log_level or ("WARNING" if args.command else "INFO"))
     try:
         settings = Settings.from_env(demo=args.demo)
     except ConfigurationError as e:
         _refuse(e)
+    if args.command:
+        raise SystemExit(_run_command(args, settings))
     if settings.token is None and not settings.demo:
         log.warning("USEAPI_TOKEN is not set: tools will explain how to set it (or run with --demo)")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -90,6 +91,21 @@ class Settings(BaseModel):
         if path.exists() and not path.is_dir():
             raise ValueError(f"{text!r} exists and is not a directory")
         return path
+
+    @field_validator("wait_seconds", mode="before")
+    @classmethod
+    def _whole_seconds(cls, v: object) -> object:
+        """A fractional number of seconds is rounded down: MCPB hosts (Claude Desktop) offer only a `number`
+        field for it, and a user who types 12.5 must get a server that starts, not one that refuses to."""
+        if isinstance(v, str):
+            try:
+                number = float(v.strip())
+            except ValueError:
+                return v  # not a number: the int check says so
+            return math.floor(number) if math.isfinite(number) else v
+        if isinstance(v, float) and math.isfinite(v):
+            return math.floor(v)
+        return v
 
     @field_validator("token", "auth_token", mode="before")
     @classmethod

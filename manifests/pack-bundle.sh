@@ -9,8 +9,7 @@ version=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["vers
 out=${1:-$root/dist/frames-mcp-$version.mcpb}
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
-cp "$root/manifests/manifest.json" "$root/pyproject.toml" "$root/uv.lock" "$root/README.md" "$stage/"
-if [ -f "$root/LICENSE" ]; then cp "$root/LICENSE" "$stage/"; fi
+cp "$root/manifests/manifest.json" "$root/pyproject.toml" "$root/uv.lock" "$root/README.md" "$root/LICENSE" "$stage/"
 cp -R "$root/frames_mcp" "$stage/frames_mcp"
 find "$stage" -name __pycache__ -prune -exec rm -rf {} +
 mkdir -p "$(dirname "$out")"

@@ -71,8 +71,9 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_mcpb_packs_the_package_with_the_manifest_at_its_root(bundle: Path) -> None:
+    # LICENSE too: the bundle is a distribution of MIT code and must carry the licence text.
     names = set(zipfile.ZipFile(bundle).namelist())
-    assert {"manifest.json", "pyproject.toml", "uv.lock", "README.md", "frames_mcp/server/app.py"} <= names
+    assert {"manifest.json", "pyproject.toml", "uv.lock", "README.md", "LICENSE", "frames_mcp/server/app.py"} <= names
     assert not [n for n in names if n.startswith((".venv/", "node_modules/", "tests/")) or "__pycache__" in n]
 
 
@@ -125,6 +126,13 @@ def test_inspector_lists_the_tools_with_portable_schemas(target: list[str]) -> N
     # --strict: the Inspector exits non-zero when a tool schema has a portability error.
     listed = ask_inspector(target, "tools/list", "--strict")
     assert {t["name"] for t in listed["tools"]} >= TOOLS
+
+
+def test_inspector_strict_finds_nothing_unportable_in_any_schema(target: list[str]) -> None:
+    # --strict also prints portability warnings (it exits 0 on them): none for input or output schemas.
+    proc = run([*node_tool("inspector"), "--cli", *target, "--method", "tools/list", "--strict"])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "Warning: tool" not in proc.stderr, proc.stderr[-3000:]
 
 
 def test_inspector_calls_list_styles(target: list[str]) -> None:

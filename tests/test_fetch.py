@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import httpx2
 import pytest
@@ -13,7 +14,18 @@ from PIL import Image
 from frames_mcp.media import sheet as preview
 from frames_mcp.media.downloads import fetch_image
 from frames_mcp.media.guard import FetchError, Guard
-from frames_mcp.server.results.schemas import ArtifactOut
+
+
+@dataclass(frozen=True)
+class Shot:
+    """An image of a task as media/ reads it (media.pictures.Picture)."""
+
+    index: int
+    url: str
+    previewUrl: str | None = None
+    width: int | None = None
+    height: int | None = None
+
 
 pytestmark = pytest.mark.anyio
 
@@ -126,7 +138,7 @@ async def test_contact_sheet_of_huge_noisy_previews_stays_within_the_caps() -> N
         return httpx2.Response(200, content=big, headers={"content-type": "image/jpeg"})
 
     artifacts = [
-        ArtifactOut(
+        Shot(
             index=i,
             url=f"http://cdn.example/{i}.png",
             previewUrl=f"http://cdn.example/{i}.jpg",
@@ -153,9 +165,7 @@ async def test_contact_sheet_refuses_a_decompression_bomb() -> None:
 
     notes: list[str] = []
     async with _http(handler) as http:
-        sheet = await preview.contact_sheet(
-            http, [ArtifactOut(index=0, url="http://cdn.example/0.png")], notes, budget=30
-        )
+        sheet = await preview.contact_sheet(http, [Shot(index=0, url="http://cdn.example/0.png")], notes, budget=30)
     assert sheet is None
     assert notes == [
         "Image 1 is missing from the contact sheet: it could not be decoded (8000x6000 pixels is too large to decode)."

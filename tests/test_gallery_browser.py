@@ -554,3 +554,45 @@ def test_cancelled_before_a_result(browser: Any, host_url: str, recorded: dict[s
     browser.execute_script("hostNotify('ui/notifications/tool-cancelled', {reason: 'user action'})")
     view.wait(lambda: "Cancelled" in view.text("#badge"), "cancelled")
     assert "user action" in view.text("#state")
+
+
+# ---- MCP Apps 2.x hosts (ext-apps 2.x): capabilities under extensions, view logging as ui/log ------------
+
+V2_CAPABILITIES = {"extensions": {"io.modelcontextprotocol/ui": CAPABILITIES}}
+
+
+def test_a_v2_host_gets_the_views_log_as_ui_log(browser: Any, host_url: str, recorded: dict[str, Any]) -> None:
+    # The same blocked-origin warning as above, to a 2.x host: sent as ui/log, which a 1.x host would drop,
+    # and not as notifications/message (the v1 test above shows the other way round).
+    csp = {"resourceDomains": [d for d in recorded["ui"]["csp"]["resourceDomains"] if d != recorded["sim_origin"]]}
+    view = View(
+        browser,
+        host_url,
+        recorded,
+        csp=csp,
+        hostCapabilities=V2_CAPABILITIES,
+        toolResult=recorded["done"],
+        tools={REFRESH_TOOL: [recorded["refreshed"]]},
+    )
+    warnings = view.wait(lambda: view.sent("ui/log"), "the view's warning as ui/log")
+    assert "FRAMES_MCP_IMAGE_ORIGINS" in warnings[0]["params"]["data"]
+    assert view.sent("notifications/message") == []
+
+
+def test_a_v2_host_offers_its_capabilities_under_extensions(
+    browser: Any, host_url: str, recorded: dict[str, Any]
+) -> None:
+    # Capabilities nested under extensions["io.modelcontextprotocol/ui"] are read like 1.x's top-level ones:
+    # download offered (downloadFile), the chat actions enabled (message), and the images shown.
+    view = View(
+        browser,
+        host_url,
+        recorded,
+        hostCapabilities=V2_CAPABILITIES,
+        toolInput=recorded["inputs"]["done"],
+        toolResult=recorded["done"],
+    )
+    view.wait_images_loaded(4)
+    assert not view.js("return document.getElementById('download').hidden")
+    assert not view.js("return document.getElementById('vary').disabled")
+    assert view.csp_violations() == []

@@ -33,11 +33,10 @@ async def test_generate_returns_four_images_in_every_form(client: Client, sim: S
     assert result.taskId in text
     for a in result.artifacts:
         assert f"]({a.url})" in text
-    # One resource_link per image, for clients that render or fetch them.
-    links = [wire(c) for c in r.content if c.type == "resource_link"]
-    assert [link["type"] for link in links] == ["resource_link"] * 4
-    assert [link["uri"] for link in links] == [a.url for a in result.artifacts]
-    assert all(link["mimeType"] == "image/png" for link in links)
+    # Clients that show the model the structured content read the URLs there, once each: no resource_link
+    # repeats them (Claude Code turns each into one more text line). Issue 13 dropped the per-image links.
+    assert [c for c in r.content if c.type == "resource_link"] == []
+    assert [a["url"] for a in (r.structured_content or {})["artifacts"]] == [a.url for a in result.artifacts]
     # The URLs are real images.
     async with httpx2.AsyncClient() as http:
         response = await http.get(result.artifacts[0].url)

@@ -38,7 +38,7 @@ MODERN = [
     {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {**CALL, "_meta": MODERN_META}},
 ]
 # What differs between any two generations on the simulator: ids, signatures, seeds, times, the images (and so
-# the contact sheet's size). Everything else must match byte for byte.
+# the contact sheet's size), the account's credits. Everything else must match byte for byte.
 VARYING = [
     (re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"), "UUID"),
     (re.compile(r"_jwt=[A-Za-z0-9_.-]+"), "_jwt=JWT"),
@@ -46,6 +46,9 @@ VARYING = [
     (re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)?"), "TIME"),
     (re.compile(r'"data":"[A-Za-z0-9+/=]+"'), '"data":"IMAGE"'),
     (re.compile(r'"bytes":\d+'), '"bytes":N'),  # the contact sheet's JPEG size follows the images
+    # The second server's generation runs on the same simulated account, after the first one spent credits.
+    (re.compile(r"\d+ of (\d+) plan credits used, \d+ left"), r"N of \1 plan credits used, M left"),
+    (re.compile(r'"used":\d+,"permitted":(\d+),"remaining":\d+'), r'"used":N,"permitted":\1,"remaining":M'),
 ]
 
 

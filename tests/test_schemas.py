@@ -15,21 +15,22 @@ from .conftest import wire
 pytestmark = pytest.mark.anyio
 
 # The constraints the useapi docs give for POST frames/create, in the docs' own parameter names.
+# Published lean (issue 13): an optional parameter is its plain type (leaving it out means none), no titles.
 GENERATE_PROPERTIES: dict[str, dict[str, Any]] = {
     "text_prompt": {"type": "string", "minLength": 1, "maxLength": 1000},
     "aspect_ratio": {"type": "string", "enum": ["16:9", "9:16", "1:1", "4:3", "3:4", "21:9"], "default": "16:9"},
-    "style": {"anyOf": [{"type": "string", "enum": list(STYLES)}, {"type": "null"}], "default": None},
+    "style": {"type": "string", "enum": list(STYLES)},
     "diversity": {"type": "integer", "minimum": 0, "maximum": 5, "default": 2},
-    "seed": {"anyOf": [{"type": "integer", "minimum": 1, "maximum": 4294967294}, {"type": "null"}]},
+    "seed": {"type": "integer", "minimum": 1, "maximum": 4294967294},
     "num_images": {"type": "integer", "enum": [1, 4], "default": 4},
     "exploreMode": {"type": "boolean", "default": False},
-    "replyUrl": {"anyOf": [{"type": "string", "maxLength": 1024, "pattern": "^https?://\\S+$"}, {"type": "null"}]},
-    "replyRef": {"anyOf": [{"type": "string", "maxLength": 1024}, {"type": "null"}]},
-    "maxJobs": {"anyOf": [{"type": "integer", "minimum": 1, "maximum": 10}, {"type": "null"}]},
-    "email": {"anyOf": [{"type": "string", "maxLength": 254}, {"type": "null"}]},
-    "imageAssetId1": {"anyOf": [{"type": "string", "maxLength": 400}, {"type": "null"}], "default": None},
-    "imageAssetId2": {"anyOf": [{"type": "string", "maxLength": 400}, {"type": "null"}], "default": None},
-    "imageAssetId3": {"anyOf": [{"type": "string", "maxLength": 400}, {"type": "null"}], "default": None},
+    "replyUrl": {"type": "string", "maxLength": 1024, "pattern": "^https?://\\S+$"},
+    "replyRef": {"type": "string", "maxLength": 1024},
+    "maxJobs": {"type": "integer", "minimum": 1, "maximum": 10},
+    "email": {"type": "string", "maxLength": 254},
+    "imageAssetId1": {"type": "string", "maxLength": 400},
+    "imageAssetId2": {"type": "string", "maxLength": 400},
+    "imageAssetId3": {"type": "string", "maxLength": 400},
     "wait_seconds": {"type": "integer", "minimum": 0, "maximum": 50, "default": 10},
     "preview": {"type": "boolean", "default": True},
     "save": {"type": "boolean", "default": False},
@@ -71,6 +72,22 @@ async def test_generate_frames_schema_carries_every_documented_constraint(client
     assert "$defs" not in schema
 
 
+async def test_input_schemas_carry_no_generated_noise(client: Client) -> None:
+    # Every call pays for the tool list: no pydantic titles, no anyOf-null wrappers, no "default": null.
+    for name, tool in (await _tools(client)).items():
+        text = json.dumps(tool["inputSchema"])
+        assert '"title"' not in text and "anyOf" not in text and '"default": null' not in text, name
+
+
+async def test_an_explicit_null_and_a_bad_asset_id_are_still_judged_by_the_server(client: Client) -> None:
+    # The published schema leaves null and the assetId pattern out; the server still accepts the one and
+    # refuses the other before anything is created.
+    bad = await client.call_tool("generate_frames", {"text_prompt": "a kite", "imageAssetId1": "../../x"})
+    assert bad.is_error and "assetId" in bad.content[0].text  # type: ignore[union-attr]
+    ok = await client.call_tool("generate_frames", {"text_prompt": "a kite", "seed": None, "wait_seconds": 0})
+    assert not ok.is_error, ok.content
+
+
 async def test_generate_frames_descriptions_quote_the_docs(client: Client) -> None:
     props = (await _tools(client))["generate_frames"]["inputSchema"]["properties"]
     assert "Maximum length 1000 characters" in props["text_prompt"]["description"]
@@ -108,19 +125,22 @@ async def test_results_declare_an_output_schema(client: Client) -> None:
         out = tools[name]["outputSchema"]
         assert {"taskId", "status", "progress", "artifacts", "options", "error"} <= set(out["properties"]), name
         artifact = out["properties"]["artifacts"]["items"]["properties"]
-        assert {"url", "previewUrl", "assetId", "width", "height"} <= set(artifact)
+        assert {"url", "assetId", "width", "height"} <= set(artifact)
     assert {"styles", "aspect_ratios", "diversity", "seed"} <= set(tools["list_styles"]["outputSchema"]["properties"])
 
 
 async def test_result_schemas_are_self_contained_and_cheap_to_check(client: Client) -> None:
     # Clients validate every result against the output schema (the Python SDK does, with jsonschema): no $ref
-    # to resolve and no anyOf per optional field make that about 2.7x cheaper, with the same constraints.
+    # to resolve and no null branch per optional field (results leave null fields out) make that cheaper, with
+    # the same constraints (bench/schema_validation.py), and portable: no type arrays for Inspector --strict.
     tools = await _tools(client)
     for name in ("generate_frames", "get_task", "list_tasks"):
         text = json.dumps(tools[name]["outputSchema"])
         assert "$ref" not in text and "$defs" not in text and "anyOf" not in text, name
     progress = tools["get_task"]["outputSchema"]["properties"]["progress"]
-    assert progress["type"] == ["number", "null"] and (progress["minimum"], progress["maximum"]) == (0, 1)
+    assert progress["type"] == "number" and (progress["minimum"], progress["maximum"]) == (0, 1)
+    for name in ("generate_frames", "get_task", "list_tasks"):
+        assert '"null"' not in json.dumps(tools[name]["outputSchema"]), name
 
 
 async def test_server_explains_the_flow(client: Client) -> None:

@@ -391,7 +391,9 @@ async def test_without_email_the_first_account_with_a_free_slot_runs_it(client: 
 
 async def test_accounts_are_listed(client: httpx2.AsyncClient) -> None:
     accounts = (await client.get(f"{API}/accounts")).json()
-    assert accounts[BUSY] == {"email": BUSY, "maxJobs": 2}
+    assert (accounts[BUSY]["email"], accounts[BUSY]["maxJobs"]) == (BUSY, 2)
+    # As documented, each account comes with its password and JWT (made up here): clients must not show them.
+    assert {"password", "jwt"} <= set(accounts[BUSY]) and "token" in accounts[BUSY]["jwt"]
     assert set(accounts) == {DEMO, BUSY, OTHER}
 
 
@@ -510,7 +512,9 @@ async def test_png_upload_becomes_an_asset(client: httpx2.AsyncClient) -> None:
     asset = response.json()
     assert asset["assetId"].endswith(f"-asset:{asset['id']}")
     assert asset["name"] == "ref"
-    assert asset["metadata"]["size"] == {"width": 64, "height": 32}
+    # The documented upload answer: size a number, type an object; no email, metadata or fileSize (issue 10).
+    assert asset["size"] == len(png_bytes((64, 32))) and asset["type"]["type"] == "image/png"
+    assert not {"email", "metadata", "fileSize"} & set(asset)
     fetched = (await client.get(f"{API}/assets/{asset['assetId']}")).json()
     assert fetched["id"] == asset["id"]
     assert (await client.get(fetched["url"])).content == png_bytes((64, 32))
@@ -726,3 +730,13 @@ def test_module_runs_standalone() -> None:
         stdout, _ = proc.communicate(timeout=10)
     assert proc.returncode == 0
     assert stdout == ""
+
+
+async def test_features_report_the_plan_credits_used(client: httpx2.AsyncClient) -> None:
+    # GET features/?email= as documented: permitted and used plan credits; a create spends some.
+    before = (await client.get(f"{API}/features/", params={"email": DEMO})).json()
+    await client.post(f"{API}/frames/create", json={"text_prompt": "a kite", "num_images": 1, "email": DEMO})
+    after = (await client.get(f"{API}/features/", params={"email": DEMO})).json()
+    assert before["permitted"]["numPlanCredits"] == after["permitted"]["numPlanCredits"] > 0
+    assert after["used"]["numPlanCredits"] > before["used"]["numPlanCredits"]
+    assert (await client.get(f"{API}/features/", params={"email": "nobody@example.com"})).status_code == 404

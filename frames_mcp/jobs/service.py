@@ -115,7 +115,13 @@ class Jobs:
             self.ledger.handed(run.task.taskId)
             outcome = await self._wait(run.task, self._clock(), wait_until, on_event)
             next_poll = outcome.next_poll
-            return dataclasses.replace(outcome, note=run.note)
+            # Only the create answer carries `features` (the plan credits): the last poll keeps them.
+            task = (
+                outcome.task
+                if outcome.task.features
+                else outcome.task.model_copy(update={"features": run.task.features})
+            )
+            return dataclasses.replace(outcome, task=task, note=run.note)
         finally:
             # Released if the task is final (or was never created); otherwise it stays counted.
             slot.abandon(next_poll or self._clock() + self.tuning.orphan_check_every)
@@ -136,8 +142,12 @@ class Jobs:
             await on_event(UpstreamBusy(delay))
 
         note = None
+        # The create's answer must come in time for a look at the account's list if it is garbled or lost.
+        reserve = min(self.tuning.recovery_seconds, (hard - start) / 4)
         try:
-            task = await self.client.create_frames(request, deadline=hard, retry_until=wait_until, on_busy=on_busy)
+            task = await self.client.create_frames(
+                request, deadline=hard - reserve, retry_until=wait_until, on_busy=on_busy
+            )
         except BusyError as e:
             raise NotCreatedError(
                 f"The Runway account stayed busy for the whole wait: useapi.net answered 429 ({e.message}). "
@@ -147,9 +157,9 @@ class Jobs:
         except TransportError as e:
             if not e.sent:
                 raise NotCreatedError(f"{e.describe()} No task was created and nothing was charged.") from None
-            task, note = await self._recover(request, account, since, e)
+            task, note = await self._recover(request, account, since, e, hard)
         except (UpstreamError, InvalidResponseError) as e:
-            task, note = await self._recover(request, account, since, e)
+            task, note = await self._recover(request, account, since, e, hard)
         self.ledger.add(task, request.text_prompt, recovered=note is not None)
         slot.bind(task.taskId)
         self._seen(task)  # a task already final (failed at once) frees its slot here
@@ -157,14 +167,15 @@ class Jobs:
         return Run(task, note=note)
 
     async def _recover(
-        self, request: FramesRequest, account: str, since: float, cause: FramesError
+        self, request: FramesRequest, account: str, since: float, cause: FramesError, hard: float
     ) -> tuple[Task, str]:
-        """After a create that may have run: look for the task in the account's own task list."""
+        """After a create that may have run: look for the task in the account's own task list (within the
+        call's budget, but always with a moment for the look)."""
         email = None if account == ANY_ACCOUNT else account
+        now = self._clock()
+        deadline = min(now + self.tuning.recovery_seconds, max(hard, now + 0.5))
         try:
-            listed = await self.client.list_tasks(
-                limit=20, email=email, deadline=self._clock() + self.tuning.recovery_seconds
-            )
+            listed = await self.client.list_tasks(limit=20, email=email, deadline=deadline)
         except FramesError:
             raise MaybeCreatedError(
                 f"{cause.describe()} The task may have been created anyway, and the account's task list could not "
@@ -235,9 +246,11 @@ class Jobs:
         )
 
     def _seen(self, task: Task) -> None:
-        """Every fresh state of a task passes here: the ledger learns it, and a final task frees its slot."""
+        """Every fresh state of a task passes here: the ledger learns it, and a final task frees its slot. So does
+        a status useapi does not document (EXPLODED, null): nothing says it will ever turn final, and a slot held
+        for it would refuse every later call; useapi's own 429 still guards the account."""
         self.ledger.update(task)
-        if task.is_terminal:
+        if task.is_terminal or not task.is_known:
             self.admission.finished(task.taskId)
 
     async def read(self, task_id: str, deadline: float | None = None) -> Task:
@@ -292,10 +305,16 @@ def account_key(request: FramesRequest) -> str:
     if request.email:
         return request.email.lower()
     for asset_id in request.references.values():
-        match = _ASSET_ACCOUNT.match(asset_id)
-        if match:
-            return match.group(1).lower()
+        found = asset_account(asset_id)
+        if found:
+            return found
     return ANY_ACCOUNT
+
+
+def asset_account(asset_id: str) -> str | None:
+    """The Runway account an assetId names (useapi's upload answer documents no email of its own)."""
+    match = _ASSET_ACCOUNT.match(asset_id)
+    return match.group(1).lower() if match else None
 
 
 def _queue_message(last: LocalQueue | None, account: str, limit: int, wait_seconds: float) -> str:
@@ -313,5 +332,5 @@ def _parse_time(value: str | None) -> float | None:
         return None
     try:
         return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    except ValueError:
+    except (ValueError, OverflowError):  # 0001-01-01T00:00:00+01:00 is a valid date with no timestamp
         return None

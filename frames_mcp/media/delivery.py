@@ -13,6 +13,7 @@ from pathlib import Path
 import anyio
 import httpx2
 
+from frames_mcp.media.guard import Guard
 from frames_mcp.media.pictures import Picture
 from frames_mcp.media.saving import Saved, save_images
 from frames_mcp.media.sheet import ContactSheet, contact_sheet
@@ -37,6 +38,7 @@ class Delivery:
     save: bool
     output_dir: Path | None
     max_bytes: int
+    guard: Guard | None = None  # which addresses artifact and preview URLs may point at
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,7 @@ async def deliver(task_id: str, created_at: str | None, pictures: Sequence[Pictu
 
     async def make_sheet() -> None:
         nonlocal sheet
-        sheet = await contact_sheet(how.http, pictures, notes, budget=POST_BUDGET)
+        sheet = await contact_sheet(how.http, pictures, notes, budget=POST_BUDGET, guard=how.guard)
 
     async def make_files(output_dir: Path) -> None:
         nonlocal files
@@ -71,6 +73,7 @@ async def deliver(task_id: str, created_at: str | None, pictures: Sequence[Pictu
             max_bytes=how.max_bytes,
             notes=notes,
             budget=POST_BUDGET,
+            guard=how.guard,
         )
 
     async with anyio.create_task_group() as tg:

@@ -1,8 +1,12 @@
-"""The SSRF guard for URLs a caller supplies: every address public unless allowed, the connection pinned to it.
+"""The SSRF guard for URLs from outside: every address public unless allowed, the connection pinned to it.
 
-The host is resolved, every address must be public (no loopback, private, link-local, multicast or reserved
-address) unless `allow_private`, and the connection goes to the address that was checked, so a DNS answer that
-changes between the check and the connect cannot steer the request inward. No MCP types here.
+Two kinds of URL come through it. Those a caller supplies (upload_image), and the artifact and preview URLs
+useapi sends (`for_upstream`). The host is resolved, every address must be public (no loopback, private,
+link-local, multicast or reserved address) unless `allow_private` or the URL's origin is `trusted` (the
+configured upstream itself, when it runs on this machine: demo mode, tests), and the connection goes to the
+address that was checked, so a DNS answer that changes between the check and the connect cannot steer the
+request inward. With `never_link_local`, link-local and cloud metadata addresses are refused even then.
+No MCP types here.
 """
 
 from __future__ import annotations
@@ -47,12 +51,40 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+# Cloud instance-metadata endpoints (AWS, ECS, Alibaba, Azure, AWS over IPv6): never fetched for upstream URLs.
+METADATA_ADDRESSES = frozenset(
+    ipaddress.ip_address(a)
+    for a in ("169.254.169.254", "169.254.170.2", "100.100.100.200", "168.63.129.16", "fd00:ec2::254")
+)
+
+
+def is_link_local_or_metadata(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_link_local or address in METADATA_ADDRESSES
+
+
+def _origin(url: httpx2.URL) -> str:
+    port = url.port or (443 if url.scheme == "https" else 80)
+    return f"{url.scheme}://{url.host.lower()}:{port}"
+
+
 @dataclass(frozen=True)
 class Guard:
-    """The SSRF policy for caller-supplied URLs."""
+    """The SSRF policy for URLs from outside."""
 
     allow_private: bool = False
     resolve: Resolver = _system_resolve
+    trusted: frozenset[str] = frozenset()  # origins (`scheme://host:port`) whose non-public address is fine
+    never_link_local: bool = False
+
+    @classmethod
+    def for_upstream(cls, base_url: str, *, allow_private: bool) -> Guard:
+        """The policy for artifact and preview URLs from useapi at `base_url`: public addresses, the upstream's
+        own origin (where demo mode and tests serve images), and never link-local or metadata addresses."""
+        return cls(
+            allow_private=allow_private, trusted=frozenset({_origin(httpx2.URL(base_url))}), never_link_local=True
+        )
 
     async def pin(self, url: httpx2.URL) -> tuple[httpx2.URL, dict[str, str], dict[str, Any]]:
         """The URL to connect to (host replaced by a checked address), its Host header and TLS name."""
@@ -69,7 +101,12 @@ class Guard:
             addresses = [ipaddress.ip_address(a.split("%", 1)[0]) for a in found]
         if not addresses:
             raise FetchError(f"The host {host!r} has no address.")
-        if not self.allow_private and not all(is_public(a) for a in addresses):
+        if self.never_link_local and any(is_link_local_or_metadata(a) for a in addresses):
+            raise FetchError(
+                f"Refused to fetch from {host!r}: a link-local or cloud metadata address is never fetched."
+            )
+        trusted = _origin(url) in self.trusted
+        if not (self.allow_private or trusted) and not all(is_public(a) for a in addresses):
             raise FetchError(
                 f"Refused to fetch from {host!r}: it is a loopback, private, link-local or otherwise non-public "
                 "address. Set FRAMES_MCP_ALLOW_PRIVATE_URLS=true in the server's environment to allow that."

@@ -11,6 +11,7 @@ planted symlink for the file instead of following it). A file already saved is n
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import os
@@ -24,7 +25,8 @@ from pathlib import Path
 import anyio
 import httpx2
 
-from frames_mcp.media.downloads import IMAGE_TYPES, FetchError, fetch_image
+from frames_mcp.media.downloads import IMAGE_TYPES, FetchError, fetch_image, sniff_image
+from frames_mcp.media.guard import Guard
 from frames_mcp.media.pictures import Picture
 from frames_mcp.useapi.ids import UUID_PATTERN
 
@@ -45,14 +47,16 @@ class Saved:
 
 
 def _date(created_at: str | None) -> str:
-    """YYYYMMDD of the task's creation (UTC), or of today when the task does not say."""
+    """YYYYMMDD of the task's creation (UTC), or of today when the task does not say. No date upstream sends
+    stops a delivery: one at the edge of the calendar (0001-01-01T00:00:00+01:00) keeps its own date."""
     try:
         when = dt.datetime.fromisoformat(created_at or "")
-        if when.tzinfo is not None:
-            when = when.astimezone(dt.UTC)
     except ValueError:
         when = dt.datetime.now(dt.UTC)
-    return when.strftime("%Y%m%d")
+    if when.tzinfo is not None:
+        with contextlib.suppress(OverflowError):
+            when = when.astimezone(dt.UTC)
+    return f"{when.year:04d}{when.month:02d}{when.day:02d}"
 
 
 def file_stem(task_id: str, created_at: str | None, index: int) -> str:
@@ -82,19 +86,26 @@ def prepare_dir(output_dir: Path) -> Path:
 
 
 def _already_saved(directory: Path, stem: str) -> tuple[Path, str, int] | None:
-    """A regular file (not a symlink) saved earlier under this stem, with its type and size."""
+    """A file saved earlier under this stem, with its type and size: a regular file (not a symlink) with one
+    link (not a hardlink planted under the name), whose first bytes are an image of the type its name says.
+    Anything else is downloaded again and replaces the name (os.replace never writes through a link)."""
     for ext, mime in _MIME_BY_EXT.items():
         path = _inside(directory, f"{stem}.{ext}")
         try:
-            st = os.lstat(path)
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
         except OSError:
             continue
-        if stat.S_ISREG(st.st_mode) and st.st_size > 0:
+        with os.fdopen(fd, "rb") as existing:
+            st = os.fstat(existing.fileno())
+            head = existing.read(16)
+        if stat.S_ISREG(st.st_mode) and st.st_nlink == 1 and st.st_size > 0 and sniff_image(head) == mime:
             return path, mime, st.st_size
     return None
 
 
-async def _save_one(http: httpx2.AsyncClient, directory: Path, stem: str, picture: Picture, max_bytes: int) -> Saved:
+async def _save_one(
+    http: httpx2.AsyncClient, directory: Path, stem: str, picture: Picture, max_bytes: int, guard: Guard | None
+) -> Saved:
     found = _already_saved(directory, stem)
     if found is not None:
         path, mime, size = found
@@ -103,7 +114,7 @@ async def _save_one(http: httpx2.AsyncClient, directory: Path, stem: str, pictur
     fd = os.open(temp, _OPEN_FLAGS, 0o644)
     try:
         with os.fdopen(fd, "wb") as out:
-            fetched = await fetch_image(http, picture.url, max_bytes=max_bytes, sink=out.write)
+            fetched = await fetch_image(http, picture.url, max_bytes=max_bytes, sink=out.write, guard=guard)
             out.flush()
             os.fsync(out.fileno())
         path = _inside(directory, f"{stem}.{IMAGE_TYPES[fetched.mime]}")
@@ -124,6 +135,7 @@ async def save_images(
     max_bytes: int,
     notes: list[str],
     budget: float,
+    guard: Guard | None = None,
 ) -> list[Saved]:
     """Download the task's images into `output_dir` in parallel; failures become notes, not errors.
 
@@ -145,7 +157,7 @@ async def save_images(
         stem = file_stem(task_id, created_at, artifact.index)
         async with limiter:
             try:
-                saved.append(await _save_one(http, directory, stem, artifact, max_bytes))
+                saved.append(await _save_one(http, directory, stem, artifact, max_bytes, guard))
                 return
             except FetchError as e:
                 problem = e.message

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import io
 import math
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -19,14 +20,22 @@ import httpx2
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from frames_mcp.media.downloads import FetchError, fetch_image
+from frames_mcp.media.guard import Guard
 from frames_mcp.media.pictures import Picture
 
 MAX_SIDE = 768  # px, longest side of the sheet
 MAX_BYTES = 150_000  # encoded JPEG
 MAX_TILES = 16  # Frames makes 1 or 4 images; anything beyond this is left off the sheet
-SOURCE_MAX_BYTES = 16 * 1024 * 1024  # per fetched preview (a full Frames PNG is about 1.5-4 MB)
-SOURCE_MAX_PIXELS = 40_000_000  # refuse to decode anything bigger (decompression bombs)
-QUALITIES = (85, 75, 65, 55, 45, 35)  # tried in turn until the JPEG fits MAX_BYTES
+SOURCE_MAX_BYTES = 8 * 1024 * 1024  # per fetched preview (a full Frames PNG is about 1.5-4 MB)
+SOURCE_MAX_PIXELS = 4096 * 4096  # refuse to decode anything bigger (decompression bombs; a Frames image is ~2 MP)
+# Pixels decoded for one sheet, all images together (a JPEG counts at its reduced draft size): sixteen previews
+# that each pass the per-image cap must not add up (decoded and kept at 6300x6300, they once took 2.9 GB).
+# Every image is shrunk to a thumbnail as soon as it is decoded, so one full-size image at most is in memory.
+SHEET_MAX_PIXELS = 48_000_000
+# Tried in turn until the JPEG fits MAX_BYTES. The sheet is for a glance (the URLs give the full images) and it
+# is most of what a finished result costs a model's context: quality 50 is about 0.6x the bytes of 85 for a
+# difference hard to see at thumbnail size.
+QUALITIES = (50, 40, 30, 20)
 SHRINK = 0.75  # when even the lowest quality is too big, the sheet is scaled by this and tried again
 GUTTER = 4
 BACKGROUND = (24, 24, 24)
@@ -41,12 +50,19 @@ class ContactSheet:
 
 
 async def contact_sheet(
-    http: httpx2.AsyncClient, artifacts: Sequence[Picture], notes: list[str], *, budget: float
+    http: httpx2.AsyncClient,
+    artifacts: Sequence[Picture],
+    notes: list[str],
+    *,
+    budget: float,
+    guard: Guard | None = None,
 ) -> ContactSheet | None:
     """The sheet for these artifacts, or None when no image could be fetched; problems go to `notes`.
 
-    Sources not fetched within `budget` seconds are left off (a placeholder cell), like failed ones.
+    Sources not fetched and decoded within `budget` seconds are left off (a placeholder cell), like failed
+    ones; `guard` decides which addresses may be fetched at all.
     """
+    until = time.monotonic() + budget
     shown = list(artifacts[:MAX_TILES])
     if not shown:
         return None
@@ -57,7 +73,7 @@ async def contact_sheet(
 
     async def fetch(a: Picture) -> None:
         try:
-            got = await fetch_image(http, a.previewUrl or a.url, max_bytes=SOURCE_MAX_BYTES)
+            got = await fetch_image(http, a.previewUrl or a.url, max_bytes=SOURCE_MAX_BYTES, guard=guard)
         except FetchError as e:
             failed.add(a.index)
             notes.append(f"Image {a.index + 1} is missing from the contact sheet: {e.message}")
@@ -74,20 +90,29 @@ async def contact_sheet(
         return None
     aspect = next((a.width / a.height for a in shown if a.width and a.height), None)
     indexes = [a.index for a in shown]
-    sheet = await anyio.to_thread.run_sync(functools.partial(_build, indexes, sources, aspect, notes))
+    sheet = await anyio.to_thread.run_sync(functools.partial(_build, indexes, sources, aspect, notes, until))
     return sheet
 
 
-def _decode(data: bytes, box: tuple[int, int]) -> Image.Image:
+class _OverBudget(Exception):
+    """The sheet's decoding budget (pixels or time) does not cover this image."""
+
+
+def _decode(data: bytes, box: tuple[int, int], pixels_left: int) -> tuple[Image.Image, int]:
+    """The image as an RGB thumbnail within `box`, and the pixels its decoding cost."""
     with Image.open(io.BytesIO(data)) as opened:
         width, height = opened.size
         if width * height > SOURCE_MAX_PIXELS:
             raise ValueError(f"{width}x{height} pixels is too large to decode")
         opened.draft("RGB", box)  # JPEG: decode at a reduced scale, much faster for big images
+        cost = opened.size[0] * opened.size[1]
+        if cost > pixels_left:
+            raise _OverBudget(f"{width}x{height} pixels")
+        opened.thumbnail(box, Image.Resampling.LANCZOS, reducing_gap=2.0)  # decoded, then shrunk at once
         image = opened.convert("RGBA")
     flat = Image.new("RGB", image.size, BACKGROUND)
     flat.paste(image, mask=image.getchannel("A"))
-    return flat
+    return flat, cost
 
 
 def _layout(count: int, aspect: float) -> tuple[int, int]:
@@ -117,15 +142,25 @@ def _label(draw: ImageDraw.ImageDraw, x: int, y: int, text: str, size: int) -> N
 
 
 def _build(
-    indexes: list[int], sources: dict[int, bytes], aspect: float | None, notes: list[str]
+    indexes: list[int], sources: dict[int, bytes], aspect: float | None, notes: list[str], until: float
 ) -> ContactSheet | None:
     cells: dict[int, Image.Image] = {}
+    pixels_left = SHEET_MAX_PIXELS
     for index in indexes:
-        data = sources.get(index)
+        data = sources.pop(index, None)  # the bytes go as soon as they are decoded
         if data is None:
             continue
+        if time.monotonic() >= until:
+            notes.append(f"Image {index + 1} is missing from the contact sheet: there was no time left to decode it.")
+            continue
         try:
-            cells[index] = _decode(data, (MAX_SIDE, MAX_SIDE))
+            cells[index], cost = _decode(data, (MAX_SIDE, MAX_SIDE), pixels_left)
+            pixels_left -= cost
+        except _OverBudget as e:
+            notes.append(
+                f"Image {index + 1} is missing from the contact sheet: its preview is too large ({e}) to decode "
+                "beside the others."
+            )
         except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
             notes.append(f"Image {index + 1} is missing from the contact sheet: it could not be decoded ({e}).")
     if not cells:

@@ -12,20 +12,18 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
-import httpx2
 from mcp import types
 from mcp.server.mcpserver import MCPServer
-from pydantic import SecretStr
 
 from frames_mcp import __version__
 from frames_mcp.config import Settings
 from frames_mcp.jobs.ledger import Ledger
-from frames_mcp.jobs.service import Jobs, Tuning
-from frames_mcp.server import catalog, completions, gallery, prompt, references, tasks
+from frames_mcp.jobs.service import Tuning
+from frames_mcp.server import arguments, catalog, completions, gallery, prompt, references, tasks
 from frames_mcp.server.mcp_tasks import McpTasks, TaskTuning
 from frames_mcp.server.state import AppState
 from frames_mcp.server.task_handles import Handles, memory_handles
-from frames_mcp.useapi.client import LazyTransport, UseapiClient
+from frames_mcp.session import open_session
 
 # Pillow (previews, uploads) is imported where it is first used, not at startup: clients list the tools of a
 # freshly spawned server at once, and a start within 10% of a bare MCPServer's is a goal (BENCHMARKS.md).
@@ -48,8 +46,6 @@ frames-mcp generates images with Runway's Frames model through useapi.net.
   in text_prompt as @IMG_1..@IMG_3. describe_image turns an uploaded image into a starting prompt.
 - The prompt frames_prompt helps write a strong text_prompt; frames://tasks/{taskId} is a task's state as JSON.
 """
-
-HTTP_TIMEOUT = httpx2.Timeout(connect=10.0, read=30.0, write=30.0, pool=10.0)
 
 
 def build_server(
@@ -80,6 +76,7 @@ def build_server(
         extensions=[apps] if task_ext is None else [task_ext, apps],  # tasks outermost: the gallery sees results
         middleware=[apps.hide_app_only_tools],
     )
+    mcp.middleware.append(arguments.ArgumentCheck(mcp))  # refused arguments in our words, not pydantic's
     tasks.register(mcp, settings)
     catalog.register(mcp)
     references.register(mcp)
@@ -100,26 +97,12 @@ def _lifespan(
     @asynccontextmanager
     async def lifespan(server: MCPServer[AppState]) -> AsyncIterator[AppState]:
         async with AsyncExitStack() as stack:
-            base_url, token = settings.base_url, settings.token
+            session = await stack.enter_async_context(open_session(settings, tuning, ledger))
             if settings.demo:
-                from frames_mcp import simulator  # only demo mode pays for importing it
-
-                sim = simulator.Simulator()
-                base_url = await stack.enter_async_context(simulator.serve(sim))
-                token = SecretStr(sim.config.token)
-                apps.use_demo_origin(base_url)
-                log.warning("demo mode: simulated useapi.net at %s; images are placeholders", base_url)
-            headers = {"User-Agent": f"frames-mcp/{__version__}"}
-            http = await stack.enter_async_context(
-                httpx2.AsyncClient(base_url=base_url, timeout=HTTP_TIMEOUT, headers=headers, transport=LazyTransport())
-            )
-            downloads = await stack.enter_async_context(
-                httpx2.AsyncClient(timeout=HTTP_TIMEOUT, headers=headers, transport=LazyTransport())
-            )
-            client = UseapiClient(http, token, retry=tuning.retry)
-            if task_ext is not None:  # MCP tasks wait in its task group, which ends before the HTTP clients close
+                apps.use_demo_origin(session.base_url)
+            if task_ext is not None:  # MCP tasks wait in its task group, which ends before the session closes
                 await stack.enter_async_context(task_ext.running(task_handles or memory_handles()))
-            yield AppState(client, settings, downloads, Jobs(client, tuning, ledger=ledger))
+            yield AppState(session.client, settings, session.downloads, session.jobs)
 
     return lifespan
 

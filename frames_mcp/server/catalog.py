@@ -124,8 +124,7 @@ def register(mcp: MCPServer[Any]) -> None:
         annotations=declare.READS_LOCAL,
     )
     def list_styles() -> Annotated[CallToolResult, Catalog]:
-        """List the 19 Frames style presets, the 6 aspect ratios (with pixel sizes where known) and the
-        ranges of diversity, seed and num_images that generate_frames accepts."""
+        """List the 19 image style presets, the aspect ratios and the ranges generate_frames accepts."""
         cat = build()
         return CallToolResult(
             content=[TextContent(type="text", text=as_text(cat))],

@@ -76,12 +76,42 @@ def ctx_param() -> inspect.Parameter:
 
 
 def tool(mcp: MCPServer[Any], **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """mcp.tool with the docstring, dedented, as the description the model reads."""
+    """mcp.tool with the docstring, dedented, as the description the model reads, and a lean input schema."""
 
     def register(fn: Callable[..., Any]) -> Callable[..., Any]:
-        return mcp.tool(description=inspect.cleandoc(fn.__doc__ or ""), **kwargs)(fn)
+        registered = mcp.tool(description=inspect.cleandoc(fn.__doc__ or ""), **kwargs)(fn)
+        # The SDK keeps the schema it generated on its Tool; the pinned mcp 2.3.0 has no public way to replace it.
+        declared = mcp._tool_manager.get_tool(kwargs.get("name") or fn.__name__)
+        if declared is not None:
+            declared.parameters = lean_schema(declared.parameters)
+        return registered
 
     return register
+
+
+def lean_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """An input schema as a model reads it (every tool call pays for it): the same constraints without pydantic's
+    generated titles, examples and `"default": null`, and an optional `X | None` as plain X (leaving a parameter
+    out is how a model says "none"; the server still accepts an explicit null)."""
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key in ("title", "examples") or (key == "default" and value is None):
+            continue
+        if key == "properties":
+            out[key] = {name: lean_schema(sub) for name, sub in value.items()}
+        elif key in ("items", "additionalProperties") and isinstance(value, dict):
+            out[key] = lean_schema(value)
+        elif key in ("anyOf", "oneOf", "allOf"):
+            out[key] = [lean_schema(sub) for sub in value]
+        else:
+            out[key] = value
+    choices = out.get("anyOf")
+    if isinstance(choices, list) and len(choices) == 2 and {"type": "null"} in choices:
+        (other,) = [c for c in choices if c != {"type": "null"}]
+        del out["anyOf"]
+        # The parameter's own description says it for this use; the type's is the fallback.
+        out = {**other, **out} if "description" in out else {**out, **other}
+    return out
 
 
 class CheckedPrompt(Prompt):

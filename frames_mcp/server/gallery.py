@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import functools
 import importlib.resources
+import ipaddress
 import json
 import logging
+import re
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -45,6 +47,7 @@ from frames_mcp.useapi.models import STYLES
 log = logging.getLogger(__name__)
 
 GALLERY_URI = "ui://frames/gallery.html"
+_HOST = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*")
 REFRESH_TOOL = "refresh_image_links"
 # The host of the signed artifact URLs useapi returns for Runway tasks (see the useapi reference).
 DEFAULT_IMAGE_ORIGINS = ("https://dnznrvs05pmza.cloudfront.net",)
@@ -68,13 +71,29 @@ def gallery_html() -> str:
 
 
 def origin_of(url: str | None) -> str | None:
-    """`scheme://host[:port]` of an http(s) URL, or None."""
-    if not url:
+    """`scheme://host[:port]` of an http(s) URL, validated piece by piece, or None: only such an origin may enter
+    the view's CSP (an artifact URL such as `https://img.example;script-src * data:;/a.png` must not)."""
+    if not url or any(c.isspace() or ord(c) < 32 for c in url):
         return None
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        port = parts.port
+    except ValueError:  # not a number, or out of 0-65535
         return None
-    return f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1].lower()}"
+    host = (parts.hostname or "").lower()
+    if parts.scheme not in ("http", "https") or not _HOST.fullmatch(host):
+        if not _is_ip(host):
+            return None
+        host = f"[{host}]" if ":" in host else host
+    return f"{parts.scheme}://{host}" + (f":{port}" if port else "")
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 class _GalleryResource(Resource):

@@ -32,6 +32,15 @@ HEALTH_PATH = "/healthz"
 # On SIGTERM/SIGINT uvicorn stops accepting connections, then gives open ones this long to finish.
 GRACEFUL_SHUTDOWN_SECONDS = 10
 
+# OAuth discovery (RFC 9728 protected-resource metadata, RFC 8414 / OpenID authorization-server metadata), bare
+# and with the /mcp suffix. There is no OAuth here: these answer 404, never 401, because a client that sees 401
+# there concludes OAuth is required (Cursor then ignores the configured Authorization header).
+OAUTH_DISCOVERY_PATHS = tuple(
+    f"/.well-known/{doc}{suffix}"
+    for doc in ("oauth-protected-resource", "oauth-authorization-server", "openid-configuration")
+    for suffix in ("", MCP_PATH)
+)
+
 LOOPBACK_HOSTS = ("127.0.0.1:*", "localhost:*", "[::1]:*")
 LOOPBACK_ORIGINS = ("http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*")
 
@@ -105,6 +114,17 @@ def _unauthorized(challenge: str, error: str, description: str) -> Response:
     )
 
 
+async def no_oauth(request: Request) -> Response:
+    return JSONResponse(
+        {
+            "error": "not_found",
+            "error_description": "This server does not use OAuth: send the configured token as "
+            "'Authorization: Bearer <token>'.",
+        },
+        status_code=404,
+    )
+
+
 async def healthz(request: Request) -> Response:
     """Liveness for load balancers: no token and no Host check, and it says nothing about the server."""
     return JSONResponse({"status": "ok"})
@@ -117,8 +137,10 @@ def build_app(mcp: MCPServer[Any], settings: Settings, *, host: str, stateless: 
         streamable_http_path=MCP_PATH, stateless_http=stateless, transport_security=security, host=host
     )
     app.add_route(HEALTH_PATH, healthz, methods=["GET"])
+    for path in OAUTH_DISCOVERY_PATHS:
+        app.add_route(path, no_oauth, methods=["GET"])
     if settings.auth_token is not None:
-        app.add_middleware(BearerAuth, token=settings.auth_token, exempt=[HEALTH_PATH])
+        app.add_middleware(BearerAuth, token=settings.auth_token, exempt=[HEALTH_PATH, *OAUTH_DISCOVERY_PATHS])
     else:  # only a loopback bind gets here without a token (transport_security refused the rest)
         log.warning("FRAMES_MCP_AUTH_TOKEN is not set: any local process can call %s", MCP_PATH)
     log.info(

@@ -44,6 +44,8 @@ def progress_of(event: Event) -> tuple[float, str]:
         return 0.0, message
     if task.is_terminal:
         return 1.0, task.status
+    if not task.is_known:
+        return 0.0, f"{task.status}: a status useapi.net does not document; still looking"
     ratio = task.progressRatio or 0.0
     return min(0.99, max(0.01, ratio)), f"{task.status}: {ratio:.0%} generated"
 

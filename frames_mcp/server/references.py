@@ -9,6 +9,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, TextContent
 from pydantic import Field
 
+from frames_mcp.jobs.service import asset_account
 from frames_mcp.server import declare
 from frames_mcp.server.results.schemas import ImageDescription, UploadedAsset
 from frames_mcp.server.state import AppState, require_token, state_of
@@ -29,31 +30,24 @@ async def upload_image(
         str | None,
         Field(
             max_length=4096,
-            description="Absolute path of an image file on the machine running this server.",
+            description="Absolute path of an image file on the server's machine.",
         ),
     ] = None,
     url: Annotated[str | None, Field(max_length=8192, description="An http or https URL of the image.")] = None,
     data: Annotated[
         str | None,
-        Field(description="The image bytes in base64, bare or as a data: URL (data:image/png;base64,...)."),
+        Field(description="The image in base64, bare or as a data: URL."),
     ] = None,
     name: Annotated[
-        str | None, Field(max_length=200, description="A name for the asset at Runway. Default: the file name.")
+        str | None, Field(max_length=200, description="The asset's name at Runway. Default: the file name.")
     ] = None,
     email: Annotated[
         Email | None,
-        Field(
-            description="The Runway account to hold the asset; a generation that uses it runs on this "
-            "account. Default: the server's configured account."
-        ),
+        Field(description="The Runway account to hold it (generations using it run there). Default: the server's."),
     ] = None,
 ) -> Annotated[CallToolResult, UploadedAsset]:
-    """Upload a reference image to Runway (POST /v1/runwayml/assets) and return its assetId.
-
-    Give exactly one of path, url or data. The image must be PNG, JPEG, WebP or GIF (recognised from
-    its bytes) and within the server's size cap. Then pass the assetId to generate_frames as
-    imageAssetId1 (or 2, 3) and cite it in text_prompt as @IMG_1 (or @IMG_2, @IMG_3); or call
-    describe_image on it for a starting prompt. Uploading costs no credits.
+    """Upload a reference image (PNG, JPEG, WebP or GIF) to Runway for its assetId, for generate_frames'
+    imageAssetId1..3 or describe_image. Give one of path, url or data. No credits.
     """
     state = state_of(ctx)
     require_token(state)
@@ -81,7 +75,7 @@ async def upload_image(
         bytes=len(image.data),
         width=image.width,
         height=image.height,
-        email=asset.email or account,
+        email=asset.email or account or asset_account(asset.assetId),
         url=asset.url,
     )
     holder = f" on account {out.email}" if out.email else ""
@@ -95,10 +89,8 @@ async def upload_image(
 
 
 async def describe_image(assetId: AssetId, ctx: Context[AppState]) -> Annotated[CallToolResult, ImageDescription]:
-    """Turn a reference image into a starting Frames prompt (GET /v1/runwayml/frames/describe/{assetId}).
-
-    Pass the assetId from upload_image (or an image of a finished task). The answer describes the
-    image's subject, scene and style: edit it into the text_prompt you want. Costs no credits.
+    """Describe an image (an assetId) as a starting text_prompt for generate_frames: subject, scene and
+    style, to edit. No credits.
     """
     state = state_of(ctx)
     require_token(state)

@@ -27,9 +27,11 @@ class AppState:
 
     def delivery(self, preview: bool, save: bool) -> Delivery:
         from frames_mcp.media.delivery import Delivery  # Pillow is imported at first use, not at startup
+        from frames_mcp.media.guard import Guard
 
         s = self.settings
-        return Delivery(self.downloads, preview, save, s.output_dir, s.max_image_bytes)
+        guard = Guard.for_upstream(self.client.base_url, allow_private=s.allow_private_urls)
+        return Delivery(self.downloads, preview, save, s.output_dir, s.max_image_bytes, guard)
 
 
 def state_of(ctx: Context[Any]) -> AppState:

@@ -4,6 +4,7 @@ Each handler validates, hands the call to the jobs service and renders what come
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context, MCPServer
@@ -22,23 +23,14 @@ from frames_mcp.server.results.schemas import ListedStatus, TaskListResult, Task
 from frames_mcp.server.state import AppState, require_token, state_of
 from frames_mcp.server.task_handles import Handle
 from frames_mcp.useapi.errors import FramesError, NotFoundError
-from frames_mcp.useapi.ids import EMAIL_DOC, TASK_ID_RE, Email, TaskId
+from frames_mcp.useapi.ids import EMAIL_DOC, TASK_ID_FORM, TASK_ID_RE, Email, TaskId
 from frames_mcp.useapi.models import FramesRequest
 
 TASK_TEMPLATE = "frames://tasks/{taskId}"
 
-PREVIEW_DOC = (
-    "Attach one contact sheet of the finished images (a small JPEG grid, numbered) so you can see them. "
-    "Default from the server configuration."
-)
-SAVE_DOC = (
-    "Save the finished images into the server's output directory (FRAMES_MCP_OUTPUT_DIR) and list the paths. "
-    "On by default when that directory is configured."
-)
-WAIT_DOC = (
-    "Seconds to wait for the task before returning (0-50). If the task is not done by then, the result "
-    "carries its taskId and the task keeps running: call get_task to pick it up."
-)
+PREVIEW_DOC = "Attach a numbered contact sheet of the images."
+SAVE_DOC = "Save the images in FRAMES_MCP_OUTPUT_DIR."
+WAIT_DOC = "Seconds to wait before returning the taskId of an unfinished task (get_task picks it up)."
 
 
 def register(mcp: MCPServer[AppState], settings: Settings) -> None:
@@ -67,21 +59,10 @@ def _generate_frames(mcp: MCPServer[AppState], settings: Settings) -> None:
     async def generate_frames(
         ctx: Context[AppState], wait_seconds: int, preview: bool, save: bool, **fields: Any
     ) -> Annotated[CallToolResult, TaskResult]:
-        """Generate 1 or 4 images with Runway Frames from a text prompt (POST /v1/runwayml/frames/create).
+        """Generate images (pictures) from a text prompt with Runway Frames: one paid task of 1 or 4.
 
-        Each call creates a paid task (unless exploreMode) and waits up to wait_seconds for it, sending
-        progress. The result gives every image URL (markdown links, resource links, structured content)
-        with the seed and options, a contact sheet of the images (preview) and the saved files (save), or,
-        when the wait ends first, the taskId to pass to get_task (the task keeps running; list_tasks also
-        finds it). Do not call again to "retry" a running task.
-        This server runs at most maxJobs tasks at once per account (the call's maxJobs, else the
-        account's, else 5); further calls wait in line within wait_seconds. If the wait ends before the
-        task could be created (line or account busy), the result is an error that says "not created":
-        nothing was charged and calling again is safe.
-        Reference images: upload them with upload_image, pass the assetIds as imageAssetId1..3 and cite them
-        in text_prompt as @IMG_1..@IMG_3 (e.g. "@IMG_1 riding a @IMG_2"); leave email out then, the task
-        runs on the account holding the assets. Image links expire within 24-48 h: when one has expired,
-        call get_task, which returns freshly signed ones.
+        Waits up to wait_seconds; the result has each image's url and a contact sheet. If the wait ends first,
+        call get_task with its taskId (calling again pays twice). An error saying "not created" charged nothing.
         """
         state = state_of(ctx)
         require_token(state)
@@ -116,16 +97,13 @@ def _get_task(mcp: MCPServer[AppState], settings: Settings) -> None:
         ctx: Context[AppState],
         wait_seconds: Annotated[
             int,
-            Field(ge=0, le=WAIT_MAX, description="Seconds to wait for the task to finish (0-50). 0 returns at once."),
+            Field(ge=0, le=WAIT_MAX, description="Seconds to wait for the task to finish."),
         ] = 0,
         preview: Annotated[bool, Field(description=PREVIEW_DOC)] = settings.preview,
         save: Annotated[bool, Field(description=SAVE_DOC)] = settings.output_dir is not None,
     ) -> Annotated[CallToolResult, TaskResult]:
-        """Check a Frames task (GET /v1/runwayml/tasks/{taskId}) and return its images when done.
-
-        Use it to pick up a task whose generate_frames wait ended (or whose call was cancelled), and
-        whenever an image link has expired (links last 24-48 h; HTTP 403 means expired): every call returns
-        freshly signed URLs.
+        """Get an image generation task: status, and images when done. Picks up an unfinished
+        generate_frames task; re-signs expired links (24-48 h).
         """
         state = state_of(ctx)
         require_token(state)
@@ -146,27 +124,17 @@ def _list_tasks(mcp: MCPServer[AppState]) -> None:
     )
     async def list_tasks(
         ctx: Context[AppState],
-        status: Annotated[
-            ListedStatus | None, Field(description="Only tasks whose status is this one. Default: all.")
-        ] = None,
-        limit: Annotated[int, Field(ge=1, le=100, description="How many tasks to list (1-100).")] = 20,
+        status: Annotated[ListedStatus | None, Field(description="Only tasks with this status.")] = None,
+        limit: Annotated[int, Field(ge=1, le=100, description="How many tasks to list.")] = 20,
         account: Annotated[
             bool,
-            Field(
-                description="Also read the account's own task list from useapi.net (GET /v1/runwayml/tasks), "
-                "which includes tasks from other clients, the web app and earlier server runs."
-            ),
+            Field(description="Also list the account's own tasks at useapi.net."),
         ] = False,
-        offset: Annotated[
-            int, Field(ge=0, le=1000, description="With account=true: how many of the newest tasks to skip.")
-        ] = 0,
-        email: Annotated[Email | None, Field(description="With account=true: " + EMAIL_DOC)] = None,
+        offset: Annotated[int, Field(ge=0, le=1000, description="With account: how many of the newest to skip.")] = 0,
+        email: Annotated[Email | None, Field(description="With account: " + EMAIL_DOC)] = None,
     ) -> Annotated[CallToolResult, TaskListResult]:
-        """List the Frames tasks this server created, newest first, with their status (unfinished ones are
-        re-read first), so a task whose call was cancelled or timed out can always be found again.
-
-        With account=true it also lists the account's task history from useapi.net. Pass a taskId to
-        get_task to wait for it or to get its images.
+        """List this server's image generation tasks, newest first, with status: finds a task whose call
+        was cancelled or timed out.
         """
         state = state_of(ctx)
         require_token(state)
@@ -196,7 +164,8 @@ def _task_resource(mcp: MCPServer[AppState]) -> None:
     async def task_resource(taskId: str, ctx: Context[AppState]) -> str:
         if not TASK_ID_RE.fullmatch(taskId):
             raise ResourceNotFoundError(
-                f"{taskId[:120]!r} is not a taskId: expected user:<digits>-runwayml:<email>-task:<uuid>."
+                f"{taskId[:120]!r} is not a taskId: expected {TASK_ID_FORM}, exactly as generate_frames or "
+                "list_tasks returned it (list_tasks shows this server's tasks)."
             )
         state = state_of(ctx)
         require_token(state, ResourceError)
@@ -206,7 +175,7 @@ def _task_resource(mcp: MCPServer[AppState]) -> None:
             raise ResourceNotFoundError(f"No task {taskId} on this useapi.net account.") from None
         except FramesError as e:
             raise ResourceError(e.describe()) from None
-        return task_result(task, simulated=state.settings.demo).model_dump_json(indent=2)
+        return json.dumps(task_result(task, simulated=state.settings.demo).wire(), indent=2)
 
 
 async def _wait_on(state: AppState, run: Run, wait_seconds: float, on_event: OnEvent) -> Run:

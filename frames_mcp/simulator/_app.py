@@ -30,6 +30,10 @@ from frames_mcp.useapi.ids import TASK_ID_RE
 from frames_mcp.useapi.models import SEED_MAX
 
 API = "/v1/runwayml"
+# Prefixes of the made-up secrets the accounts answers carry, so tests can look for any leak of them.
+SIM_PASSWORD_PREFIX = "sim-password-of-"  # noqa: S105 - a fake, by design
+SIM_JWT_PREFIX = "sim-jwt-of-"
+PLAN_CREDITS = 100_000  # every simulated account's plan
 NO_CREDITS_BODY = {"error": "You do not have enough credits to run this task."}
 RUNWAY_BUSY_BODY = {
     "error": "You have too many tasks running or pending. Please wait for some of them to finish before starting more."
@@ -181,6 +185,8 @@ class Simulator(AssetRoutes):
             Route(f"{API}/accounts", self._accounts, methods=["GET"]),
             Route(f"{API}/accounts/", self._accounts, methods=["GET"]),
             Route(f"{API}/accounts/{{email}}", self._account, methods=["GET"]),
+            Route(f"{API}/features", self._features, methods=["GET"]),
+            Route(f"{API}/features/", self._features, methods=["GET"]),
             Route("/artifacts/{owner}/{filename}", self._download, methods=["GET"]),
             Route("/healthz", self._healthz, methods=["GET"]),
             Route("/_sim/faults", self._add_fault, methods=["POST"]),
@@ -210,7 +216,7 @@ class Simulator(AssetRoutes):
         self._count("creates", task.email)
         body = t.task_json(task, task.phase(task.created), self._links(request))
         used = self._counters["credits", task.email]
-        body["features"] = {"storageGB": 500, "numPlanCredits_permitted": 100000, "numPlanCredits_used": used}
+        body["features"] = {"storageGB": 500, "numPlanCredits_permitted": PLAN_CREDITS, "numPlanCredits_used": used}
         body["code"] = 200
         return JSONResponse(body)
 
@@ -375,13 +381,41 @@ class Simulator(AssetRoutes):
     # ---- accounts, health, control -----------------------------------------------------------------
 
     async def _accounts(self, request: Request) -> Response:
-        return JSONResponse({e: {"email": e, "maxJobs": n} for e, n in self.config.accounts.items()})
+        return JSONResponse({e: self._account_body(e) for e in self.config.accounts})
 
     async def _account(self, request: Request) -> Response:
         email = request.path_params["email"]
         if email not in self.config.accounts:
             raise not_found()
-        return JSONResponse({"email": email, "maxJobs": self.config.accounts[email]})
+        return JSONResponse(self._account_body(email))
+
+    async def _features(self, request: Request) -> Response:
+        """GET features/?email=: the plan's credits, permitted and used (the create answer's `features` too)."""
+        email = request.query_params.get("email") or next(iter(self.config.accounts))
+        if email not in self.config.accounts:
+            raise not_found()
+        used = self._counters["credits", email]
+        return JSONResponse(
+            {
+                "email": email,
+                "permitted": {"numPlanCredits": PLAN_CREDITS},
+                "used": {"numPlanCredits": used},
+                "storageGB": 500,
+                "teams": [],
+            }
+        )
+
+    def _account_body(self, email: str) -> dict[str, Any]:
+        """As documented: the account's Runway password and session JWT come back with it (clients must
+        never show or keep them; the values here are made up, and recognisable in tests)."""
+        now = int(time.time())
+        jwt = {"token": f"{SIM_JWT_PREFIX}{email}", "exp": now + 86_400, "iat": now, "id": 1}
+        return {
+            "email": email,
+            "password": f"{SIM_PASSWORD_PREFIX}{email}",
+            "maxJobs": self.config.accounts[email],
+            "jwt": jwt,
+        }
 
     async def _healthz(self, request: Request) -> Response:
         return JSONResponse({"ok": True, "simulated": True})

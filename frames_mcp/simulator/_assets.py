@@ -111,7 +111,7 @@ class AssetRoutes:
         found = self._asset_or_404(request.path_params["asset_id"])
         links = self._links(request)
         if isinstance(found, t.Asset):
-            return JSONResponse(t.asset_json(found, links))
+            return JSONResponse(t.asset_read_json(found, links))
         task, index = found
         return JSONResponse(t.artifact_json(task, index, links) | {"name": f"{task.name} ({index + 1})"})
 

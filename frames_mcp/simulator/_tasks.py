@@ -233,21 +233,24 @@ class Asset:
 
 
 def asset_json(asset: Asset, links: Links) -> dict[str, Any]:
+    """POST /assets as useapi documents its answer: no email, metadata or fileSize; `type` an object, `size` a
+    number. `asset_read_json` is the GET /assets/{assetId} form."""
     created = iso(asset.created_wall)
     return {
         "assetId": asset.asset_id,
         "id": asset.uuid,
         "name": asset.name,
-        "email": asset.email,
-        "type": {"type": "image", "mimeType": asset.mime, "isDirectory": False},
+        "type": {"name": asset.filename, "type": asset.mime, "isDirectory": False},
         "size": len(asset.data),
-        "fileSize": str(len(asset.data)),
         "url": links.file(asset.uuid, asset.filename),
         "previewUrls": [links.file(asset.uuid, "preview.jpg")],
-        "metadata": {
-            "dimensions": [asset.width, asset.height],
-            "size": {"width": asset.width, "height": asset.height},
-        },
         "createdAt": created,
         "updatedAt": created,
     }
+
+
+def asset_read_json(asset: Asset, links: Links) -> dict[str, Any]:
+    """GET /assets/{assetId} of an uploaded image: `metadata` null, `fileSize` a number, `mediaType` "image"."""
+    upload = asset_json(asset, links)
+    del upload["type"], upload["size"]
+    return upload | {"mediaType": "image", "fileSize": len(asset.data), "metadata": None}

@@ -11,7 +11,6 @@ httpx2 timeout cut to the time left) and no retry or backoff sleeps past it.
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import time
@@ -24,6 +23,7 @@ import anyio
 import httpx2
 from pydantic import SecretStr, ValidationError
 
+from frames_mcp.useapi.answers import parse_json, retry_after_seconds, too_large
 from frames_mcp.useapi.errors import (
     BadRequestError,
     BusyError,
@@ -56,6 +56,16 @@ class _BearerAuth(httpx2.Auth):
     def __repr__(self) -> str:
         return "_BearerAuth(token='**********')"
 
+    def redact(self, body: bytes) -> bytes:
+        """`body` with the token taken out, as sent or URL-encoded: an upstream that echoes the Authorization
+        header (a 401 body, an error message) must not carry it into a result, a log line or the ledger."""
+        secret = self._token.get_secret_value()
+        if not secret:
+            return body
+        for form in {secret, quote(secret, safe=""), quote(secret)}:
+            body = body.replace(form.encode(), b"[redacted token]")
+        return body
+
 
 @dataclass(frozen=True)
 class RetryPolicy:
@@ -66,6 +76,13 @@ class RetryPolicy:
     busy_floor: float = 1.0  # a 429 backoff cut shorter than this to fit the deadline is not worth a retry
     create_timeout: float = 30.0  # one POST frames/create, at most
     read_timeout: float = 10.0  # one GET, at most: a slower answer is retried (reads have no side effect)
+    # Retry-After is honoured within these bounds: 0, negative or NaN once sent 1,400 POSTs in 4 s.
+    retry_after_min: float = 2.0
+    retry_after_max: float = 60.0
+    create_attempts: int = 6  # POSTs of frames/create per call, at most (every one answered 429 or never sent)
+    answer_max_bytes: int = 512 * 1024  # a task answer is a few KB: anything far larger is not one
+    list_max_bytes: int = 8 * 1024 * 1024  # GET tasks/ (up to 100 tasks here)
+    max_depth: int = 32  # JSON nesting: a task is about 5 levels deep
 
 
 class LazyTransport(httpx2.AsyncBaseTransport):
@@ -92,7 +109,8 @@ def task_path(task_id: str) -> str:
     """The tasks/{taskId} path, for a taskId of the documented form only.
 
     `:` and `@` stay as they are (useapi's own clients send them raw); anything else that is not
-    unreserved is escaped, so no value can climb to another endpoint.
+    unreserved is escaped, `%` included (`a%2Fb` must reach useapi as itself, not as `a/b`), so no value
+    can climb to another endpoint.
     """
     if not TASK_ID_RE.fullmatch(task_id):
         raise BadRequestError(
@@ -100,7 +118,7 @@ def task_path(task_id: str) -> str:
             status_code=400,
             hint="Pass the taskId exactly as generate_frames or list_tasks returned it.",
         )
-    return f"{API_PREFIX}/tasks/{quote(task_id, safe=':@-._~+%')}"
+    return f"{API_PREFIX}/tasks/{quote(task_id, safe=':@-._~+')}"
 
 
 def asset_path(endpoint: str, asset_id: str) -> str:
@@ -114,27 +132,19 @@ def asset_path(endpoint: str, asset_id: str) -> str:
     return f"{API_PREFIX}/{endpoint}/{asset_id}"
 
 
-def _retry_after_seconds(response: httpx2.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None
-
-
-def _timeout(limit: float, deadline: float | None, now: float) -> httpx2.Timeout:
-    """An httpx2 timeout of at most `limit` seconds, cut to what is left before `deadline`."""
+def _timeout(limit: float, deadline: float | None, now: float) -> float:
+    """Seconds a request may take: at most `limit`, cut to what is left before `deadline`."""
     seconds = limit if deadline is None else min(limit, deadline - now)
-    return httpx2.Timeout(max(seconds, 0.05))
+    return max(seconds, 0.05)
 
 
-def _parse_json(response: httpx2.Response) -> Any:
-    try:
-        return response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
-        return None
+@dataclass(frozen=True)
+class AccountSummary:
+    """What may be shown of a configured Runway account: never its password or JWT."""
+
+    email: str
+    max_jobs: int | None
+    problem: str  # the account's own error as useapi reports it, "" when none
 
 
 class UseapiClient:
@@ -159,6 +169,11 @@ class UseapiClient:
         return f"UseapiClient(base_url={str(self._http.base_url)!r})"
 
     @property
+    def base_url(self) -> str:
+        """Where useapi is (the simulator's address in demo mode)."""
+        return str(self._http.base_url)
+
+    @property
     def has_token(self) -> bool:
         return self._auth is not None
 
@@ -174,21 +189,28 @@ class UseapiClient:
     ) -> Task:
         """POST frames/create. A 429 is retried with backoff while `retry_until` allows; nothing else is.
 
-        The backoff honours Retry-After (with a little jitter); without it the documented 10-30 s are
-        drawn at random and cut to fit. When no retry fits before `retry_until` the BusyError is raised:
-        no task was created. Each POST is shielded from cancellation, so a create already sent always
-        returns its task to the caller (who records it) even when the call is being cancelled.
+        The backoff honours Retry-After within [retry_after_min, retry_after_max] (with a little jitter);
+        without it the documented 10-30 s are drawn at random and cut to fit. At most `create_attempts` POSTs
+        are sent; when no retry fits before `retry_until` the BusyError is raised: no task was created. Each
+        POST is shielded from cancellation, so a create already sent returns its task to the caller (who
+        records it) even when the call is being cancelled, but never outlives `deadline`.
         `deadline` bounds each request; `retry_until` (default: `deadline`) bounds the retries.
         """
         body = request.body()
         retry_until = deadline if retry_until is None else retry_until
-        while True:
+        for attempt in range(1, self.retry.create_attempts + 1):
+            last = attempt == self.retry.create_attempts
             try:
                 with anyio.CancelScope(shield=True):
-                    timeout = _timeout(self.retry.create_timeout, deadline, self._clock())
-                    data = await self._send("POST", f"{API_PREFIX}/frames/create", json=body, timeout=timeout)
+                    data = await self._send(
+                        "POST",
+                        f"{API_PREFIX}/frames/create",
+                        limit=self.retry.create_timeout,
+                        deadline=deadline,
+                        json=body,
+                    )
             except BusyError as busy:
-                delay = self.busy_delay(busy, retry_until)
+                delay = None if last else self.busy_delay(busy, retry_until)
                 if delay is None:
                     raise
                 log.info("frames/create: account busy (429), retrying in %.1fs", delay)
@@ -198,12 +220,13 @@ class UseapiClient:
                 continue
             except TransportError as e:
                 # Retry only a request that never left: then useapi cannot have started a task.
-                if e.sent or retry_until is None or self._clock() + 1.0 >= retry_until:
+                if last or e.sent or retry_until is None or self._clock() + 1.0 >= retry_until:
                     raise
                 log.info("frames/create: connection failed before sending, retrying")
                 await self._sleep(1.0)
                 continue
             return self._task(data)
+        raise AssertionError("unreachable")
 
     async def get_task(self, task_id: str, *, deadline: float | None = None) -> Task:
         return self._task(await self._read("GET", task_path(task_id), deadline=deadline))
@@ -222,6 +245,36 @@ class UseapiClient:
         ]
         return sum(limits) if limits else None
 
+    async def accounts(self, *, deadline: float | None = None) -> list[AccountSummary]:
+        """GET accounts: each configured Runway account's email, maxJobs and error. The answer also holds each
+        account's password and session token (JWT): nothing of them is kept or returned."""
+        data = await self._read("GET", f"{API_PREFIX}/accounts", deadline=deadline)
+        if not isinstance(data, dict):
+            raise InvalidResponseError("The accounts answer is not a map of accounts.", status_code=200)
+        found = []
+        for key, account in data.items():
+            if not isinstance(account, dict):
+                continue
+            email = str(account["email"]) if isinstance(account.get("email"), str) else str(key)
+            max_jobs = account.get("maxJobs")
+            error = account.get("error")
+            problem = (error if isinstance(error, str) else "useapi.net reports an error") if error else None
+            found.append(
+                AccountSummary(email[:254], max_jobs if isinstance(max_jobs, int) else None, (problem or "")[:200])
+            )
+        return found
+
+    async def credits(self, email: str, *, deadline: float | None = None) -> tuple[int, int] | None:
+        """GET features/?email=: (used, permitted) plan credits, or None when useapi does not say."""
+        try:
+            data = await self._read("GET", f"{API_PREFIX}/features/", params={"email": email}, deadline=deadline)
+        except (NotFoundError, BadRequestError):
+            return None
+        used = data.get("used", {}).get("numPlanCredits") if isinstance(data, dict) else None
+        permitted = data.get("permitted", {}).get("numPlanCredits") if isinstance(data, dict) else None
+        numbers = all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in (used, permitted))
+        return (used, permitted) if numbers else None  # type: ignore[return-value]
+
     async def list_tasks(
         self,
         *,
@@ -236,10 +289,23 @@ class UseapiClient:
             params["statuses"] = ",".join(statuses)
         if email:
             params["email"] = email
-        data = await self._read("GET", f"{API_PREFIX}/tasks/", params=params, deadline=deadline)
-        items = data.get("tasks", data.get("items", [])) if isinstance(data, dict) else data
+        data = await self._read(
+            "GET", f"{API_PREFIX}/tasks/", params=params, deadline=deadline, max_bytes=self.retry.list_max_bytes
+        )
+        # The list's body is documented nowhere: a bare array (what useapi's scripts read) or {tasks|items: [...]}.
+        # Any other shape is an error that says so, never "no tasks" (recovery would call that safe to retry).
+        items = data.get("tasks", data.get("items")) if isinstance(data, dict) else data
         if not isinstance(items, list):
-            raise InvalidResponseError("The task list is not a JSON array.", status_code=200)
+            shape = (
+                f"an object with keys {', '.join(sorted(map(str, data))[:6])}"
+                if isinstance(data, dict)
+                else type(data).__name__
+            )
+            raise InvalidResponseError(
+                f"The account's task list came in a shape this server does not know ({shape[:120]}), so it could "
+                "not be read.",
+                status_code=200,
+            )
         return [self._task(item) for item in items if isinstance(item, dict)]
 
     async def upload_asset(self, data: bytes, content_type: str, *, name: str, email: str | None) -> Asset:
@@ -247,7 +313,12 @@ class UseapiClient:
         blindly (here a repeat would only make a second asset, but the rule stays simple)."""
         params = {"name": name} | ({"email": email} if email else {})
         answer = await self._send(
-            "POST", f"{API_PREFIX}/assets/", content=data, headers={"Content-Type": content_type}, params=params
+            "POST",
+            f"{API_PREFIX}/assets/",
+            limit=self.retry.create_timeout,
+            content=data,
+            headers={"Content-Type": content_type},
+            params=params,
         )
         try:
             asset = Asset.model_validate(answer)
@@ -276,14 +347,15 @@ class UseapiClient:
     def busy_delay(self, busy: BusyError, until: float | None) -> float | None:
         """Seconds to back off after a 429, or None when no retry fits before `until`.
 
-        Retry-After is honoured as given (plus up to 10% jitter) and never cut; the documented 10-30 s
-        are drawn at random and cut to leave a second for the retry itself.
+        Retry-After is honoured within [retry_after_min, retry_after_max] (plus up to 10% jitter) and never
+        cut; the documented 10-30 s are drawn at random and cut to leave a second for the retry itself.
         """
         if until is None:
             return None
         left = until - self._clock()
         if busy.retry_after is not None:
-            delay = busy.retry_after * random.uniform(1.0, 1.1)  # noqa: S311 - jitter, not crypto
+            wait = min(max(busy.retry_after, self.retry.retry_after_min), self.retry.retry_after_max)
+            delay = wait * random.uniform(1.0, 1.1)  # noqa: S311 - jitter, not crypto
             return delay if delay + self.retry.busy_floor <= left else None
         delay = min(random.uniform(self.retry.busy_min, self.retry.busy_max), left - 1.0)  # noqa: S311
         return delay if delay >= self.retry.busy_floor else None
@@ -292,7 +364,7 @@ class UseapiClient:
     def _task(data: Any) -> Task:
         try:
             return Task.model_validate(data)
-        except ValidationError:
+        except (ValidationError, RecursionError):
             raise InvalidResponseError("The answer is not a task: it has no taskId.", status_code=200) from None
 
     async def _read(self, method: str, path: str, *, deadline: float | None = None, **kwargs: Any) -> Any:
@@ -300,9 +372,8 @@ class UseapiClient:
         the deadline."""
         delay = self.retry.read_backoff
         for attempt in range(1, self.retry.read_attempts + 1):
-            timeout = _timeout(self.retry.read_timeout, deadline, self._clock())
             try:
-                return await self._send(method, path, timeout=timeout, **kwargs)
+                return await self._send(method, path, limit=self.retry.read_timeout, deadline=deadline, **kwargs)
             except (UpstreamError, TransportError, InvalidResponseError) as e:
                 pause = delay * random.uniform(0.8, 1.2)  # noqa: S311
                 out_of_time = deadline is not None and self._clock() + pause + 0.1 >= deadline
@@ -313,26 +384,61 @@ class UseapiClient:
                 delay *= 2
         raise AssertionError("unreachable")
 
-    async def _send(self, method: str, path: str, **kwargs: Any) -> Any:
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        limit: float,
+        deadline: float | None = None,
+        max_bytes: int | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """One request, whole: connect, send and the entire answer within `limit` seconds cut to `deadline` (a
+        body that drips a byte at a time is cut too), the answer capped at `max_bytes` and read as JSON, and
+        the token taken out of it before anything keeps, logs or shows it."""
         if self._auth is None:
             raise MissingTokenError()
+        seconds = _timeout(limit, deadline, self._clock())
+        cap = max_bytes or self.retry.answer_max_bytes
+        with anyio.move_on_after(seconds) as scope:
+            status, retry_after, body = await self._exchange(method, path, seconds, cap, **kwargs)
+        if scope.cancelled_caught:
+            raise TransportError(
+                f"useapi.net did not answer in time (no whole answer within {seconds:.0f} s).", sent=True
+            )
+        data = parse_json(self._auth.redact(body), self.retry.max_depth)
+        if status >= 400:
+            raise error_for_status(status, data, retry_after)
+        if data is None:
+            raise InvalidResponseError("The answer is not readable JSON.", status_code=status)
+        return data
+
+    async def _exchange(
+        self, method: str, path: str, seconds: float, cap: int, **kwargs: Any
+    ) -> tuple[int, float | None, bytes]:
+        """(status, Retry-After, body) of one request; the body is refused as soon as it outgrows `cap`."""
+        assert self._auth is not None
         try:
-            response = await self._http.request(method, path, auth=self._auth, **kwargs)
+            async with self._http.stream(
+                method, path, auth=self._auth, timeout=httpx2.Timeout(seconds), **kwargs
+            ) as response:
+                declared = response.headers.get("content-length", "")
+                if declared.isdigit() and int(declared) > cap:
+                    raise too_large(response.status_code, cap)
+                chunks, size = [], 0
+                async for chunk in response.aiter_bytes():
+                    size += len(chunk)
+                    if size > cap:
+                        raise too_large(response.status_code, cap)
+                    chunks.append(chunk)
+                return response.status_code, retry_after_seconds(response), b"".join(chunks)
         except (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout) as e:
             raise TransportError(f"Could not connect to useapi.net ({type(e).__name__}).", sent=False) from None
         except httpx2.TimeoutException as e:
             raise TransportError(f"useapi.net did not answer in time ({type(e).__name__}).", sent=True) from None
         except httpx2.TransportError as e:
             raise TransportError(f"The connection to useapi.net failed ({type(e).__name__}).", sent=True) from None
-        data = _parse_json(response)
-        if response.status_code >= 400:
-            raise error_for_status(response.status_code, data, _retry_after_seconds(response))
-        if data is None:
-            raise InvalidResponseError(
-                f"useapi.net answered {response.status_code} with a body that is not JSON.",
-                status_code=response.status_code,
-            )
-        return data
 
 
 __all__ = ["RetryPolicy", "UseapiClient", "UseapiError", "asset_path", "task_path"]

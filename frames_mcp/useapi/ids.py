@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 UUID_PATTERN = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 
@@ -17,6 +17,7 @@ UUID_PATTERN = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-
 # `../accounts` can never reach another endpoint. The email part allows what addresses allow, never `/`.
 TASK_ID_PATTERN = r"^user:[0-9]+-runwayml:[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+-task:" + UUID_PATTERN + "$"
 TASK_ID_RE = re.compile(TASK_ID_PATTERN)
+TASK_ID_FORM = "user:<digits>-runwayml:<email>-task:<uuid>"  # the pattern in words, for whoever must fix one
 EMAIL_PATTERN = r"^[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}$"
 
 TaskId = Annotated[
@@ -24,15 +25,26 @@ TaskId = Annotated[
     Field(
         pattern=TASK_ID_PATTERN,
         max_length=400,
-        description="The taskId returned by generate_frames: user:<digits>-runwayml:<account email>-task:<uuid>.",
-        examples=["user:1234-runwayml:me@example.com-task:0f8e3c1a-7b2d-4c59-9a1e-2f6b8d4c7e10"],
+        description="From a generate_frames result.",
     ),
 ]
-Email = Annotated[str, Field(pattern=EMAIL_PATTERN, max_length=254)]
-EMAIL_DOC = (
-    "Optional Runway API account email. If not provided, the server's configured default account is used; "
-    "with none configured the API randomly selects an available account."
-)
+
+
+def _matching(pattern: re.Pattern[str], what: str) -> AfterValidator:
+    """The pattern checked on input but not published: a model gains nothing from reading the regex, and every
+    call pays for the tool list it is in (the taskId's form stays published: models copy it)."""
+
+    def check(value: str) -> str:
+        if not pattern.fullmatch(value):
+            raise ValueError(f"{value[:80]!r} is not {what}")
+        return value
+
+    return AfterValidator(check)
+
+
+EMAIL_RE = re.compile(EMAIL_PATTERN)
+Email = Annotated[str, Field(max_length=254), _matching(EMAIL_RE, "an email address")]
+EMAIL_DOC = "The Runway account. Default: the server's, else useapi.net picks."
 
 # An assetId is passed through opaquely (its documented forms vary: `user:1234-runwayml:<email>-asset:<uuid>`,
 # `user:1234-runwayml:<email>:<uuid>`), but it goes into a URL path, so it must be one safe segment:
@@ -43,11 +55,9 @@ ASSET_ID_MAX = 400
 AssetId = Annotated[
     str,
     Field(
-        pattern=ASSET_ID_PATTERN,
-        max_length=ASSET_ID_MAX,
-        description="A Runway assetId, as upload_image or an image of a finished task (artifacts[].assetId) gives it.",
-        examples=["user:1234-runwayml:me@example.com-asset:0f8e3c1a-7b2d-4c59-9a1e-2f6b8d4c7e10"],
+        max_length=ASSET_ID_MAX, description="A Runway assetId, from upload_image or a result's artifacts[].assetId."
     ),
+    _matching(ASSET_ID_RE, "a Runway assetId (one URL path segment: letters, digits and ._:@+-)"),
 ]
 
 

@@ -7,10 +7,11 @@ them. `Task`, `Artifact` and `Asset` read what useapi answers, leniently.
 
 from __future__ import annotations
 
+import math
 import re
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from frames_mcp.useapi.ids import EMAIL_DOC, AssetId, Email
 
@@ -54,10 +55,11 @@ _IMG_TAG = re.compile(r"@IMG_(\d+)")
 
 
 def _reference_doc(n: int) -> str:
+    if n > 1:
+        return f"Reference image @IMG_{n}, like imageAssetId1."
     return (
-        f"Optional reference image {n}: an assetId from upload_image (or an artifacts[].assetId of an earlier task). "
-        f"Cite it in text_prompt as @IMG_{n}, e.g. '@IMG_1 riding a @IMG_2 with @IMG_3'. The task runs on the "
-        "Runway account that holds the assets, so leave email out when you use references."
+        "Reference image: an assetId (upload_image, or a result's), cited in text_prompt as @IMG_1. "
+        "Leave email out with references."
     )
 
 
@@ -69,55 +71,47 @@ class FramesRequest(BaseModel):
     text_prompt: str = Field(
         min_length=1,
         max_length=PROMPT_MAX,
-        description="Describe your image in detail: subject, scene, lighting, camera, mood. "
-        "Maximum length 1000 characters. Phrase things positively (what should be in the frame).",
+        description="The picture in detail: subject, scene, lighting, camera, mood, phrased positively. "
+        "Maximum length 1000 characters.",
     )
-    aspect_ratio: AspectRatio = Field(
-        default="16:9", description="Supported values: 16:9 (default), 9:16, 1:1, 4:3, 3:4, 21:9."
-    )
+    aspect_ratio: AspectRatio = Field(default="16:9", description="Shape of the images.")
     style: Style | None = Field(
         default=None,
-        description="Optional style preset (see list_styles). Leave it out for no preset.",
+        description="A style preset (list_styles describes them); none when left out.",
     )
     diversity: int = Field(
         default=DIVERSITY_DEFAULT,
         ge=DIVERSITY_MIN,
         le=DIVERSITY_MAX,
-        description="Aesthetic Range, higher values increase the creative variation between generations "
-        "in a set. Valid range: 0…5. Default 2.",
+        description="Aesthetic Range: higher values vary the images of a set more.",
     )
     seed: int | None = Field(
         default=None,
         ge=SEED_MIN,
         le=SEED_MAX,
-        description="Optional seed, valid range 1…4294967294. Reuse a result's seed to vary one image.",
+        description="Reuse a result's seed to vary one image.",
     )
-    num_images: Literal[1, 4] = Field(
-        default=4, description="How many images to generate in this task: 1 or 4. Default 4."
-    )
+    num_images: Literal[1, 4] = Field(default=4, description="Images in this task.")
     exploreMode: bool = Field(
         default=False,
-        description="Set to true if you have a Runway Unlimited plan and wish to execute relaxed "
-        "generation. You are not charged credits for Explore mode generations; they may queue longer.",
+        description="Explore mode (Runway Unlimited plans): no credits charged, may queue longer.",
     )
     replyUrl: str | None = Field(
         default=None,
         max_length=REPLY_MAX,
         pattern=r"^https?://\S+$",
-        description="Optional callback URL (http or https). The API will call it once the Runway task "
-        "completed or failed. Maximum length 1024 characters.",
+        description="A URL useapi.net calls once the task completed or failed.",
     )
     replyRef: str | None = Field(
         default=None,
         max_length=REPLY_MAX,
-        description="Optional reference id which will be stored and returned along with this Runway task "
-        "response / result. Maximum length 1024 characters.",
+        description="Your reference id, stored and returned with the task.",
     )
     maxJobs: int | None = Field(
         default=None,
         ge=1,
         le=10,
-        description="Optional maximum number of concurrent jobs for the account. Valid range: 1…10.",
+        description="Tasks at once on the account (more wait in line). Default: the account's, else 5.",
     )
     email: Email | None = Field(default=None, description=EMAIL_DOC)
     imageAssetId1: AssetId | None = Field(default=None, description=_reference_doc(1))
@@ -161,41 +155,105 @@ class _Lenient(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
 
+# ---- numbers and text from upstream: finite and in range, or unknown ---------------------------------------
+# Nothing useapi sends may reach a schedule, a format or a file name unchecked: a value out of its range counts
+# as unknown (None), so `"NaN"` (JavaScript's String(NaN)), Infinity or -3 can never make a wait spin or a
+# rendering crash, and one odd field never makes a whole task unreadable.
+
+MAX_QUEUE_SECONDS = 86_400.0  # a queue estimate beyond a day is not an estimate
+MAX_PIXELS_PER_SIDE = 100_000
+MAX_CREDITS = 10**12
+TEXT_MAX = 4_000  # any one text field kept from upstream
+UNKNOWN_STATUS = "UNKNOWN"  # what a missing, null or non-text status reads as
+
+
+def finite(value: Any, low: float, high: float) -> float | None:
+    """A number (or numeric string) within [low, high], else None. Booleans are not numbers here."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = float(value.strip()) if isinstance(value, str) else float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return number if math.isfinite(number) and low <= number <= high else None
+
+
+def _whole(value: Any, low: int, high: int) -> int | None:
+    number = finite(value, low, high)
+    return int(number) if number is not None and number.is_integer() else None
+
+
+def _text(value: Any) -> str | None:
+    if isinstance(value, str):
+        return value[:TEXT_MAX]
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+Ratio = Annotated[float | None, BeforeValidator(lambda v: finite(v, 0.0, 1.0))]
+QueueSeconds = Annotated[float | None, BeforeValidator(lambda v: finite(v, 0.0, MAX_QUEUE_SECONDS))]
+Pixels = Annotated[int | None, BeforeValidator(lambda v: _whole(v, 1, MAX_PIXELS_PER_SIDE))]
+Credits = Annotated[int | None, BeforeValidator(lambda v: _whole(v, 0, MAX_CREDITS))]
+Text = Annotated[str | None, BeforeValidator(_text)]
+Flag = Annotated[bool | None, BeforeValidator(lambda v: v if isinstance(v, bool) else None)]
+
+
 class TaskError(_Lenient):
-    errorMessage: str | None = None
-    reason: str | None = None
-    message: str | None = None
-    moderation_category: str | None = None
-    tally_asimov: bool | None = None
+    errorMessage: Text = None
+    reason: Text = None
+    message: Text = None
+    moderation_category: Text = None
+    tally_asimov: Flag = None
 
     def summary(self) -> str:
         parts = [p for p in (self.reason, self.moderation_category, self.message or self.errorMessage) if p]
         return " / ".join(dict.fromkeys(parts)) or "no reason given"
 
+    @property
+    def is_moderation(self) -> bool:
+        """Any reason that names SAFETY (SAFETY.INPUT.TEXT, INPUT_PREPROCESSING.SAFETY.TEXT, ...) or any
+        moderation_category: repeated moderations can get the account suspended, so none is "just retry"."""
+        return "SAFETY" in (self.reason or "").upper() or bool((self.moderation_category or "").strip())
+
 
 class ArtifactSize(_Lenient):
-    width: int | None = None
-    height: int | None = None
+    width: Pixels = None
+    height: Pixels = None
+
+
+def _pixel_list(value: Any) -> Any:
+    return [_whole(v, 1, MAX_PIXELS_PER_SIDE) for v in value[:3]] if isinstance(value, list) else None
 
 
 class ArtifactMetadata(_Lenient):
-    dimensions: list[int] | None = None
+    dimensions: Annotated[list[int | None] | None, BeforeValidator(_pixel_list)] = None
     size: ArtifactSize | None = None
+
+    @field_validator("size", mode="before")
+    @classmethod
+    def _size_object(cls, v: Any) -> Any:
+        return v if isinstance(v, dict) else None
 
 
 class _Media(_Lenient):
     """What artifacts and uploaded assets share: ids, signed URLs and the image size."""
 
-    assetId: str | None = None
-    id: str | None = None
-    url: str | None = None
+    assetId: Text = None
+    id: Text = None
+    url: Text = None
     previewUrls: list[str] = Field(default_factory=list)
-    metadata: ArtifactMetadata | None = None
+    metadata: ArtifactMetadata | None = None  # documented for artifacts; null for an uploaded image
 
     @field_validator("previewUrls", mode="before")
     @classmethod
-    def _none_is_empty(cls, v: Any) -> Any:
-        return [] if v is None else v
+    def _text_list(cls, v: Any) -> Any:
+        return [u for u in v if isinstance(u, str)] if isinstance(v, list) else []
+
+    @field_validator("metadata", mode="before")
+    @classmethod
+    def _metadata_object(cls, v: Any) -> Any:
+        return v if isinstance(v, dict) else None
 
     def dimensions(self) -> tuple[int | None, int | None]:
         md = self.metadata
@@ -209,43 +267,47 @@ class _Media(_Lenient):
 
 
 class Asset(_Media):
-    """An asset as POST /assets returns it."""
+    """An asset as POST /assets returns it. The documented upload answer has no email, metadata or fileSize."""
 
-    name: str | None = None
-    email: str | None = None
+    name: Text = None
+    email: Text = None
 
 
 class Artifact(_Media):
-    fileSize: str | int | None = None
-    filename: str | None = None
+    fileSize: Text = None
+    filename: Text = None
 
 
-def _number_or_none(v: Any) -> Any:
-    """progressRatio arrives as a string ("0.42") or a number; anything unparsable is unknown."""
-    if v is None or v == "":
-        return None
-    try:
-        return float(v)
-    except (TypeError, ValueError):
-        return None
+class PlanCredits(_Lenient):
+    """`features` of a create answer: the account's plan credits as useapi reports them at create."""
+
+    permitted: Credits = Field(default=None, alias="numPlanCredits_permitted")
+    used: Credits = Field(default=None, alias="numPlanCredits_used")
+
+    @property
+    def remaining(self) -> int | None:
+        if self.permitted is None or self.used is None or self.used > self.permitted:
+            return None
+        return self.permitted - self.used
 
 
 class Task(_Lenient):
     """A useapi Runway task as returned by frames/create and GET tasks/{taskId}."""
 
     taskId: str
-    id: str | None = None
-    status: str = "PENDING"
-    taskType: str | None = None
-    createdAt: str | None = None
-    updatedAt: str | None = None
+    id: Text = None
+    status: str = UNKNOWN_STATUS
+    taskType: Text = None
+    createdAt: Text = None
+    updatedAt: Text = None
     options: dict[str, Any] | None = None
-    progressText: str | None = None
-    progressRatio: float | None = None
-    estimatedTimeToStartSeconds: float | None = None
+    progressText: Text = None
+    progressRatio: Ratio = None
+    estimatedTimeToStartSeconds: QueueSeconds = None
     artifacts: list[Artifact] = Field(default_factory=list)
     error: TaskError | None = None
-    replyRef: str | None = None
+    replyRef: Text = None
+    features: PlanCredits | None = None  # create answers only
 
     @model_validator(mode="before")
     @classmethod
@@ -255,10 +317,10 @@ class Task(_Lenient):
             return data["task"]
         return data
 
-    @field_validator("progressRatio", "estimatedTimeToStartSeconds", mode="before")
+    @field_validator("options", "features", mode="before")
     @classmethod
-    def _parse_number(cls, v: Any) -> Any:
-        return _number_or_none(v)
+    def _object(cls, v: Any) -> Any:
+        return v if isinstance(v, dict) else None
 
     @field_validator("artifacts", mode="before")
     @classmethod
@@ -271,12 +333,28 @@ class Task(_Lenient):
         # Documented as an object; older tasks and other clients show a plain string.
         if v is None or v == "" or isinstance(v, dict):
             return v or None
-        return {"message": str(v)}
+        return {"message": _text(v) or "unreadable error"}
 
     @field_validator("status", mode="before")
     @classmethod
     def _status_upper(cls, v: Any) -> Any:
-        return str(v).upper() if v else "PENDING"
+        # Null, a number or an object is no status: UNKNOWN (see `is_known`), never a silent PENDING.
+        text = v.strip().upper()[:40] if isinstance(v, str) else ""
+        return text or UNKNOWN_STATUS
+
+    @property
+    def is_known(self) -> bool:
+        """A status useapi documents. Any other keeps being polled within a call's budget, but holds no
+        admission slot (see jobs/service.py), since nothing says it will ever turn final."""
+        return self.status in IN_PROGRESS_STATUSES or self.status in TERMINAL_STATUSES
+
+    def real_size(self) -> tuple[int | None, int | None]:
+        """options.width/height in the image's real orientation: Runway reports them portrait-first, with
+        `flip: true` for landscape (16:9 shows width 1088, height 1920)."""
+        options = self.options or {}
+        width = _whole(options.get("width"), 1, MAX_PIXELS_PER_SIDE)
+        height = _whole(options.get("height"), 1, MAX_PIXELS_PER_SIDE)
+        return (height, width) if options.get("flip") is True else (width, height)
 
     @property
     def is_terminal(self) -> bool:

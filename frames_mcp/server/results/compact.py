@@ -1,4 +1,8 @@
-"""Output schemas as clients validate them fastest: every $ref inlined, `X | None` as a type array, not anyOf."""
+"""Output schemas as clients validate them fastest: every $ref inlined, and an optional `X | None` as plain X.
+
+The structured content is sent without null fields (`exclude_none`), so "absent" is the only way a value is
+missing: the schema needs no null type, neither an anyOf branch (slow to validate) nor a type array (which
+the MCP Inspector's --strict flags as unportable). bench/schema_validation.py measures the three forms."""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from pydantic_core import CoreSchema
 
 
 def _compact(schema: Any, handler: GetJsonSchemaHandler, inlining: frozenset[str] = frozenset()) -> Any:
-    """The same JSON schema with every $ref inlined and `X | None` written as a type array, not anyOf."""
+    """The same JSON schema with every $ref inlined and an optional `X | None` written as X."""
     if isinstance(schema, list):
         return [_compact(item, handler, inlining) for item in schema]
     if not isinstance(schema, dict):
@@ -26,16 +30,17 @@ def _compact(schema: Any, handler: GetJsonSchemaHandler, inlining: frozenset[str
     choices = out.get("anyOf")
     if isinstance(choices, list) and len(choices) == 2 and {"type": "null"} in choices:
         (other,) = [c for c in choices if c != {"type": "null"}]
-        if isinstance(other.get("type"), str) and not {"enum", "const", "anyOf", "oneOf", "allOf"} & set(other):
-            del out["anyOf"]
-            out = {**{k: v for k, v in other.items() if k != "title"}, **out, "type": [other["type"], "null"]}
+        del out["anyOf"]
+        if out.get("default", ...) is None:
+            del out["default"]  # absent is the default
+        out = {**{k: v for k, v in other.items() if k != "title"}, **out}
     return out
 
 
 class CompactSchema(BaseModel):
-    """Publishes a schema with no $defs and no anyOf for optional fields: the same constraints, which a client
-    checks every result against. The Python SDK client validates each result with jsonschema, where $ref
-    resolution and anyOf branches dominate: this form validates about 2.7x faster (bench/core.py)."""
+    """Publishes a schema with no $defs and no null types: the same constraints, which a client checks every
+    result against (the Python SDK client, with jsonschema, where $ref resolution and anyOf branches
+    dominate). Results of these models must be sent with `exclude_none` (TaskResult.wire(), lists.py)."""
 
     @classmethod
     def __get_pydantic_json_schema__(cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:

@@ -68,5 +68,6 @@ def task_list_result(r: TaskListResult) -> CallToolResult:
     if any(not t.done for t in r.tasks):
         lines.append("Call get_task with a taskId (and wait_seconds) to wait for an unfinished task or get its images.")
     return CallToolResult(
-        content=[TextContent(type="text", text="\n".join(lines))], structured_content=r.model_dump(mode="json")
+        content=[TextContent(type="text", text="\n".join(lines))],
+        structured_content=r.model_dump(mode="json", exclude_none=True),
     )

@@ -8,17 +8,15 @@ from __future__ import annotations
 import base64
 import json
 import math
-import mimetypes
+from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any
-from urllib.parse import urlsplit
 
 from mcp.types import Annotations, CallToolResult, ContentBlock, ImageContent, ResourceLink, TextContent
 
 from frames_mcp.jobs.events import Run
 from frames_mcp.media.delivery import Delivered, Delivery, deliver
-from frames_mcp.media.downloads import IMAGE_TYPES
-from frames_mcp.server.results.schemas import ArtifactOut, FailureOut, PreviewInfo, SavedFile, TaskResult
+from frames_mcp.server.results.schemas import ArtifactOut, CreditsOut, FailureOut, PreviewInfo, SavedFile, TaskResult
 from frames_mcp.useapi.models import ASPECT_RATIOS, Task
 
 # Options worth echoing back: what the model needs to vary or reproduce a result.
@@ -30,13 +28,11 @@ _ECHOED_OPTIONS = (
     "diversity",
     "num_images",
     "exploreMode",
-    "width",
-    "height",
 )
 
-EXPIRY_NOTE = (
-    "Image links are signed and expire within 24-48 h: when one has expired (HTTP 403), call get_task with the "
-    "taskId for fresh ones."
+SUCCESS_STEP = (
+    "Show or link each image by its url (the sheet numbers them from 1). Links expire in 24-48 h: get_task "
+    "re-signs them. An assetId makes an image a reference (imageAssetId1)."
 )
 # Clients refuse results over about 1 MB (claude-code "Maximum size is 1MB", fastmcp 1048576): stay well under.
 RESULT_MAX_BYTES = 900_000
@@ -58,7 +54,7 @@ async def render_run(
     if how is None or not (result.status == "SUCCEEDED" and result.artifacts):
         return call_tool_result(result)
     if how.preview or how.save:
-        delivered = await deliver(result.taskId, result.createdAt, result.artifacts, how)
+        delivered = await deliver(result.taskId, result.createdAt, pictures(run.task), how)
         result = _with_delivered(result, delivered)
         return call_tool_result(result, sheet=delivered.sheet.jpeg if delivered.sheet is not None else None)
     return call_tool_result(result)
@@ -76,27 +72,66 @@ def _with_delivered(result: TaskResult, delivered: Delivered) -> TaskResult:
     return result.model_copy(update={"preview": info, "files": files, "notes": [*result.notes, *delivered.notes]})
 
 
-def _mime_for(url: str) -> str:
-    """The image type an artifact URL's extension names; PNG (what Frames makes) when it names none."""
-    guessed, _ = mimetypes.guess_type(urlsplit(url).path)
-    return guessed if guessed in IMAGE_TYPES else "image/png"
+@dataclass(frozen=True)
+class TaskPicture:
+    """An image as media/ needs it, with the preview URL the sheet is made from (not part of the result)."""
+
+    index: int
+    url: str
+    previewUrl: str | None
+    width: int | None
+    height: int | None
+
+
+def pictures(task: Task) -> list[TaskPicture]:
+    """The task's images that have a URL, with their position in the task."""
+    shots = []
+    for i, a in enumerate(task.artifacts):
+        if a.url:
+            width, height = a.dimensions()
+            shots.append(TaskPicture(i, a.url, a.previewUrls[0] if a.previewUrls else None, width, height))
+    return shots
+
+
+def _scalar(value: Any) -> Any:
+    """An option value fit to echo: text (cut), a finite number or a flag; anything else is left out."""
+    if isinstance(value, str):
+        return value[:1000]
+    if isinstance(value, bool) or (isinstance(value, int | float) and math.isfinite(value)):
+        return value
+    return None
+
+
+def _options(task: Task, requested: dict[str, Any] | None) -> dict[str, Any]:
+    """The options worth echoing, each a plain value, with width and height in the image's real orientation (see
+    Task.real_size): Runway reports them portrait-first with a flip flag."""
+    options: dict[str, Any] = {k: v for k, v in (requested or {}).items() if k in _ECHOED_OPTIONS}
+    for key, value in (task.options or {}).items():
+        if key in _ECHOED_OPTIONS and key not in ("width", "height") and _scalar(value) is not None:
+            options[key] = _scalar(value)
+    width, height = task.real_size()
+    if width and height:
+        options["width"], options["height"] = width, height
+    return options
+
+
+def _credits(task: Task) -> CreditsOut | None:
+    found = task.features
+    if found is None or found.used is None or found.permitted is None or found.remaining is None:
+        return None
+    return CreditsOut(used=found.used, permitted=found.permitted, remaining=found.remaining)
 
 
 def task_result(task: Task, *, requested: dict[str, Any] | None = None, simulated: bool = False) -> TaskResult:
     """The structured view of a task. `requested` fills options the task does not echo (aspect_ratio)."""
-    options: dict[str, Any] = {k: v for k, v in (requested or {}).items() if k in _ECHOED_OPTIONS}
-    options.update({k: v for k, v in (task.options or {}).items() if k in _ECHOED_OPTIONS and v is not None})
-    artifacts = []
-    for i, a in enumerate(task.artifacts):
-        if not a.url:
-            continue
-        width, height = a.dimensions()
-        preview = a.previewUrls[0] if a.previewUrls else None
-        artifacts.append(
-            ArtifactOut(index=i, url=a.url, previewUrl=preview, assetId=a.assetId, width=width, height=height)
-        )
-    if "aspect_ratio" not in options and artifacts:
-        ratio = _nearest_ratio(artifacts[0].width, artifacts[0].height)
+    options = _options(task, requested)
+    artifacts = [
+        ArtifactOut(index=p.index, url=p.url, assetId=task.artifacts[p.index].assetId, width=p.width, height=p.height)
+        for p in pictures(task)
+    ]
+    if "aspect_ratio" not in options:
+        sized = artifacts[0] if artifacts and artifacts[0].width and artifacts[0].height else None
+        ratio = _nearest_ratio(*((sized.width, sized.height) if sized else task.real_size()))
         if ratio:
             options["aspect_ratio"] = ratio
     error = None
@@ -110,6 +145,7 @@ def task_result(task: Task, *, requested: dict[str, Any] | None = None, simulate
         taskId=task.taskId,
         status=task.status,
         done=task.is_terminal,
+        summary=_summary(task, artifacts, options),
         progress=task.fraction_done,
         estimatedTimeToStartSeconds=task.estimatedTimeToStartSeconds,
         artifacts=artifacts,
@@ -118,6 +154,7 @@ def task_result(task: Task, *, requested: dict[str, Any] | None = None, simulate
         nextStep=_next_step(task, artifacts),
         simulated=simulated,
         createdAt=task.createdAt,
+        credits=_credits(task),
     )
 
 
@@ -128,7 +165,30 @@ def _nearest_ratio(width: int | None, height: int | None) -> str | None:
     return min(ASPECT_RATIOS, key=lambda r: abs(width / height - int(r.split(":")[0]) / int(r.split(":")[1])))
 
 
+def _summary(task: Task, artifacts: list[ArtifactOut], options: dict[str, Any]) -> str:
+    """What was made, in words a model can repeat (the structured content is its only view in some clients)."""
+    if task.status == "SUCCEEDED" and artifacts:
+        n = len(artifacts)
+        made = ", ".join(
+            f"{label}{options[k]}"
+            for k, label in (("aspect_ratio", ""), ("style", "style "), ("seed", "seed "))
+            if k in options
+        )
+        return f"{n} image{'s' if n != 1 else ''} generated" + (f" ({made})" if made else "") + "."
+    if task.is_terminal:
+        return f"The task ended {task.status} without images."
+    return f"The task is {task.status} on Runway; no images yet."
+
+
 def _next_step(task: Task, artifacts: list[ArtifactOut]) -> str | None:
+    if not task.is_known:
+        return (
+            f'useapi.net reported the status "{task.status}", which it does not document: the task may still be '
+            f'running or may have ended. Call get_task with taskId "{task.taskId}" in a minute to see whether it '
+            "turns SUCCEEDED or FAILED; do not generate again for it yet."
+        )
+    if task.status == "SUCCEEDED" and artifacts:
+        return SUCCESS_STEP
     if not task.is_terminal:
         return (
             f'The task is still {task.status} on Runway and keeps running. Call get_task with taskId "{task.taskId}" '
@@ -140,8 +200,11 @@ def _next_step(task: Task, artifacts: list[ArtifactOut]) -> str | None:
         )
     if task.status != "SUCCEEDED":
         reason = (task.error.reason or "") if task.error else ""
-        if reason.startswith("SAFETY"):
-            return "The prompt was moderated. Rewrite it without the flagged content; do not resend it unchanged."
+        if task.error is not None and task.error.is_moderation:
+            return (
+                "The prompt was moderated. Rewrite it without the flagged content; do not resend it unchanged "
+                "(repeated moderations can get the Runway account suspended)."
+            )
         if reason.startswith("INTERNAL"):
             return "Runway failed internally; this is transient. Call generate_frames again with the same arguments."
         return "The task failed. Adjust the request as the error says, then call generate_frames again."
@@ -178,7 +241,6 @@ def summary_text(r: TaskResult, *, compact: bool = False) -> str:
             lines.append(f"{a.index + 1}. [Image {a.index + 1}]({a.url}){size}{asset}")
         if compact:
             lines.append("The image URLs are in the structured content (artifacts[].url).")
-        lines.append(EXPIRY_NOTE)
         if r.preview is not None and r.preview.included:
             size = f"{r.preview.width}x{r.preview.height}"
             lines.append(f"A contact sheet of the images, numbered as above, follows ({size} JPEG).")
@@ -201,6 +263,12 @@ def summary_text(r: TaskResult, *, compact: bool = False) -> str:
         lines.append(f"Task {r.taskId} is {_progress_phrase(r)}.")
     if r.nextStep:
         lines.append(r.nextStep)
+    if r.credits is not None:
+        c = r.credits
+        free = " This Explore-mode generation is not charged." if r.options.get("exploreMode") is True else ""
+        lines.append(
+            f"Credits: {c.used} of {c.permitted} plan credits used, {c.remaining} left (useapi, at create).{free}"
+        )
     lines.extend(f"Note: {note}" for note in r.notes)
     if r.simulated:
         lines.append(DEMO_NOTE)
@@ -242,16 +310,8 @@ def _content(r: TaskResult, text: str, sheet: bytes | None, links: bool) -> list
         )
     if not links:
         return content
-    for a in r.artifacts:
-        content.append(
-            ResourceLink(
-                type="resource_link",
-                name=f"frames-{a.index + 1}",
-                title=f"Frames image {a.index + 1}",
-                uri=a.url,
-                mime_type=_mime_for(a.url),
-            )
-        )
+    # Saved files only: an image's URL is in the text and in the structured content already, and clients that
+    # show the model the structured content turn each link into one more copy of it (Claude Code).
     for f in r.files:
         content.append(
             ResourceLink(
@@ -278,7 +338,7 @@ def _within_cap(
         text = "\n".join(t for t in (head, text) if t)
         result = CallToolResult(
             content=_content(r, text, sheet, links),
-            structured_content=r.model_dump(mode="json"),
+            structured_content=r.wire(),
             is_error=is_error,
         )
         if result_size(result) <= limit:
@@ -318,6 +378,6 @@ def _minimal(r: TaskResult, is_error: bool) -> CallToolResult:
     text = f"Task {small.taskId} {small.status}. {small.notes[0]}"
     return CallToolResult(
         content=[TextContent(type="text", text=text)],
-        structured_content=small.model_dump(mode="json"),
+        structured_content=small.wire(),
         is_error=is_error,
     )

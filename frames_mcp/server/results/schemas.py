@@ -15,7 +15,6 @@ from frames_mcp.server.results.compact import CompactSchema
 class ArtifactOut(BaseModel):
     index: int = Field(description="Position of the image in the task, from 0.")
     url: str = Field(description="Full-size image URL. Signed; expires within 24-48 h: call get_task to re-sign.")
-    previewUrl: str | None = Field(default=None, description="A smaller preview of the image, when given.")
     assetId: str | None = Field(default=None, description="Runway assetId of the image, reusable as a reference image.")
     width: int | None = None
     height: int | None = None
@@ -25,6 +24,14 @@ class FailureOut(BaseModel):
     reason: str | None = Field(default=None, description="e.g. SAFETY.INPUT.TEXT (moderated: do not retry).")
     moderation_category: str | None = None
     message: str | None = None
+
+
+class CreditsOut(BaseModel):
+    """The plan credits useapi reported with the create answer (its `features`)."""
+
+    used: int
+    permitted: int
+    remaining: int
 
 
 class SavedFile(BaseModel):
@@ -49,11 +56,18 @@ class PreviewInfo(BaseModel):
 
 
 class TaskResult(CompactSchema):
-    """The state of one Frames task, as generate_frames and get_task report it."""
+    """The state of one Frames task, as generate_frames and get_task report it.
+
+    Also the model's whole view in clients that show it the structured content instead of the text (Claude
+    Code): field names and values explain themselves, and `wire()` leaves out what is empty."""
 
     taskId: str = Field(description="The useapi taskId; pass it to get_task to check or re-read the task.")
-    status: str = Field(description="PENDING, RUNNING, THROTTLED, SUCCEEDED, FAILED or CANCELLED.")
+    status: str = Field(
+        description="PENDING, RUNNING, THROTTLED, SUCCEEDED, FAILED or CANCELLED; UNKNOWN or another word when "
+        "useapi reports a status it does not document (nextStep says what to do)."
+    )
     done: bool = Field(description="True when the task reached a final status.")
+    summary: str = Field(default="", description="One line on what was made, or where the task stands.")
     progress: float | None = Field(default=None, ge=0, le=1, description="Fraction complete, 0..1, if known.")
     estimatedTimeToStartSeconds: float | None = Field(
         default=None, description="Runway's estimate of seconds until a queued task starts."
@@ -66,6 +80,9 @@ class TaskResult(CompactSchema):
     nextStep: str | None = Field(default=None, description="What to do next, when anything is left to do.")
     simulated: bool = Field(default=False, description="True in demo mode: images are simulated placeholders.")
     createdAt: str | None = Field(default=None, description="When the task was created (ISO 8601), if known.")
+    credits: CreditsOut | None = Field(
+        default=None, description="The account's plan credits as useapi reported them when this call created the task."
+    )
     preview: PreviewInfo | None = Field(
         default=None, description="The contact sheet in this result (one JPEG of all images), when one was made."
     )
@@ -76,6 +93,12 @@ class TaskResult(CompactSchema):
         default_factory=list,
         description="What could not be done for this result (a preview or a file that failed, a size cap applied).",
     )
+
+    def wire(self) -> dict[str, Any]:
+        """The structured content as sent: JSON without the fields that are null or at their default (each is
+        optional in the schema, its default published), so that a model reading it pays only for what says
+        something."""
+        return self.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
 
 
 class UploadedAsset(BaseModel):

@@ -1,0 +1,57 @@
+"""One process's connection to useapi.net: the API client, the downloads client and the jobs service, or, in
+demo mode, the same against a built-in simulator. The MCP server's lifespan and the terminal commands
+(`frames-mcp doctor`, `frames-mcp generate`) both open it, so both run generations the same way. No MCP here.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+
+import httpx2
+from pydantic import SecretStr
+
+from frames_mcp import __version__
+from frames_mcp.config import Settings
+from frames_mcp.jobs.ledger import Ledger
+from frames_mcp.jobs.service import Jobs, Tuning
+from frames_mcp.useapi.client import LazyTransport, UseapiClient
+
+log = logging.getLogger(__name__)
+
+HTTP_TIMEOUT = httpx2.Timeout(connect=10.0, read=30.0, write=30.0, pool=10.0)
+
+
+@dataclass(frozen=True)
+class Session:
+    client: UseapiClient
+    downloads: httpx2.AsyncClient  # artifact and upload URLs: no base URL, no token, redirects by hand
+    jobs: Jobs
+    base_url: str  # where useapi (or the simulator) answers
+
+
+@asynccontextmanager
+async def open_session(
+    settings: Settings, tuning: Tuning | None = None, ledger: Ledger | None = None
+) -> AsyncIterator[Session]:
+    tuning = tuning or Tuning()
+    async with AsyncExitStack() as stack:
+        base_url, token = settings.base_url, settings.token
+        if settings.demo:
+            from frames_mcp import simulator  # only demo mode pays for importing it
+
+            sim = simulator.Simulator()
+            base_url = await stack.enter_async_context(simulator.serve(sim))
+            token = SecretStr(sim.config.token)
+            log.warning("demo mode: simulated useapi.net at %s; images are placeholders", base_url)
+        headers = {"User-Agent": f"frames-mcp/{__version__}"}
+        http = await stack.enter_async_context(
+            httpx2.AsyncClient(base_url=base_url, timeout=HTTP_TIMEOUT, headers=headers, transport=LazyTransport())
+        )
+        downloads = await stack.enter_async_context(
+            httpx2.AsyncClient(timeout=HTTP_TIMEOUT, headers=headers, transport=LazyTransport())
+        )
+        client = UseapiClient(http, token, retry=tuning.retry)
+        yield Session(client, downloads, Jobs(client, tuning, ledger=ledger), base_url)
