@@ -22,7 +22,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="frames-mcp",
         description="MCP server for Runway Frames image generation through useapi.net. Reads USEAPI_TOKEN, "
         "USEAPI_BASE_URL, USEAPI_EMAIL, FRAMES_MCP_WAIT_SECONDS, FRAMES_MCP_OUTPUT_DIR, FRAMES_MCP_PREVIEW, "
-        "FRAMES_MCP_ALLOW_PRIVATE_URLS, FRAMES_MCP_MAX_IMAGE_MB and FRAMES_MCP_IMAGE_ORIGINS from the environment; "
+        "FRAMES_MCP_ALLOW_PRIVATE_URLS, FRAMES_MCP_MAX_IMAGE_MB, FRAMES_MCP_IMAGE_ORIGINS and FRAMES_MCP_STORE from "
+        "the environment; "
         "in HTTP mode also FRAMES_MCP_AUTH_TOKEN, FRAMES_MCP_ALLOWED_HOSTS and FRAMES_MCP_ALLOWED_ORIGINS.",
     )
     p.add_argument("--version", action="version", version=f"frames-mcp {__version__}")
@@ -114,8 +115,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         log.warning("USEAPI_TOKEN is not set: tools will explain how to set it (or run with --demo)")
 
     from frames_mcp.server.app import build_server  # after logging is set, so the SDK keeps our handler
+    from frames_mcp.store import StoreError, open_store
 
-    server = build_server(settings)
+    try:  # opened before serving, so a store that cannot be opened is a start-up error, not a broken server
+        store = open_store(settings.store_url)
+    except StoreError as e:
+        _refuse(ConfigurationError(f"FRAMES_MCP_STORE: {e.message}"))
+    log.info("task records: %s", store.describe())
+    server = build_server(settings, store=store)
     if args.transport == "stdio":
         server.run("stdio")
         return

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from frames_mcp.store import check_url, default_url
 from frames_mcp.useapi.errors import ConfigurationError
 from frames_mcp.useapi.ids import EMAIL_PATTERN
 
@@ -27,6 +28,7 @@ ENV_NAMES = {
     "allow_private_urls": "FRAMES_MCP_ALLOW_PRIVATE_URLS",
     "max_image_mb": "FRAMES_MCP_MAX_IMAGE_MB",
     "image_origins": "FRAMES_MCP_IMAGE_ORIGINS",
+    "store": "FRAMES_MCP_STORE",
     "auth_token": "FRAMES_MCP_AUTH_TOKEN",
     "allowed_hosts": "FRAMES_MCP_ALLOWED_HOSTS",
     "allowed_origins": "FRAMES_MCP_ALLOWED_ORIGINS",
@@ -69,6 +71,13 @@ class Settings(BaseModel):
     image_origins: tuple[str, ...] = Field(
         default=(), description="FRAMES_MCP_IMAGE_ORIGINS: extra origins the gallery view may load images from"
     )
+    # Where task records and the shared admission line live (frames_mcp/store). None: SQLite in the user state
+    # directory (memory with --demo: simulated tasks are not real ones). repr=False: a Redis URL may hold a password.
+    store: str | None = Field(default=None, repr=False, description="FRAMES_MCP_STORE")
+
+    @property
+    def store_url(self) -> str:
+        return self.store or ("memory" if self.demo else default_url())
 
     @property
     def max_image_bytes(self) -> int:
@@ -106,6 +115,13 @@ class Settings(BaseModel):
         if isinstance(v, float) and math.isfinite(v):
             return math.floor(v)
         return v
+
+    @field_validator("store", mode="before")
+    @classmethod
+    def _store_url(cls, v: object) -> object:
+        if v is None or (isinstance(v, str) and not v.strip()):
+            return None
+        return check_url(str(v).strip())
 
     @field_validator("token", "auth_token", mode="before")
     @classmethod
@@ -149,16 +165,16 @@ class Settings(BaseModel):
             "allowed_hosts": env.get("FRAMES_MCP_ALLOWED_HOSTS"),
             "allowed_origins": env.get("FRAMES_MCP_ALLOWED_ORIGINS"),
         }
-        fields = (
+        for field in (
             "wait_seconds",
             "output_dir",
             "preview",
             "allow_private_urls",
             "max_image_mb",
             "image_origins",
+            "store",
             "tasks",
-        )
-        for field in fields:
+        ):
             if env.get(ENV_NAMES[field]):
                 raw[field] = env[ENV_NAMES[field]]
         raw.update(overrides)

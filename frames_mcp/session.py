@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import httpx2
 from pydantic import SecretStr
@@ -17,6 +17,7 @@ from frames_mcp import __version__
 from frames_mcp.config import Settings
 from frames_mcp.jobs.ledger import Ledger
 from frames_mcp.jobs.service import Jobs, Tuning
+from frames_mcp.store import Store, open_store
 from frames_mcp.useapi.client import LazyTransport, UseapiClient
 
 log = logging.getLogger(__name__)
@@ -30,13 +31,17 @@ class Session:
     downloads: httpx2.AsyncClient  # artifact and upload URLs: no base URL, no token, redirects by hand
     jobs: Jobs
     base_url: str  # where useapi (or the simulator) answers
+    store: Store  # where the ledger keeps its records (and the server its MCP task handles)
 
 
 @asynccontextmanager
 async def open_session(
-    settings: Settings, tuning: Tuning | None = None, ledger: Ledger | None = None
+    settings: Settings, tuning: Tuning | None = None, ledger: Ledger | None = None, *, store: Store | None = None
 ) -> AsyncIterator[Session]:
+    """`store`: one opened already (the command line opens it first, to refuse a bad one at start); without it
+    settings.store_url is opened here, and closed again at the end."""
     tuning = tuning or Tuning()
+    ledger = ledger or Ledger(rest=tuning.store_rest)
     async with AsyncExitStack() as stack:
         base_url, token = settings.base_url, settings.token
         if settings.demo:
@@ -45,6 +50,9 @@ async def open_session(
             sim = simulator.Simulator()
             base_url = await stack.enter_async_context(simulator.serve(sim))
             token = SecretStr(sim.config.token)
+            # Simulated runs take seconds, not the 8-60 s the poll schedule's prior expects of Frames.
+            run = sim.config.run_seconds
+            tuning = replace(tuning, schedule=replace(tuning.schedule, shortest=run / 2, longest=run * 5))
             log.warning("demo mode: simulated useapi.net at %s; images are placeholders", base_url)
         headers = {"User-Agent": f"frames-mcp/{__version__}"}
         http = await stack.enter_async_context(
@@ -54,4 +62,8 @@ async def open_session(
             httpx2.AsyncClient(timeout=HTTP_TIMEOUT, headers=headers, transport=LazyTransport())
         )
         client = UseapiClient(http, token, retry=tuning.retry)
-        yield Session(client, downloads, Jobs(client, tuning, ledger=ledger), base_url)
+        if store is None:
+            store = open_store(settings.store_url)
+            stack.push_async_callback(store.close)
+        ledger.use(store.records, upstream=base_url)  # every task this install creates is kept there
+        yield Session(client, downloads, Jobs(client, tuning, ledger=ledger), base_url, store)

@@ -14,11 +14,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
+import anyio
 from tqdm import tqdm
 
 from frames_mcp.config import Settings
 from frames_mcp.jobs.events import Event
 from frames_mcp.session import Session, open_session
+from frames_mcp.store import StoreError, open_store
 from frames_mcp.useapi.errors import FramesError
 from frames_mcp.useapi.models import FramesRequest
 
@@ -51,10 +53,11 @@ async def doctor(settings: Settings, out: TextIO = sys.stdout) -> int:
     if settings.token is None and not settings.demo:
         report.line("PROBLEM", "token", "USEAPI_TOKEN is not set: get one at useapi.net (or try --demo)")
     else:
-        async with open_session(settings) as session:
+        # The store is checked on its own below: the upstream checks record nothing, so they need none of it.
+        async with open_session(settings, store=open_store("memory")) as session:
             await _check_upstream(session, settings, report)
     _check_output_dir(settings.output_dir, report)
-    _check_store(report)
+    await _check_store(settings, report)
     return 1 if report.problems else 0
 
 
@@ -105,10 +108,23 @@ def _check_output_dir(output_dir: Path | None, report: Report) -> None:
         report.line("PROBLEM", "output directory", f"{output_dir} cannot be written: check FRAMES_MCP_OUTPUT_DIR")
 
 
-def _check_store(report: Report) -> None:
-    # Hook for issue 11's shared task store: once it is on main, open it here and report where it is and
-    # whether it answers. Until then every task lives in this process's memory.
-    report.line("--", "store", "none: this build keeps its task ledger in memory")
+async def _check_store(settings: Settings, report: Report) -> None:
+    """Where the task store is and whether it answers (a read only: doctor writes nothing there)."""
+    try:
+        store = open_store(settings.store_url)
+    except StoreError as e:
+        report.line("PROBLEM", "store", f"{e.message} (FRAMES_MCP_STORE)")
+        return
+    try:
+        with anyio.fail_after(DOCTOR_TIMEOUT):
+            recent = await store.records.list_tasks(limit=1)
+    except (StoreError, TimeoutError) as e:
+        report.line("PROBLEM", "store", f"{store.describe()} did not answer: {getattr(e, 'message', 'timed out')}")
+    else:
+        newest = f"; newest task {recent[0].taskId}" if recent else "; no task recorded yet"
+        report.line("ok", "store", f"{store.describe()}{newest}")
+    finally:
+        await store.close()
 
 
 # ---- generate -------------------------------------------------------------------------------------------

@@ -53,9 +53,19 @@ def node_env(**extra: str) -> dict[str, str]:
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    """This process's environment without any frames-mcp or useapi setting, plus `extra`."""
+    """This process's environment without any frames-mcp or useapi setting, plus `extra`. The user state
+    directory (where the default SQLite store lives) is one of the test session's, not the developer's."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("USEAPI_", "FRAMES_MCP_"))}
-    return env | extra
+    return env | {"XDG_STATE_HOME": _session_state_dir()} | extra
+
+
+_STATE_DIR: list[tempfile.TemporaryDirectory[str]] = []
+
+
+def _session_state_dir() -> str:
+    if not _STATE_DIR:
+        _STATE_DIR.append(tempfile.TemporaryDirectory(prefix="frames-mcp-state-"))  # removed when the run ends
+    return _STATE_DIR[0].name
 
 
 def free_port() -> int:
@@ -89,25 +99,38 @@ def http_server(
     startup_timeout: float = 30.0,
 ) -> Iterator[HttpServer]:
     """Start `frames-mcp --transport http` (or `command`, which must take --port and serve /healthz) on a free
-    loopback port; wait for /healthz; always stop it (TERM, then KILL)."""
-    port = free_port()
-    argv = [*(command or [console_script(), "--transport", "http"]), "--port", str(port), *args]
+    loopback port; wait for /healthz; always stop it (TERM, then KILL).
+
+    The port is free when picked but only bound once the server has started, a second later: meanwhile
+    another test (tests run in parallel) or an outgoing connection may take it. Such a start is retried on a
+    new port, at most twice."""
     with tempfile.TemporaryDirectory() as tmp:
-        stderr_path = Path(tmp) / "stderr.log"
-        with stderr_path.open("wb") as stderr:
-            proc = subprocess.Popen(
-                argv,
-                env=clean_env(**(env or {})),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=stderr,
-            )
-        server = HttpServer(f"http://127.0.0.1:{port}", proc, stderr_path)
+        for attempt in range(3):
+            server = _spawn(command, args, env, Path(tmp) / "stderr.log")
+            try:
+                healthy = _wait_healthy(server, startup_timeout, retry_if_taken=attempt < 2)
+            except BaseException:
+                stop(server.process)
+                raise
+            if healthy:
+                break
+            stop(server.process)
         try:
-            _wait_healthy(server, startup_timeout)
             yield server
         finally:
-            stop(proc)
+            stop(server.process)
+
+
+def _spawn(
+    command: Sequence[str] | None, args: Sequence[str], env: Mapping[str, str] | None, stderr_path: Path
+) -> HttpServer:
+    port = free_port()
+    argv = [*(command or [console_script(), "--transport", "http"]), "--port", str(port), *args]
+    with stderr_path.open("wb") as stderr:
+        proc = subprocess.Popen(
+            argv, env=clean_env(**(env or {})), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr
+        )
+    return HttpServer(f"http://127.0.0.1:{port}", proc, stderr_path)
 
 
 def stop(proc: subprocess.Popen[bytes], timeout: float = 15.0) -> int:
@@ -121,14 +144,17 @@ def stop(proc: subprocess.Popen[bytes], timeout: float = 15.0) -> int:
     return proc.wait(timeout=timeout)
 
 
-def _wait_healthy(server: HttpServer, timeout: float) -> None:
+def _wait_healthy(server: HttpServer, timeout: float, *, retry_if_taken: bool = False) -> bool:
+    """True once /healthz answers; False if the port was taken and `retry_if_taken`; otherwise fails the test."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
+            if retry_if_taken and "address already in use" in server.stderr():
+                return False
             pytest.fail(f"frames-mcp exited with {server.process.returncode} before serving:\n{server.stderr()}")
         try:
             if httpx2.get(f"{server.base}/healthz", timeout=1.0).status_code == 200:
-                return
+                return True
         except httpx2.TransportError:
             pass
         time.sleep(0.1)

@@ -18,21 +18,28 @@ from frames_mcp.config import Settings
 from frames_mcp.jobs.polling import PollSchedule
 from frames_mcp.jobs.service import Tuning
 from frames_mcp.server.app import build_server
-from frames_mcp.simulator import Simulator, SimulatorConfig, run_in_thread
+from frames_mcp.simulator import Simulator, SimulatorConfig, ThreadedServer, run_in_thread
 from frames_mcp.useapi.client import RetryPolicy
 
-# Short simulated times: a task is queued 0.1 s and runs 0.4 s, so a full generation takes about half a second.
-FAST = {"queue_seconds": 0.1, "run_seconds": 0.4, "image_px": 64}
+# A real Redis server for the store's tests (redis_server, redis_url, own_redis).
+pytest_plugins = ["tests._redis"]
 
-# Server timings shrunk to match such tasks: a quicker first look, and request timeouts small enough for
-# fault tests, yet generous for a loaded 2-core machine.
+# Short simulated times: a task is queued 0.05 s and runs 0.2 s, so a full generation takes about 0.3 s.
+FAST = {"queue_seconds": 0.05, "run_seconds": 0.2, "image_px": 64}
+
+# Server timings shrunk to match such tasks: a quicker first look, a prior window of 0.2-3 s runs, and request
+# timeouts small enough for fault tests, yet generous for a loaded 2-core machine.
 FAST_TUNING = Tuning(
-    schedule=PollSchedule(first=0.3, probe=0.15, minimum=0.1),
+    schedule=PollSchedule(first=0.3, minimum=0.1, shortest=0.2, longest=3.0, dense=0.1),
     retry=RetryPolicy(read_backoff=0.05, create_timeout=1.0, read_timeout=1.0),
     request_floor=3.0,
     recovery_seconds=2.0,
     orphan_check_every=0.2,
 )
+
+# Only the poll schedule shrunk, the request timeouts real: for tests of what calls return rather than of
+# faults. (The real-sized schedule and timeouts are tested on virtual time, in test_polling.py.)
+QUICK_POLLS = Tuning(schedule=FAST_TUNING.schedule)
 
 
 @pytest.fixture
@@ -40,13 +47,28 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+_STOPPING: list[ThreadedServer] = []  # simulators told to stop, joined when the session ends
+
+
 @contextmanager
 def running_sim(**config: Any) -> Iterator[Simulator]:
-    """A simulator served from a thread, its URL in `base_url` (modules may override `sim` with their own)."""
+    """A simulator served from a thread, its URL in `base_url` (modules may override `sim` with their own).
+
+    It is told to stop when the test ends, and uvicorn's shutdown (about 0.2 s of its polling) goes on in
+    its own thread while the next test runs, on its own port; `pytest_sessionfinish` joins them all."""
     simulator = Simulator(SimulatorConfig(**config))
-    with run_in_thread(simulator) as base_url:
-        simulator.base_url = base_url  # type: ignore[attr-defined]
+    server = run_in_thread(simulator)
+    simulator.base_url = server.start()  # type: ignore[attr-defined]
+    try:
         yield simulator
+    finally:
+        server.stop(timeout=0)
+        _STOPPING.append(server)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    for server in _STOPPING:
+        server.stop()
 
 
 @pytest.fixture
@@ -79,6 +101,7 @@ def settings_for(sim: Simulator, **overrides: Any) -> Settings:
         "token": SecretStr(sim.config.token),
         "base_url": sim.base_url,  # type: ignore[attr-defined]
         "wait_seconds": 10,
+        "store": "memory",  # each server its own records; tests of the durable store name theirs
     }
     values.update(overrides)
     return Settings(**values)
@@ -99,7 +122,7 @@ async def connect(sim: Simulator, mode: str, tuning: Tuning | None = None, **ove
 
 @pytest.fixture
 async def client(sim: Simulator, mode: str) -> AsyncIterator[Client]:
-    async with connect(sim, mode) as c:
+    async with connect(sim, mode, QUICK_POLLS) as c:
         yield c
 
 

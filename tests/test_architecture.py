@@ -15,10 +15,11 @@ PACKAGE = Path(__file__).resolve().parent.parent / "frames_mcp"
 # What each part of frames_mcp may import from the rest of frames_mcp (its own modules always).
 ALLOWED = {
     "useapi": set(),
-    "jobs": {"useapi"},
+    "store": set(),  # plain JSON-able records: nothing of useapi, jobs, media or the server
+    "jobs": {"useapi", "store"},
     "media": {"useapi"},
     "simulator": {"useapi"},  # the documented id forms and limits, nothing of the client
-    "config": {"useapi"},
+    "config": {"useapi", "store"},  # FRAMES_MCP_STORE's accepted forms
 }
 # Who may import the mcp SDK: the MCP surface and the command line that starts it.
 MCP_IMPORTERS = ("server", "cli")

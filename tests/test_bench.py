@@ -23,6 +23,22 @@ def test_bench_entry_point_runs_with_tiny_parameters() -> None:
     assert "| concurrency: upstream 429s | 0 |" in out.stdout
 
 
+def test_polling_bench_runs_as_a_scale_model() -> None:
+    # `python -m bench.polling --quick`: every duration x0.1, so one curve takes a few seconds; each row has
+    # the three pollers' figures.
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.polling", "--quick", "--no-write", "--curves", "stall"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert "<!-- polling:start -->" in out.stdout
+    rows = [line for line in out.stdout.splitlines() if line.startswith("| stall |")]
+    assert len(rows) == 2 and all(row.count(" s, ") == 6 for row in rows)  # new x2, loop x2, today, fixed
+
+
 def test_tasks_bench_entry_point_runs_with_tiny_parameters() -> None:
     # `python -m bench.tasks` measures the MCP tasks path; --quick only checks that it runs end to end.
     out = subprocess.run(

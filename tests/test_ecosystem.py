@@ -112,6 +112,7 @@ def demo_http() -> Iterator[HttpServer]:
 @pytest.fixture(params=["stdio", "http"])
 def target(request: pytest.FixtureRequest) -> list[str]:
     """How the Inspector reaches a demo server: spawn the console script, or the HTTP URL with the token."""
+    node_tool("inspector")  # without it the test skips: before a demo server is started for nothing
     if request.param == "stdio":
         return [console_script(), "--demo"]
     server: HttpServer = request.getfixturevalue("demo_http")

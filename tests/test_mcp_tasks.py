@@ -16,10 +16,10 @@ from mcp.types import CallToolResult
 
 from frames_mcp.server.app import build_server
 from frames_mcp.server.mcp_tasks import TaskTuning
-from frames_mcp.server.task_handles import Handles
 from frames_mcp.server.tasks_client import TasksClient, cancel_task, get_task, wait_for
 from frames_mcp.server.tasks_wire import CreateTaskResult, DetailedTask
 from frames_mcp.simulator import Simulator
+from frames_mcp.store import Store
 
 from .conftest import FAST_TUNING, creates, running_sim, settings_for, sim_task_ids, text_of
 
@@ -41,12 +41,12 @@ async def declaring(
     sim: Simulator,
     *,
     task_tuning: TaskTuning | None = None,
-    handles: Handles | None = None,
+    store: Store | None = None,
     mode: str = "auto",
     **overrides: Any,
 ) -> AsyncIterator[Client]:
     """A client that declares the tasks extension, of a fresh server on the simulator."""
-    server = build_server(settings_for(sim, **overrides), FAST_TUNING, task_tuning=task_tuning, task_handles=handles)
+    server = build_server(settings_for(sim, **overrides), FAST_TUNING, task_tuning=task_tuning, store=store)
     async with Client(server, mode=mode, extensions=[TasksClient()]) as c:  # type: ignore[arg-type]
         yield c
 
@@ -226,13 +226,13 @@ async def test_get_task_with_a_wait_runs_as_a_task_and_without_one_does_not(sim:
 async def test_a_replica_takes_over_a_task_whose_owner_stopped(sim: Simulator) -> None:
     # Two servers sharing one handle store (one process here; test_mcp_tasks_fleet does it on Redis): the first
     # stops mid-wait, the second answers tasks/get, follows the Runway task and completes it.
-    from frames_mcp.server.task_handles import memory_handles
+    from frames_mcp.store import open_store
 
-    shared = memory_handles()
+    shared = open_store("memory")
     with running_sim(queue_seconds=0.2, run_seconds=1.5, image_px=32) as slow:
-        async with declaring(slow, handles=shared) as first:
+        async with declaring(slow, store=shared) as first:
             handle = await start(first)
-        async with declaring(slow, handles=shared) as second:
+        async with declaring(slow, store=shared) as second:
             final = await wait_for(second.session, handle)
     assert final.status == "completed"
     assert "SUCCEEDED" in text_of(CallToolResult.model_validate(final.result))

@@ -23,7 +23,6 @@ from mcp.types import CallToolResult
 from frames_mcp.server.app import build_server
 from frames_mcp.server.http import MCP_PATH, build_app
 from frames_mcp.server.mcp_tasks import TaskTuning
-from frames_mcp.server.task_handles import StoreHandles
 from frames_mcp.server.tasks_client import TasksClient, cancel_task, get_task, wait_for
 from frames_mcp.server.tasks_wire import CreateTaskResult, DetailedTask
 from frames_mcp.simulator import Simulator
@@ -58,8 +57,7 @@ def slow() -> Iterator[Simulator]:
 def replica(sim: Simulator, store_url: str, token: str = TOKEN_A) -> Iterator[str]:
     """A frames-mcp HTTP replica on a free loopback port, its handles in the store at `store_url`."""
     settings = settings_for(sim, auth_token=token)
-    handles = StoreHandles(open_store(store_url).records)
-    server = build_server(settings, FAST_TUNING, task_tuning=QUICK_TAKEOVER, task_handles=handles)
+    server = build_server(settings, FAST_TUNING, task_tuning=QUICK_TAKEOVER, store=open_store(store_url))
     port = free_port()
     config = uvicorn.Config(build_app(server, settings, host="127.0.0.1"), host="127.0.0.1", port=port, log_config=None)
     runner = uvicorn.Server(config)

@@ -26,7 +26,6 @@ from frames_mcp.store import (
     open_store,
 )
 
-from ._redis import redis_server, redis_url  # noqa: F401 (fixtures)
 from ._tools import free_port
 
 pytestmark = pytest.mark.anyio
@@ -250,3 +249,69 @@ def test_urls_of_other_forms_are_refused(url: str) -> None:
 def test_the_default_is_sqlite_in_the_user_state_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
     assert default_url() == f"sqlite://{tmp_path / 'frames-mcp' / 'state.db'}"
+
+
+async def test_tasks_and_pending_creates_are_kept_apart_by_upstream(store: Store) -> None:
+    # A store shared by servers on different useapi base URLs (a simulator, a proxy): each sees only the
+    # tasks it can read, and checks only the creates it sent.
+    await store.records.add_task(record(1, upstream="https://api.useapi.net"))
+    await store.records.add_task(record(2, upstream="http://127.0.0.1:9999"))
+    listed = await store.records.list_tasks(upstream="https://api.useapi.net")
+    assert [r.taskId[-1] for r in listed] == ["1"]
+    await store.records.put_pending(pending(1, 0.0).model_copy(update={"upstream": "https://api.useapi.net"}))
+    await store.records.put_pending(pending(2, 0.0).model_copy(update={"upstream": "http://127.0.0.1:9999"}))
+    claimed = await store.records.claim_pending(now=10.0, hold=5.0, upstream="http://127.0.0.1:9999")
+    assert [p.id for p in claimed] == ["p2"]
+    assert [p.id for p in await store.records.claim_pending(now=10.0, hold=5.0)] == ["p1"]
+
+
+async def test_recording_a_task_can_clear_the_pending_create_it_answers(store: Store) -> None:
+    # One write for "the create has its answer": the record appears and the note goes, together.
+    await store.records.put_pending(pending(1, held_until=0.0))
+    await store.records.add_task(record(1), settles="p1")
+    assert await store.records.get_task(record(1).taskId) == record(1)
+    assert await store.records.claim_pending(now=100.0, hold=1.0) == []
+
+
+async def test_a_sqlite_store_of_the_first_schema_is_migrated_and_keeps_its_tasks(tmp_path: Path) -> None:
+    # A store written by an earlier frames-mcp (schema 1: no upstream column) opens, migrates, and still
+    # serves the tasks it had.
+    from frames_mcp.store.sqlite import RECORDS_MIGRATIONS, Database
+
+    path = tmp_path / "state.db"
+    old = Database(path)
+    old.ensure_schema("records", RECORDS_MIGRATIONS[:1])
+    old.transact(
+        lambda c: c.execute(
+            "INSERT INTO tasks VALUES (?, ?, ?, ?, ?, ?)",
+            (record(1).taskId, 1001.0, "PENDING", 0, "a red fox", record(1).model_dump_json(exclude={"upstream"})),
+        )
+    )
+    old.close()
+    store = open_store(f"sqlite://{path}")
+    try:
+        assert await store.records.get_task(record(1).taskId) == record(1)
+        await store.records.add_task(record(2, upstream="https://api.useapi.net"))
+        assert [r.taskId for r in await store.records.list_tasks(upstream="https://api.useapi.net")] == [
+            record(2).taskId
+        ]
+        version = store.connection.read(lambda c: c.execute("SELECT version FROM schema_versions").fetchone()[0])
+        assert version == len(RECORDS_MIGRATIONS) == 2
+    finally:
+        await store.close()
+
+
+async def test_a_redis_store_of_the_first_layout_is_migrated_and_keeps_its_tasks(redis_url: str) -> None:
+    # Layout 1 kept a task as one JSON string; opening turns it into the hash the records now read.
+    import redis as redis_sync
+
+    with redis_sync.Redis.from_url(redis_url) as r:
+        r.hset("frames-mcp:schema", "records", 1)
+        r.set(f"frames-mcp:task:{record(1).taskId}", record(1).model_dump_json())
+        r.zadd("frames-mcp:tasks", {record(1).taskId: 1001.0})
+    store = open_store(redis_url)
+    try:
+        assert await store.records.get_task(record(1).taskId) == record(1)
+        assert [r.taskId for r in await store.records.list_tasks()] == [record(1).taskId]
+    finally:
+        await store.close()

@@ -57,6 +57,22 @@ def test_doctor_reports_an_unusable_output_directory(tmp_path: Path) -> None:
     assert "PROBLEM  output directory" in proc.stdout
 
 
+def test_doctor_reports_where_the_store_is_and_what_it_holds(tmp_path: Path) -> None:
+    # The store is where every task of this install lives: doctor names it and reads it, writing nothing.
+    db = tmp_path / "state.db"
+    proc = frames_mcp("doctor", "--demo", FRAMES_MCP_STORE="sqlite:///" + str(db).lstrip("/"))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"ok       store              sqlite at {db}; no task recorded yet" in proc.stdout
+
+
+def test_doctor_reports_a_store_that_cannot_be_opened(tmp_path: Path) -> None:
+    blocked = tmp_path / "file"
+    blocked.write_text("not a directory")
+    proc = frames_mcp("doctor", "--demo", FRAMES_MCP_STORE="sqlite:///" + str(blocked / "state.db").lstrip("/"))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "PROBLEM  store" in proc.stdout and "FRAMES_MCP_STORE" in proc.stdout
+
+
 def test_doctor_reports_a_wrong_token(sim: Simulator) -> None:
     proc = frames_mcp("doctor", USEAPI_TOKEN="user:1-wrong", USEAPI_BASE_URL=sim.base_url)  # type: ignore[attr-defined]
     assert proc.returncode == 1

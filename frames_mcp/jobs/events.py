@@ -56,3 +56,4 @@ class Run:
     error: FramesError | None = None  # the last poll failed with this
     note: str | None = None  # something the caller should be told (a recovered create)
     next_poll: float | None = None  # when the poll schedule would have read it next (for whoever picks it up)
+    unrecorded: str | None = None  # the store failed to record the created task: why (its result says so)

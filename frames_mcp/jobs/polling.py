@@ -1,22 +1,33 @@
-"""Polling a task within a budget: when to read it next (a predictor) and the wait loop. No MCP types here.
+"""Polling a task within a budget: a schedule that holds whatever shape the progress curve has, and the wait loop.
 
-The predictor aims each poll at the moment the task should finish, from what the task says about
-itself: `estimatedTimeToStartSeconds` while it is queued, `progressRatio` and its observed rate while it
-runs. A prediction is re-made after every observation. When the prediction is not sure enough (early
-in a run, `progressRatio` has only two decimals), it polls before the predicted finish to measure again;
-once sure, it polls just after. A poll that brings no news (a stuck queue, a plateau) makes the next one
-wait longer; every interval stays within [minimum, maximum], and the last poll lands before the budget
-ends. Nothing polls outside `wait_for_task`: when it returns or is cancelled, polling is over.
+Two kinds of knowledge decide a poll:
+- the window in which the run is likely to end: its start (from `estimatedTimeToStartSeconds`, or when
+  it was first seen running) plus how long runs take, from the durations this server observed
+  (`Durations`) or, until it has some, the documented prior (4 images in under 20 s on average, 20-30 s
+  by other accounts; Explore mode slower);
+- the task's own progress, as evidence, not a clock: the rate of its latest rise predicts the finish; the
+  highest reading counts (a step back is noise); a reading that rose far less or far more than predicted
+  starts a new rate (a stall ended, a tail slowed, a plateau began).
+
+The evidence may pull a poll earlier, never past the window: before the window only a prediction from
+two agreeing stretches polls (else the first poll lands at the window's start); inside it polls come at
+most `dense` apart, or a third of a narrow window, or `spread` of a wide one, and half `dense` after a
+confident aim that missed. Past the window, and on a plateau or slowdown with no rate yet, gaps start at
+`dense` and grow with how late the task is (`late`). Every gap stays within [minimum, maximum], and the
+last poll lands before the budget ends. Nothing polls outside `wait_for_task`: when it returns or is
+cancelled, polling is over. No MCP types here.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import anyio
 
+from frames_mcp.jobs.durations import Durations, Key, Window
 from frames_mcp.jobs.events import Run
 from frames_mcp.useapi.errors import FramesError, InvalidResponseError, TransportError, UpstreamError
 from frames_mcp.useapi.models import Task
@@ -29,20 +40,28 @@ ReadTask = Callable[[str, float], Awaitable[Task]]  # (taskId, deadline) -> the 
 TRANSIENT_ERRORS: tuple[type[FramesError], ...] = (UpstreamError, TransportError, InvalidResponseError)
 
 
+BARELY_BEGUN = 0.05  # a run first seen at this progress or less began at most half a second before
+
+
 @dataclass(frozen=True)
 class PollSchedule:
     first: float = 1.0  # the first poll after create comes this soon at the latest
     minimum: float = 0.25  # never poll one task more often than this
     maximum: float = 12.0  # never leave a task unpolled longer than this
-    growth: float = 1.6  # a poll that brought no news makes the next interval this much longer
-    probe: float = 0.5  # after the predicted start, look this far into the run to measure its rate
+    growth: float = 1.6  # while queued with no news, and after failed polls, gaps grow by this factor
     margin: float = 0.05  # aim this long after a confident predicted finish
-    tolerance: float = 0.1  # a finish predicted within this many seconds (less rounding) is aimed at directly
-    refine: float = 0.7  # otherwise the next poll comes after this fraction of the predicted remaining time,
-    stretch: float = 3.0  # and, from one reading, after at most this multiple of the time measured so far
+    tolerance: float = 0.1  # a finish predicted this precisely (seconds, less rounding) is aimed at directly
+    refine: float = 0.6  # otherwise the next poll comes after this fraction of the predicted remaining time
     ratio_step: float = 0.01  # the resolution of progressRatio ("0.42")
     final_lead: float = 0.4  # the last poll is sent this long before the budget ends
     estimate_every: float = 2.0  # while a long wait runs, report the estimated progress this often
+    # The documented prior, for keys this install has not seen finish yet.
+    shortest: float = 8.0  # seconds: 4 images take under 20 s on average, 20-30 s by other accounts [I]
+    longest: float = 60.0  # seconds: a normal run is expected to be over by then
+    explore_factor: float = 2.0  # Explore mode queues at lower priority and runs longer
+    dense: float = 0.8  # the widest gap inside a known window (or when overdue): the delay a result may have
+    spread: float = 0.05  # inside a window, gaps of at most this fraction of its width (when wider than dense)
+    late: float = 0.25  # once overdue, gaps are at least this fraction of how long it has been overdue
 
 
 @dataclass(frozen=True)
@@ -56,6 +75,10 @@ class Observation:
     def queued(self) -> bool:
         return self.status in ("PENDING", "THROTTLED")
 
+    @property
+    def running(self) -> bool:
+        return self.status == "RUNNING" and self.ratio is not None
+
     def news_since(self, other: Observation) -> bool:
         eta = None if self.eta is None else round(self.eta, 1)
         other_eta = None if other.eta is None else round(other.eta, 1)
@@ -66,96 +89,210 @@ class Observation:
 class Prediction:
     end: float  # clock time the task should finish
     error: float  # its uncertainty, seconds
-    reducible: float  # the part of `error` another reading would shrink (the rest is the last reading's rounding)
-    since: float  # clock time the measurement starts from (the run's start, or its first reading)
-    single: bool  # made from a single reading of progress
+    sure: bool  # precise enough to aim at directly
+    evidence: tuple[float, float, float]  # (at, progress, rate/s) it was made from
+
+
+@dataclass(frozen=True)
+class Start:
+    at: float  # best estimate of when the run began
+    low: float  # it began no earlier than this
+    high: float  # and no later than this
 
 
 class Predictor:
-    """Predicts when one task finishes, from its observations, and picks the next poll time."""
+    """Picks the poll times of one task from its observations, its likely window and its progress."""
 
-    def __init__(self, schedule: PollSchedule) -> None:
+    def __init__(self, schedule: PollSchedule, durations: Durations | None = None) -> None:
         self.schedule = schedule
+        self.durations = durations
         self.observations: list[Observation] = []
-        self._interval: float | None = None  # the last interval chosen without a prediction
+        self._key: Key | None = None
+        self._regime = 0  # progress readings before this index belong to a rate that proved wrong
+        self._slowed: float | None = None  # when the task last proved slower than measured (overdue since)
+        self._expected: tuple[float, float, float] | None = None  # (at, progress, rate/s) of the last prediction
+        self._interval: float | None = None  # the last gap chosen while queued with no estimate
+        self._aimed = False  # the last poll was aimed at a confident predicted finish
+        self._missed = False  # and the task was not finished then
+        self._errors = 0  # polls failed in a row since the last answer
+
+    # ---- what is known -------------------------------------------------------------------------------
 
     def record(self, task: Task, at: float) -> None:
-        self.observations.append(Observation(at, task.status, task.progressRatio, task.estimatedTimeToStartSeconds))
+        if self._key is None:
+            self._key = Key.of(task)
+        self._errors = 0
+        obs = Observation(at, task.status, _fraction(task.progressRatio), _seconds(task.estimatedTimeToStartSeconds))
+        if obs.running and self._expected is not None:
+            self._check(obs)
+        self.observations.append(obs)
+        self._missed = self._aimed and not task.is_terminal
+        if task.status == "SUCCEEDED":
+            self._learn(at)
 
-    def _start(self) -> tuple[float, float] | None:
-        """(predicted start, its uncertainty) from the last queued observation with an estimate."""
-        for o in reversed(self.observations):
-            if o.queued and o.eta is not None:
-                return o.at + o.eta, 0.05 + 0.05 * o.eta
-            if o.queued:
-                return None
-        return None
+    def failed(self) -> None:
+        """A poll failed (transiently): the next ones back off, from `first` by `growth`."""
+        self._errors += 1
+
+    def _check(self, obs: Observation) -> None:
+        """A reading that rose far less or far more than the measured rate said starts a new regime, whose
+        rate is measured afresh (a stall ended, a tail slowed, a plateau began)."""
+        assert self._expected is not None
+        since, base, rate = self._expected
+        q = self.schedule.ratio_step / 2
+        rise = max(obs.ratio or 0.0, base) - base
+        expected = rate * (obs.at - since)
+        slower = rise + 2 * q < 0.5 * expected
+        if slower:  # measure the slower rate from this reading on (the last stretch mixes the two)
+            self._regime, self._slowed = len(self.observations), obs.at
+        elif rise - 2 * q > 2 * expected + 4 * q:  # faster: the rise since the last reading is the new rate
+            self._regime = max(i for i, o in enumerate(self.observations) if o.running)
+            self._slowed = None
+
+    def start(self) -> Start | None:
+        """When the run began, as far as the observations tell; None while it has not (or if unknowable)."""
+        obs = self.observations
+        first_run = next((i for i, o in enumerate(obs) if o.status not in ("PENDING", "THROTTLED")), None)
+        if first_run is None:
+            return None
+        high = obs[first_run].at
+        queued = obs[first_run - 1] if first_run > 0 and obs[first_run - 1].queued else None
+        if queued is None:  # first seen running: known only if it had barely begun
+            ratio = obs[first_run].ratio or 0.0
+            return Start(high, high - 0.5, high) if ratio <= BARELY_BEGUN else None
+        if queued.eta is None:
+            return Start((queued.at + high) / 2, queued.at, high)
+        at = min(max(queued.at + queued.eta, queued.at), high)
+        err = 0.1 + 0.1 * queued.eta  # useapi's estimate is an estimate [I]
+        return Start(at, max(queued.at, at - err), min(high, at + err))
+
+    def window(self) -> Window:
+        """The run durations this task is likely to fall between: observed ones, else the prior."""
+        known = self.durations.window(self._key) if self.durations is not None and self._key else None
+        if known is not None:
+            return known
+        s = self.schedule
+        factor = s.explore_factor if self._key is not None and self._key.explore else 1.0
+        return Window(s.shortest * factor, s.longest * factor)
 
     def finish(self) -> Prediction | None:
-        """When a running task should finish, if its rate is measurable yet."""
-        running = [o for o in self.observations if o.status == "RUNNING" and o.ratio is not None]
-        if not running:
-            return None
-        last = running[-1]
+        """When the run should finish, from the rate of its latest rise, if measurable."""
         q = self.schedule.ratio_step / 2  # rounding error of one reading
-        start = self._start()
-        first = running[0]
-        assert last.ratio is not None and first.ratio is not None
-        if len(running) >= 2 and last.ratio - first.ratio >= 4 * q:
-            anchor_at, anchor_ratio, anchor_err, time_err = first.at, first.ratio, q, 0.0
-        elif start is not None and start[0] < last.at:
-            anchor_at, anchor_ratio, anchor_err, time_err = start[0], 0.0, 0.0, start[1]
+        readings = [o for o in self.observations[self._regime :] if o.running]
+        if not readings:
+            return None
+        highest: list[float] = []
+        for o in readings:  # a step back is noise: progress is the highest reading so far
+            highest.append(max(o.ratio or 0.0, highest[-1] if highest else 0.0))
+        last, ratio = readings[-1], highest[-1]
+        anchor = next((i for i in range(len(readings) - 2, -1, -1) if highest[i] <= ratio - 4 * q), None)
+        start = self.start() if self._regime == 0 else None
+        if anchor is not None:
+            since, base, time_err = readings[anchor].at, highest[anchor], 0.0
+        elif start is not None and start.at < last.at and ratio >= 4 * q:
+            since, base, time_err = start.at, 0.0, (start.high - start.low) / 2
         else:
             return None
-        gained, spent = last.ratio - anchor_ratio, last.at - anchor_at
-        if gained <= 0 or spent <= 0:
+        spent, gained = last.at - since, ratio - base
+        if spent <= 0 or gained <= 0:
             return None
         rate = gained / spent
-        previous = running[-2] if len(running) >= 2 else None
-        if previous is not None and previous.ratio is not None and last.at > previous.at:
-            recent = last.ratio - previous.ratio
-            if recent >= 4 * q:  # progress that speeds up: trust the latest stretch
-                rate = max(rate, recent / (last.at - previous.at))
-        left = max(0.0, 1.0 - last.ratio) / rate
-        relative = (anchor_err + q) / gained + time_err / spent
-        single = len(running) == 1  # one reading says little about the shape of the progress curve
-        return Prediction(last.at + left, left * relative + q / rate, left * relative, anchor_at, single)
+        left = max(0.0, 1.0 - ratio) / rate
+        error = left * (2 * q / gained + time_err / spent) + q / rate
+        sure = anchor is not None and left * (2 * q / gained + time_err / spent) <= self.schedule.tolerance
+        return Prediction(last.at + left, error, sure, (last.at, ratio, rate))
 
     def ratio_at(self, t: float) -> float | None:
         """The progress expected at time t (for estimated progress between polls), if predictable."""
-        predicted = self.finish()
         last = self.observations[-1] if self.observations else None
+        predicted = self.finish()
         if predicted is None or last is None or last.ratio is None or last.status != "RUNNING":
             return None
-        end = predicted.end
-        if end <= last.at:
+        if predicted.end <= last.at:
             return last.ratio
-        return min(0.99, last.ratio + (1.0 - last.ratio) * (t - last.at) / (end - last.at))
+        return min(0.99, last.ratio + (1.0 - last.ratio) * (t - last.at) / (predicted.end - last.at))
+
+    # ---- when to poll --------------------------------------------------------------------------------
 
     def next_poll(self, now: float) -> float:
         """The clock time of the next poll (not yet cut to any budget)."""
         s = self.schedule
+        last = self.observations[-1]
+        target = self._queued(now) if last.queued else self._running(now)
+        if len(self.observations) == 1:  # only the create response so far: look soon
+            target = min(target, now + s.first)
+        if self._errors:
+            target = max(target, now + s.first * s.growth ** (self._errors - 1))
+        if not math.isfinite(target):  # nothing predicts it (odd numbers upstream): look again soon
+            target = now + s.first
+        return min(max(target, now + s.minimum), now + s.maximum)
+
+    def _queued(self, now: float) -> float:
+        s = self.schedule
         obs = self.observations
         last = obs[-1]
         news = len(obs) < 2 or last.news_since(obs[-2])
-        target: float | None = None
-        predicted = self.finish() if last.status == "RUNNING" else None
-        if predicted is not None:
-            if predicted.reducible <= s.tolerance:  # sure enough: land just after the finish
-                target = predicted.end + predicted.error + s.margin
-            else:  # measure again well before the finish, where the rate reads far more precisely
-                target = last.at + s.refine * (predicted.end - last.at)
-                if predicted.single:
-                    target = min(target, last.at + s.stretch * (last.at - predicted.since))
-        elif last.queued and last.eta is not None and news:
-            target = last.at + last.eta + s.probe
-        if target is None or not news:
-            self._interval = s.first if self._interval is None else self._interval * s.growth
-            fallback = now + self._interval
-            target = fallback if target is None else max(target, fallback)
-        if len(obs) == 1:  # only the create response so far: look soon
-            target = min(target, now + s.first)
-        return min(max(target, now + s.minimum), now + s.maximum)
+        if last.eta is not None and news:
+            self._interval = None
+            return last.at + last.eta + self.window().shortest  # the window's start
+        self._interval = s.first if self._interval is None else self._interval * s.growth
+        return now + self._interval
+
+    def _running(self, now: float) -> float:
+        s = self.schedule
+        window, start = self.window(), self.start()
+        if start is not None:
+            opens, closes = start.at + window.shortest, start.at + window.longest
+        else:  # first seen well into its run (a get_task later on): inside the window from then on
+            seen = next((o.at for o in self.observations if not o.queued), now)
+            opens, closes = seen, seen + window.longest - window.shortest
+        predicted = self.finish()
+        self._expected = None if predicted is None else predicted.evidence
+        # Aim at a predicted finish only from two stretches of progress that agree (three readings).
+        readings = sum(1 for o in self.observations[self._regime :] if o.running)
+        sure = predicted is not None and predicted.sure and readings >= 3
+        target = float("inf")
+        if predicted is not None and sure:
+            target = predicted.end + predicted.error + s.margin
+        elif predicted is not None:  # measure again; once within the prediction's own error, every `dense`
+            target = min(now + s.refine * (predicted.end - now), max(predicted.end - predicted.error, now + s.dense))
+        if now < opens:  # before the window: only an aim polls early, else the first poll lands at its start
+            self._aimed = sure and target < opens
+            return target if self._aimed else opens
+        width = window.longest - window.shortest + (start.high - start.low if start is not None else 0.0)
+        gap = max(min(s.dense, width / 3), s.spread * width)
+        if now >= closes:  # past the window: gaps grow with how late the task is
+            gap = max(s.dense, s.late * (now - closes))
+        elif self._slowed is not None and predicted is None:  # a plateau or a slowdown, no rate yet
+            gap = min(gap, max(s.dense, s.late * (now - self._slowed), s.refine * self._crawl_left()))
+        if self._missed:  # it was due: the finish is most likely just ahead
+            gap = min(gap, s.dense / 2)
+        self._aimed = sure and target <= now + gap
+        return min(target, now + gap)
+
+    def _crawl_left(self) -> float:
+        """After a slowdown, while too little rise is seen to measure it: if progress still creeps up, the
+        least time left at the fastest rate the readings allow (0 on a plateau, which may end in a jump)."""
+        q = self.schedule.ratio_step / 2
+        readings = [o for o in self.observations[self._regime - 1 :] if o.running]
+        if len(readings) < 2:
+            return 0.0
+        first, last = readings[0], readings[-1]
+        rise = max(o.ratio or 0.0 for o in readings) - (first.ratio or 0.0)
+        if rise <= 0 or last.at <= first.at:
+            return 0.0
+        fastest = (rise + 2 * q) / (last.at - first.at)
+        return max(0.0, 1.0 - (last.ratio or 0.0) - 2 * q) / fastest
+
+    # ---- learning durations -----------------------------------------------------------------------
+
+    def _learn(self, finished_by: float) -> None:
+        """Record the run that just succeeded: it began within `start()` and ended after the read before."""
+        start = self.start()
+        if self.durations is None or self._key is None or start is None or len(self.observations) < 2:
+            return
+        shortest = max(0.0, self.observations[-2].at - start.high)  # 0 when it was never seen running
+        self.durations.record(self._key, shortest, finished_by - start.low)
 
 
 async def wait_for_task(
@@ -166,17 +303,19 @@ async def wait_for_task(
     on_update: OnUpdate | None = None,
     on_estimate: OnEstimate | None = None,
     schedule: PollSchedule | None = None,
+    durations: Durations | None = None,
     seen_at: float | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> Run:
     """Poll until the task is final or the deadline comes; never sleeps past it, and the last poll is
     sent early enough to be answered before it.
 
-    A transient poll error (5xx, garbled answer, timeout, reset) is polled through; another error ends
-    the wait at once. Cancellation propagates at once: nothing polls on afterwards.
+    A transient poll error (5xx, garbled answer, timeout, reset) is polled through, backing off; another
+    error ends the wait at once. A task seen to succeed adds its run to `durations`. Cancellation
+    propagates at once: nothing polls on afterwards.
     """
     schedule = schedule or PollSchedule()
-    predictor = Predictor(schedule)
+    predictor = Predictor(schedule, durations)
     predictor.record(task, clock() if seen_at is None else seen_at)
     error: FramesError | None = None
     last_poll = clock()
@@ -194,7 +333,7 @@ async def wait_for_task(
             task = await read(task.taskId, deadline)
         except TRANSIENT_ERRORS as e:
             error = e
-            predictor.record(task, predictor.observations[-1].at)  # no news: the next poll backs off
+            predictor.failed()
             continue
         except FramesError as e:
             return Run(task, e, None)
@@ -220,3 +359,12 @@ async def _sleep_until(
             ratio = predictor.ratio_at(clock())
             if ratio is not None:
                 await on_estimate(ratio)
+
+
+def _fraction(value: float | None) -> float | None:
+    """progressRatio as a fraction 0..1; anything else is unknown (odd numbers must not steer polling)."""
+    return min(max(value, 0.0), 1.0) if value is not None and math.isfinite(value) else None
+
+
+def _seconds(value: float | None) -> float | None:
+    return max(value, 0.0) if value is not None and math.isfinite(value) else None

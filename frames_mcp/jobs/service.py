@@ -2,8 +2,8 @@
 
 No MCP types here: the server turns `Event`s into progress notifications and `Run`s or errors into
 tool results. Outcomes of `Jobs.generate`:
-- a `Run`: the task was created (its taskId is in the ledger); it finished, or still runs when the
-  budget ended, or its last poll failed (`Run.error`);
+- a `Run`: the task was created (its taskId is in the ledger, unless the store failed: `Run.unrecorded`);
+  it finished, or still runs when the budget ended, or its last poll failed (`Run.error`);
 - `NotCreatedError`: no task exists and nothing was charged (the local queue or a 429 outlasted the
   budget, or a create that failed was checked and is not in the account's task list);
 - `MaybeCreatedError`: create failed in a way that may have run, and the account's task list could
@@ -18,12 +18,13 @@ import datetime as dt
 import logging
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import anyio
 
 from frames_mcp.jobs.admission import Admission, Slot
+from frames_mcp.jobs.durations import Durations
 from frames_mcp.jobs.events import (
     ANY_ACCOUNT,
     Estimate,
@@ -34,8 +35,9 @@ from frames_mcp.jobs.events import (
     Run,
     UpstreamBusy,
 )
-from frames_mcp.jobs.ledger import Entry, Ledger, summarize
+from frames_mcp.jobs.ledger import Ledger, options_of, summarize
 from frames_mcp.jobs.polling import PollSchedule, wait_for_task
+from frames_mcp.store import PendingCreate, TaskRecord
 from frames_mcp.useapi.client import RetryPolicy, UseapiClient
 from frames_mcp.useapi.errors import (
     BusyError,
@@ -49,6 +51,7 @@ from frames_mcp.useapi.models import FramesRequest, Task
 
 log = logging.getLogger(__name__)
 
+LISTED = 20  # how many of the account's newest tasks a check of an ambiguous create reads
 CLOCK_SKEW = 60.0  # seconds of disagreement allowed between this machine's clock and useapi's createdAt
 # The account in an assetId: `user:1234-runwayml:<email>-asset:<uuid>` or `user:1234-runwayml:<email>:<uuid>`.
 _ASSET_ACCOUNT = re.compile(r"^user:\d+-runwayml:([^:@]+@[^:]+?)(?:-asset:|:)")
@@ -66,6 +69,9 @@ class Tuning:
     default_max_jobs: int = 5  # when neither the call nor the account says
     limit_ttl: float = 300.0  # re-read an account's maxJobs after this long
     refresh_max: int = 20  # list_tasks refreshes at most this many unfinished tasks
+    recheck_after: float = 20.0  # a create whose fate could not be told is checked again after this long
+    pending_max_age: float = 86_400.0  # and given up on (logged) once it is this old
+    store_rest: float = 5.0  # after a store failure, the ledger leaves the store alone this long
 
 
 # ---- the service --------------------------------------------------------------------------------------
@@ -82,15 +88,20 @@ class Jobs:
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
         ledger: Ledger | None = None,
+        durations: Durations | None = None,
     ) -> None:
         self.client = client
         self.tuning = tuning or Tuning()
-        self.ledger = ledger or Ledger(wall=wall)
+        self.ledger = ledger or Ledger(rest=self.tuning.store_rest, wall=wall)
+        self.durations = (
+            durations if durations is not None else Durations()
+        )  # how long runs take here: the poll schedule's window
         self.admission = Admission(orphan_check_every=self.tuning.orphan_check_every, clock=clock)
         self._clock = clock
         self._wall = wall
         self._limits: dict[str, tuple[int, float]] = {}  # account -> (maxJobs, read at)
         self._limit_lock: anyio.Lock | None = None
+        self._resume_lock: anyio.Lock | None = None
 
     # ---- generate_frames ---------------------------------------------------------------------------
 
@@ -121,7 +132,7 @@ class Jobs:
                 if outcome.task.features
                 else outcome.task.model_copy(update={"features": run.task.features})
             )
-            return dataclasses.replace(outcome, task=task, note=run.note)
+            return dataclasses.replace(outcome, task=task, note=run.note, unrecorded=run.unrecorded)
         finally:
             # Released if the task is final (or was never created); otherwise it stays counted.
             slot.abandon(next_poll or self._clock() + self.tuning.orphan_check_every)
@@ -137,6 +148,10 @@ class Jobs:
         on_event: OnEvent,
     ) -> Run:
         since = self._wall() - (self._clock() - start)
+        # Noted before sending, so a process that dies mid-create leaves the check to whoever comes next;
+        # held while this call can still settle it itself.
+        hold = hard - self._clock() + self.tuning.recovery_seconds + self.tuning.retry.read_timeout
+        pending = await self.ledger.pending(request, None if account == ANY_ACCOUNT else account, since, hold)
 
         async def on_busy(_: BusyError, delay: float) -> None:
             await on_event(UpstreamBusy(delay))
@@ -145,26 +160,40 @@ class Jobs:
         # The create's answer must come in time for a look at the account's list if it is garbled or lost.
         reserve = min(self.tuning.recovery_seconds, (hard - start) / 4)
         try:
-            task = await self.client.create_frames(
-                request, deadline=hard - reserve, retry_until=wait_until, on_busy=on_busy
-            )
-        except BusyError as e:
-            raise NotCreatedError(
-                f"The Runway account stayed busy for the whole wait: useapi.net answered 429 ({e.message}). "
-                "No task was created and nothing was charged. Call generate_frames again in a minute, or with a "
-                "larger wait_seconds."
-            ) from None
-        except TransportError as e:
-            if not e.sent:
-                raise NotCreatedError(f"{e.describe()} No task was created and nothing was charged.") from None
-            task, note = await self._recover(request, account, since, e, hard)
-        except (UpstreamError, InvalidResponseError) as e:
-            task, note = await self._recover(request, account, since, e, hard)
-        self.ledger.add(task, request.text_prompt, recovered=note is not None)
+            try:
+                task = await self.client.create_frames(
+                    request, deadline=hard - reserve, retry_until=wait_until, on_busy=on_busy
+                )
+            except BusyError as e:
+                raise NotCreatedError(
+                    f"The Runway account stayed busy for the whole wait: useapi.net answered 429 ({e.message}). "
+                    "No task was created and nothing was charged. Call generate_frames again in a minute, or with "
+                    "a larger wait_seconds."
+                ) from None
+            except TransportError as e:
+                if not e.sent:
+                    raise NotCreatedError(f"{e.describe()} No task was created and nothing was charged.") from None
+                task, note = await self._recover(request, account, since, e, hard)
+            except (UpstreamError, InvalidResponseError) as e:
+                task, note = await self._recover(request, account, since, e, hard)
+        except MaybeCreatedError:
+            await self.ledger.unsettled(pending, self.tuning.recheck_after)  # list_tasks or a restart resumes it
+            raise
+        except FramesError:
+            await self.ledger.settle(pending)  # not created: a 4xx, a 429 all along, or proven by the listing
+            raise
+        # (Cancelled meanwhile: the create may have run, so the note stays, to be checked once its hold passes.)
+        # Recorded and the note cleared in one write. If the store fails it, the note (if it was written) stays,
+        # and a later check records the task after all.
+        options = options_of(request)
+        unrecorded = await self.ledger.add(
+            task, request.text_prompt, options, recovered=note is not None, settles=pending
+        )
         slot.bind(task.taskId)
-        self._seen(task)  # a task already final (failed at once) frees its slot here
+        if task.is_terminal:
+            self.admission.finished(task.taskId)  # a task already final (failed at once) frees its slot here
         log.info("created task %s", task.taskId)
-        return Run(task, note=note)
+        return Run(task, note=note, unrecorded=unrecorded)
 
     async def _recover(
         self, request: FramesRequest, account: str, since: float, cause: FramesError, hard: float
@@ -175,27 +204,75 @@ class Jobs:
         now = self._clock()
         deadline = min(now + self.tuning.recovery_seconds, max(hard, now + 0.5))
         try:
-            listed = await self.client.list_tasks(limit=20, email=email, deadline=deadline)
+            task = await self._find_created(request.text_prompt, email, since, deadline)
         except FramesError:
             raise MaybeCreatedError(
                 f"{cause.describe()} The task may have been created anyway, and the account's task list could not "
-                "be read to tell. Do not call generate_frames again yet: call list_tasks with account=true in a "
-                f'minute and look for a task with the prompt "{summarize(request.text_prompt)}".'
+                "be read to tell. Do not call generate_frames again yet: call list_tasks in a minute (this server "
+                "checks again and lists the task if it exists), or list_tasks with account=true and look for a "
+                f'task with the prompt "{summarize(request.text_prompt)}".'
             ) from None
+        if task is None:
+            raise NotCreatedError(
+                f"{cause.describe()} The account's task list shows no new task with this prompt, so it was most "
+                "likely not created and nothing was charged: calling generate_frames again is safe."
+            )
+        log.info("create failed (%s) but task %s exists; following it", type(cause).__name__, task.taskId)
+        return task, (
+            f"The create call failed ({cause.message}), but the task was created: it was found in the "
+            "account's task list (same prompt, just created)."
+        )
+
+    async def _find_created(
+        self, prompt: str, email: str | None, since: float, deadline: float | None = None
+    ) -> Task | None:
+        """The task a create that may have run made: the newest in the account's own list with the same prompt,
+        created since it was sent, that no other call holds; None when the list shows there is none.
+        FramesError when the list cannot be read, or does not reach back to `since` (a busy account, a late
+        check): then absence proves nothing."""
+        if deadline is None:
+            deadline = self._clock() + self.tuning.recovery_seconds
+        listed = await self.client.list_tasks(limit=LISTED, email=email, deadline=deadline)
         for task in listed:  # newest first
-            if task.taskId in self.ledger or (task.options or {}).get("text_prompt") != request.text_prompt:
+            if (task.options or {}).get("text_prompt") != prompt or await self.ledger.knows(task.taskId):
                 continue
             created = _parse_time(task.createdAt)
             if created is None or created >= since - CLOCK_SKEW:
-                log.info("create failed (%s) but task %s exists; following it", type(cause).__name__, task.taskId)
-                return task, (
-                    f"The create call failed ({cause.message}), but the task was created: it was found in the "
-                    "account's task list (same prompt, just created)."
-                )
-        raise NotCreatedError(
-            f"{cause.describe()} The account's task list shows no new task with this prompt, so it was most "
-            "likely not created and nothing was charged: calling generate_frames again is safe."
-        )
+                return task
+        oldest = _parse_time(listed[-1].createdAt) if listed else None
+        if len(listed) >= LISTED and (oldest is None or oldest > since - CLOCK_SKEW):
+            raise FramesError(f"The account's newest {LISTED} tasks were all created after this create was sent.")
+        return None
+
+    async def resume_pending(self) -> int:
+        """Finish the checks of creates whose outcome is not known: left by a call whose check could not tell,
+        or by a process that died mid-create (any process of the store, once their hold has passed). A task
+        found is recorded like any other. Returns how many were found."""
+        if self._resume_lock is None:
+            self._resume_lock = anyio.Lock()
+        found = 0
+        async with self._resume_lock:  # a list_tasks during the start's sweep waits for it, then sees its finds
+            for p in await self.ledger.claim(self.tuning.recovery_seconds + self.tuning.retry.read_timeout):
+                found += await self._resume(p)
+        return found
+
+    async def _resume(self, p: PendingCreate) -> int:
+        try:
+            task = await self._find_created(p.prompt, p.account, p.since)
+        except FramesError as e:
+            if self._wall() - p.since > self.tuning.pending_max_age:
+                log.warning("gave up checking create %s (%s): it may have created a task", p.id, summarize(p.prompt))
+                await self.ledger.settle(p)
+            else:
+                log.info("create %s still cannot be checked (%s)", p.id, type(e).__name__)
+                await self.ledger.unsettled(p, self.tuning.recheck_after)
+            return 0
+        if task is not None:
+            log.info("a create left unchecked did run: task %s", task.taskId)
+            await self.ledger.add(task, p.prompt, p.options, recovered=True, created=p.since, settles=p)
+            return 1
+        await self.ledger.settle(p)
+        return 0
 
     # ---- get_task ------------------------------------------------------------------------------------
 
@@ -209,13 +286,15 @@ class Jobs:
 
     # ---- list_tasks ----------------------------------------------------------------------------------
 
-    async def recent(self, statuses: Iterable[str] | None, limit: int) -> list[Entry]:
-        """This server's recent tasks, newest first; unfinished ones are read again first (a bounded
-        number, concurrently, each within the read timeout), so the statuses are current."""
-        stale = [e for e in self.ledger.recent(limit=10_000) if not e.done][: self.tuning.refresh_max]
+    async def recent(self, statuses: Sequence[str] | None, text: str | None, limit: int) -> list[TaskRecord]:
+        """The store's recent tasks, newest first; creates left unchecked are checked first, and unfinished
+        tasks read again (a bounded number, concurrently, each within the read timeout), so the statuses are
+        current. StoreError when the store cannot be read."""
+        await self.resume_pending()
+        stale = await self.ledger.recent(done=False, limit=self.tuning.refresh_max)
         if stale:
-            await self._refresh([e.taskId for e in stale], self._clock() + self.tuning.retry.read_timeout)
-        return self.ledger.recent(statuses=statuses, limit=limit)
+            await self._refresh([r.taskId for r in stale], self._clock() + self.tuning.retry.read_timeout)
+        return await self.ledger.recent(statuses=statuses, text=text, limit=limit)
 
     async def account_tasks(
         self, *, offset: int, limit: int, statuses: list[str] | None, email: str | None
@@ -226,7 +305,7 @@ class Jobs:
             offset=offset, limit=limit, statuses=statuses, email=email, deadline=deadline
         )
         for task in tasks:
-            self._seen(task)
+            await self._seen(task)
         return tasks
 
     # ---- plumbing ------------------------------------------------------------------------------------
@@ -241,22 +320,23 @@ class Jobs:
             on_update=on_event,
             on_estimate=lambda ratio: on_event(Estimate(ratio)),
             schedule=self.tuning.schedule,
+            durations=self.durations,
             seen_at=seen,
             clock=self._clock,
         )
 
-    def _seen(self, task: Task) -> None:
+    async def _seen(self, task: Task) -> None:
         """Every fresh state of a task passes here: the ledger learns it, and a final task frees its slot. So does
         a status useapi does not document (EXPLODED, null): nothing says it will ever turn final, and a slot held
         for it would refuse every later call; useapi's own 429 still guards the account."""
-        self.ledger.update(task)
         if task.is_terminal or not task.is_known:
             self.admission.finished(task.taskId)
+        await self.ledger.update(task)
 
     async def read(self, task_id: str, deadline: float | None = None) -> Task:
         """GET one task: the only way this service reads a task, so every read updates the ledger and admission."""
         task = await self.client.get_task(task_id, deadline=deadline)
-        self._seen(task)
+        await self._seen(task)
         return task
 
     async def _refresh(self, task_ids: list[str], deadline: float) -> None:

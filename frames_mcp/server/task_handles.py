@@ -16,7 +16,6 @@ from typing import Any, Protocol
 from pydantic import BaseModel, Field
 
 from frames_mcp.server.tasks_wire import TaskStatus
-from frames_mcp.store.memory import MemoryRecords
 from frames_mcp.store.records import TaskRecords
 
 KIND = "mcp-task"  # the record kind in the store
@@ -73,8 +72,3 @@ class StoreHandles:
     async def get(self, handle_id: str) -> Handle | None:
         found = await self._records.get_record(KIND, handle_id)
         return None if found is None else Handle.model_validate(found)
-
-
-def memory_handles() -> StoreHandles:
-    """Handles of this process alone."""
-    return StoreHandles(MemoryRecords())

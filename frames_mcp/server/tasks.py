@@ -22,6 +22,7 @@ from frames_mcp.server.results.render import render_run, task_result
 from frames_mcp.server.results.schemas import ListedStatus, TaskListResult, TaskResult
 from frames_mcp.server.state import AppState, require_token, state_of
 from frames_mcp.server.task_handles import Handle
+from frames_mcp.store import StoreError
 from frames_mcp.useapi.errors import FramesError, NotFoundError
 from frames_mcp.useapi.ids import EMAIL_DOC, TASK_ID_FORM, TASK_ID_RE, Email, TaskId
 from frames_mcp.useapi.models import FramesRequest
@@ -82,7 +83,10 @@ def _generate_frames(mcp: MCPServer[AppState], settings: Settings) -> None:
         if task is not None:
             run = await _wait_on(state, run, task.wait_seconds, on_event)
         simulated = state.settings.demo
-        return await render_run(run, requested=request.body(), simulated=simulated, how=state.delivery(preview, save))
+        how = state.delivery(preview, save)
+        return await _remember_files(
+            state, await render_run(run, requested=request.body(), simulated=simulated, how=how)
+        )
 
 
 def _get_task(mcp: MCPServer[AppState], settings: Settings) -> None:
@@ -113,7 +117,10 @@ def _get_task(mcp: MCPServer[AppState], settings: Settings) -> None:
             run = await state.jobs.follow(taskId, task.wait_seconds if task is not None else wait_seconds, on_event)
         except FramesError as e:
             raise ToolError(f"{e.describe()} (taskId {taskId})") from None
-        return await render_run(run, requested=None, simulated=state.settings.demo, how=state.delivery(preview, save))
+        how = state.delivery(preview, save)
+        return await _remember_files(
+            state, await render_run(run, requested=None, simulated=state.settings.demo, how=how)
+        )
 
 
 def _list_tasks(mcp: MCPServer[AppState]) -> None:
@@ -132,15 +139,22 @@ def _list_tasks(mcp: MCPServer[AppState]) -> None:
         ] = False,
         offset: Annotated[int, Field(ge=0, le=1000, description="With account: how many of the newest to skip.")] = 0,
         email: Annotated[Email | None, Field(description="With account: " + EMAIL_DOC)] = None,
+        prompt_contains: Annotated[
+            str | None, Field(max_length=200, description="Only prompts with this text.")
+        ] = None,
     ) -> Annotated[CallToolResult, TaskListResult]:
-        """List this server's image generation tasks, newest first, with status: finds a task whose call
-        was cancelled or timed out.
+        """List this server's image generation tasks, newest first, with status (earlier runs' too): finds a
+        task whose call was cancelled or timed out.
         """
         state = state_of(ctx)
         require_token(state)
         statuses: list[str] | None = [status] if status else None
-        entries = await state.jobs.recent(statuses, limit)
-        result = TaskListResult(tasks=[ledger_task(e) for e in entries])
+        result = TaskListResult(tasks=[])
+        try:
+            records = await state.jobs.recent(statuses, prompt_contains or None, limit)
+            result.tasks = [ledger_task(r) for r in records]
+        except StoreError as e:
+            result.storeError = e.message
         if account:
             try:
                 listed = await state.jobs.account_tasks(
@@ -206,3 +220,12 @@ async def resume(state: AppState, handle: Handle, task: Background) -> CallToolR
         text = f"{e.describe()} (taskId {handle.upstream})"
         return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
     return await render_run(run, requested=requested, simulated=settings.demo, how=state.delivery(preview, save))
+
+
+async def _remember_files(state: AppState, result: CallToolResult) -> CallToolResult:
+    """The files a result saved go into the task's record (what the store keeps: files saved)."""
+    content = result.structured_content or {}
+    files = content.get("files") or []
+    if files and isinstance(content.get("taskId"), str):
+        await state.jobs.ledger.saved(content["taskId"], [str(f["path"]) for f in files if isinstance(f, dict)])
+    return result

@@ -46,6 +46,8 @@ Magic words in text_prompt (case-insensitive; the prompt is stored as given):
 - `[busy]`            429 {"error": "You have too many tasks running or pending. ..."} (no code field)
 - `[slow]`            queue and run take 10x longer
 - `[throttled]`       the task waits as THROTTLED instead of PENDING
+- `[curve:<name>]`    progressRatio follows that curve instead of `config.progress_curve` (default "linear"):
+                      stall, plateaus, slow-tail or noisy (see `_curves`)
 
 Faults (`Simulator.inject(Fault(...))`) misbehave on matching requests: see `Fault`. The `reset` fault sends
 a TCP RST without any response: `serve()` runs uvicorn with an h11 protocol subclass that puts a

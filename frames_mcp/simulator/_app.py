@@ -22,6 +22,7 @@ from starlette.routing import Route
 from frames_mcp.simulator import _tasks as t
 from frames_mcp.simulator._assets import AssetRoutes
 from frames_mcp.simulator._config import Fault, LoggedRequest, SimulatorConfig
+from frames_mcp.simulator._curves import curve, curve_in
 from frames_mcp.simulator._gate import FAULT_KEY, Gate
 from frames_mcp.simulator._images import RenderCache
 from frames_mcp.simulator._signing import UrlSigner
@@ -284,12 +285,13 @@ class Simulator(AssetRoutes):
         cfg, prompt = self.config, params.text_prompt
         factor = t.SLOW_FACTOR if t.has_magic(prompt, t.SLOW) else 1.0
         moderated, failing = t.has_magic(prompt, t.MODERATED), t.has_magic(prompt, t.FAIL)
+        seed = params.seed or secrets.randbelow(SEED_MAX) + 1
         task = t.SimTask(
             uuid=str(uuid.uuid4()),
             user_id=self.user_id,
             email=email,
             params=params,
-            seed=params.seed or secrets.randbelow(SEED_MAX) + 1,
+            seed=seed,
             created=cfg.clock(),
             created_wall=time.time(),
             queue_s=cfg.real(cfg.queue_seconds * factor),
@@ -297,7 +299,9 @@ class Simulator(AssetRoutes):
             outcome="moderated" if moderated else "fail" if failing else "succeed",
             queue_status="THROTTLED" if t.has_magic(prompt, t.THROTTLED) else "PENDING",
             artifact_uuids=tuple(str(uuid.uuid4()) for _ in range(params.num_images)),
+            curve=curve(curve_in(prompt) or cfg.progress_curve, seed),
         )
+
         self._tasks[task.uuid] = task
         self._active[email].append(task)
         if not params.explore_mode:  # Explore mode is not charged

@@ -9,6 +9,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal, NamedTuple, get_args
 
+from frames_mcp.simulator._curves import CURVES
+
 FaultKind = Literal[
     "status", "reset", "read_timeout", "malformed_json", "html", "slow", "stuck_pending", "no_artifacts"
 ]
@@ -37,6 +39,8 @@ class SimulatorConfig:
     """Time a task spends PENDING; estimatedTimeToStartSeconds counts it down."""
     run_seconds: float = 2.0
     """Time a task spends RUNNING, progressRatio rising from "0" to "0.99"."""
+    progress_curve: str = "linear"
+    """How progressRatio rises over a run: one of `_curves.CURVES` (a prompt's `[curve:<name>]` overrides it)."""
     time_scale: float = 1.0
     """>1 makes simulated time pass faster: every duration is divided by it."""
     image_px: int = 256
@@ -62,6 +66,8 @@ class SimulatorConfig:
             raise ValueError(f"time_scale must be a positive number, got {self.time_scale}")
         if self.queue_seconds < 0 or self.run_seconds < 0:
             raise ValueError("queue_seconds and run_seconds must not be negative")
+        if self.progress_curve not in CURVES:
+            raise ValueError(f"progress_curve must be one of {', '.join(CURVES)}, got {self.progress_curve!r}")
         if self.image_px < 16:
             raise ValueError(f"image_px must be at least 16, got {self.image_px}")
 

@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from frames_mcp.simulator._curves import Curve
 from frames_mcp.simulator._images import FRAMES_SIZES, UPLOAD_EXTENSIONS, ImageSpec, fake_file_size
 from frames_mcp.simulator._signing import UrlSigner
 from frames_mcp.simulator._validate import CreateParams
@@ -92,6 +93,7 @@ class SimTask:
     outcome: Outcome
     queue_status: str  # PENDING, or THROTTLED for [throttled] prompts
     artifact_uuids: tuple[str, ...]
+    curve: Curve  # fraction of the run passed -> progress
     stuck: bool = False
     no_artifacts: bool = False
     tracked: bool = True  # listed by GET /scheduler and counted against maxJobs while in flight
@@ -115,7 +117,7 @@ class SimTask:
         if self.outcome == "moderated":  # moderation rejects the task as it starts
             return Phase("FAILED", started)
         if elapsed < self.queue_s + self.run_s:
-            return Phase("RUNNING", started, progress=min((elapsed - self.queue_s) / self.run_s, 0.99))
+            return Phase("RUNNING", started, progress=min(self.curve((elapsed - self.queue_s) / self.run_s), 0.99))
         finished = started + self.run_s
         return Phase("FAILED" if self.outcome == "fail" else "SUCCEEDED", finished, progress=1.0)
 

@@ -48,7 +48,7 @@ FORMS = "memory, sqlite:///ABSOLUTE/PATH or redis://HOST:PORT/DB (rediss:// for 
 
 def default_url() -> str:
     """SQLite in the platform's user state directory (~/.local/state/frames-mcp/state.db on Linux)."""
-    path = Path(platformdirs.user_state_dir("frames-mcp")) / "state.db"
+    path = Path(platformdirs.user_state_dir("frames-mcp", appauthor=False)) / "state.db"
     return "sqlite:///" + path.as_posix().lstrip("/")
 
 
@@ -85,9 +85,9 @@ def _path_of(url: str) -> Path | None:
     parts = urlsplit(url)
     if parts.scheme in ("redis", "rediss") and parts.hostname:
         return None
-    if parts.scheme == "sqlite" and not parts.netloc and parts.path:
+    if parts.scheme == "sqlite":
         path = Path(unquote(parts.path))
-        if path.is_absolute() and path.name:
+        if not parts.netloc and path.is_absolute() and path.name:
             return path
         raise ValueError(f"the SQLite path must be absolute, like sqlite:///home/me/frames.db (got {url!r})")
     shown = url if parts.password is None else url.replace(parts.password, "***")

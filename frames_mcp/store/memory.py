@@ -29,7 +29,9 @@ class MemoryRecords:
 
     # ---- tasks ---------------------------------------------------------------------------------------
 
-    async def add_task(self, record: TaskRecord) -> None:
+    async def add_task(self, record: TaskRecord, settles: str | None = None) -> None:
+        if settles is not None:
+            self._pending.pop(settles, None)
         self._tasks[record.taskId] = record.model_copy(deep=True)
         self._tasks.move_to_end(record.taskId)
         while len(self._tasks) > self._size:
@@ -59,10 +61,11 @@ class MemoryRecords:
         statuses: Sequence[str] | None = None,
         done: bool | None = None,
         text: str | None = None,
+        upstream: str | None = None,
         limit: int = 20,
     ) -> list[TaskRecord]:
         newest = sorted(reversed(self._tasks.values()), key=lambda r: r.created, reverse=True)  # stable
-        picked = [r for r in newest if matches(r, statuses, done, text)][:limit]
+        picked = [r for r in newest if matches(r, statuses, done, text, upstream)][:limit]
         return [r.model_copy(deep=True) for r in picked]
 
     # ---- pending creates -----------------------------------------------------------------------------
@@ -73,8 +76,13 @@ class MemoryRecords:
     async def delete_pending(self, pending_id: str) -> None:
         self._pending.pop(pending_id, None)
 
-    async def claim_pending(self, now: float, hold: float, limit: int = 20) -> list[PendingCreate]:
-        free = sorted((p for p in self._pending.values() if p.held_until <= now), key=lambda p: p.since)[:limit]
+    async def claim_pending(
+        self, now: float, hold: float, limit: int = 20, upstream: str | None = None
+    ) -> list[PendingCreate]:
+        free = sorted(
+            (p for p in self._pending.values() if p.held_until <= now and upstream in (None, p.upstream)),
+            key=lambda p: p.since,
+        )[:limit]
         for p in free:
             p.held_until = now + hold
         return [p.model_copy(deep=True) for p in free]

@@ -8,16 +8,19 @@ types either (this package imports nothing from the rest of frames_mcp): the job
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import BaseModel, ConfigDict, Field
 
-JsonObject = dict[str, JsonValue]
+# A JSON object. Not pydantic's JsonValue: its recursive schema costs a start-up 40-200 ms to build, and these
+# records are only ever written by frames-mcp itself.
+JsonObject = dict[str, Any]
 
 
 class _Record(BaseModel):
-    # A newer frames-mcp sharing the store may add fields: an older one reading them ignores them.
-    model_config = ConfigDict(extra="ignore")
+    # A newer frames-mcp sharing the store may add fields: an older one reading them ignores them. The schemas
+    # are built at first use, not at import: a server's start (a goal: within 10% of a bare MCPServer's) needs none.
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
 
 class ArtifactRecord(_Record):
@@ -39,6 +42,7 @@ class TaskRecord(_Record):
     """A task this install created, with what was last seen of it."""
 
     taskId: str
+    upstream: str = ""  # the useapi base URL it was created through (a demo simulator's tasks are not real ones)
     account: str | None = None  # the Runway account it runs on, from its taskId
     prompt: str  # the request's whole text_prompt
     options: JsonObject = Field(default_factory=dict)  # the request's other options (aspect_ratio, style ...)
@@ -84,6 +88,7 @@ class PendingCreate(_Record):
     has passed (the creating call holds it while it is still working on it)."""
 
     id: str
+    upstream: str = ""  # the useapi base URL the create was sent to: only a process using it can check
     account: str | None  # the email the create was for; None when useapi picks the account
     prompt: str
     options: JsonObject = Field(default_factory=dict)
@@ -95,8 +100,9 @@ class PendingCreate(_Record):
 class TaskRecords(Protocol):
     """The records half of a store. Every method may raise StoreError (store.base) when the backend fails."""
 
-    async def add_task(self, record: TaskRecord) -> None:
-        """Insert or replace the record of a task."""
+    async def add_task(self, record: TaskRecord, settles: str | None = None) -> None:
+        """Insert or replace the record of a task; with `settles`, delete that pending create in the same
+        transaction (the create it was has its answer)."""
 
     async def get_task(self, task_id: str) -> TaskRecord | None: ...
 
@@ -112,19 +118,22 @@ class TaskRecords(Protocol):
         statuses: Sequence[str] | None = None,
         done: bool | None = None,
         text: str | None = None,
+        upstream: str | None = None,
         limit: int = 20,
     ) -> list[TaskRecord]:
         """Newest first. `statuses`: last status among these; `done`: finished or not; `text`: the prompt
-        contains it (case-insensitive)."""
+        contains it (case-insensitive); `upstream`: created through this base URL."""
 
     async def put_pending(self, pending: PendingCreate) -> None:
         """Insert or replace a pending create."""
 
     async def delete_pending(self, pending_id: str) -> None: ...
 
-    async def claim_pending(self, now: float, hold: float, limit: int = 20) -> list[PendingCreate]:
-        """Pending creates nobody holds at `now` (held_until <= now), oldest first, now held until now + hold by
-        the caller, atomically: two processes never claim the same one at once."""
+    async def claim_pending(
+        self, now: float, hold: float, limit: int = 20, upstream: str | None = None
+    ) -> list[PendingCreate]:
+        """Pending creates nobody holds at `now` (held_until <= now), of `upstream` if given, oldest first, now
+        held until now + hold by the caller, atomically: two processes never claim the same one at once."""
 
     async def put_record(self, kind: str, key: str, value: JsonObject, ttl: float | None = None) -> None:
         """Store a JSON object under (kind, key), replacing any; it disappears `ttl` seconds later (None: never)."""
@@ -138,8 +147,12 @@ class TaskRecords(Protocol):
         """Live records of a kind, most recently stored first, as (key, value)."""
 
 
-def matches(record: TaskRecord, statuses: Sequence[str] | None, done: bool | None, text: str | None) -> bool:
+def matches(
+    record: TaskRecord, statuses: Sequence[str] | None, done: bool | None, text: str | None, upstream: str | None
+) -> bool:
     """The list_tasks filters, for backends that filter in Python."""
+    if upstream is not None and record.upstream != upstream:
+        return False
     if statuses is not None and record.status not in {s.upper() for s in statuses}:
         return False
     if done is not None and record.done != done:

@@ -48,6 +48,11 @@ RECORDS_MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (kind, key)
     );
     """,
+    # 2: which useapi base URL a task or a pending create belongs to.
+    """
+    ALTER TABLE tasks ADD COLUMN upstream TEXT NOT NULL DEFAULT '';
+    ALTER TABLE pending_creates ADD COLUMN upstream TEXT NOT NULL DEFAULT '';
+    """,
 )
 
 
@@ -89,7 +94,11 @@ class Database:
                 (component, len(migrations), len(migrations)),
             )
 
-        self.transact(migrate)
+        sql = "SELECT version FROM schema_versions WHERE component = ?"
+        row = self.read(lambda c: c.execute(sql, (component,)).fetchone())
+        if row is not None and int(row[0]) == len(migrations):
+            return  # the usual start: nothing to migrate, so no write transaction either
+        self.transact(migrate)  # checks again under the write lock: another process may be migrating too
 
     def transact(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run `fn` in one write transaction (BEGIN IMMEDIATE: the write lock is taken up front, so two
@@ -130,8 +139,13 @@ class SqliteRecords:
 
     # ---- tasks ---------------------------------------------------------------------------------------
 
-    async def add_task(self, record: TaskRecord) -> None:
-        await self._db.run(lambda c: _put_task(c, record))
+    async def add_task(self, record: TaskRecord, settles: str | None = None) -> None:
+        def add(c: sqlite3.Connection) -> None:
+            _put_task(c, record)
+            if settles is not None:
+                c.execute("DELETE FROM pending_creates WHERE id = ?", (settles,))
+
+        await self._db.run(add)
 
     async def get_task(self, task_id: str) -> TaskRecord | None:
         return await self._db.run(lambda c: _get_task(c, task_id), write=False)
@@ -162,6 +176,7 @@ class SqliteRecords:
         statuses: Sequence[str] | None = None,
         done: bool | None = None,
         text: str | None = None,
+        upstream: str | None = None,
         limit: int = 20,
     ) -> list[TaskRecord]:
         where, args = ["1"], list[object]()
@@ -175,6 +190,9 @@ class SqliteRecords:
         if text is not None:
             where.append("instr(casefold(prompt), ?) > 0")
             args.append(text.casefold())
+        if upstream is not None:
+            where.append("upstream = ?")
+            args.append(upstream)
         sql = f"SELECT data FROM tasks WHERE {' AND '.join(where)} ORDER BY created DESC, rowid DESC LIMIT ?"  # noqa: S608 (fixed text; values are parameters)
         args.append(limit)
         rows = await self._db.run(lambda c: c.execute(sql, args).fetchall(), write=False)
@@ -183,16 +201,25 @@ class SqliteRecords:
     # ---- pending creates -----------------------------------------------------------------------------
 
     async def put_pending(self, pending: PendingCreate) -> None:
-        row = (pending.id, pending.held_until, pending.since, pending.model_dump_json())
-        await self._db.run(lambda c: c.execute("INSERT OR REPLACE INTO pending_creates VALUES (?, ?, ?, ?)", row))
+        row = (pending.id, pending.held_until, pending.since, pending.upstream, pending.model_dump_json())
+        await self._db.run(
+            lambda c: c.execute(
+                "INSERT OR REPLACE INTO pending_creates (id, held_until, since, upstream, data) VALUES (?, ?, ?, ?, ?)",
+                row,
+            )
+        )
 
     async def delete_pending(self, pending_id: str) -> None:
         await self._db.run(lambda c: c.execute("DELETE FROM pending_creates WHERE id = ?", (pending_id,)))
 
-    async def claim_pending(self, now: float, hold: float, limit: int = 20) -> list[PendingCreate]:
+    async def claim_pending(
+        self, now: float, hold: float, limit: int = 20, upstream: str | None = None
+    ) -> list[PendingCreate]:
         def claim(c: sqlite3.Connection) -> list[PendingCreate]:
             rows = c.execute(
-                "SELECT data FROM pending_creates WHERE held_until <= ? ORDER BY since LIMIT ?", (now, limit)
+                "SELECT data FROM pending_creates WHERE held_until <= ? AND (? IS NULL OR upstream = ?) "
+                "ORDER BY since LIMIT ?",
+                (now, upstream, upstream, limit),
             ).fetchall()
             claimed = [
                 PendingCreate.model_validate_json(r[0]).model_copy(update={"held_until": now + hold}) for r in rows
@@ -213,7 +240,9 @@ class SqliteRecords:
 
         def put(c: sqlite3.Connection) -> None:
             c.execute("DELETE FROM keyed_records WHERE expires <= ?", (now,))
-            c.execute("INSERT OR REPLACE INTO keyed_records VALUES (?, ?, ?, ?, ?)", row)
+            c.execute(
+                "INSERT OR REPLACE INTO keyed_records (kind, key, expires, stored, data) VALUES (?, ?, ?, ?, ?)", row
+            )
 
         await self._db.run(put)
 
@@ -257,10 +286,11 @@ def open_sqlite(path: Path) -> Store:
 
 def _put_task(c: sqlite3.Connection, r: TaskRecord) -> None:
     c.execute(
-        "INSERT INTO tasks VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (task_id) DO UPDATE SET "
+        "INSERT INTO tasks (task_id, created, status, done, prompt, upstream, data) VALUES (?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (task_id) DO UPDATE SET "
         "created = excluded.created, status = excluded.status, done = excluded.done, prompt = excluded.prompt, "
-        "data = excluded.data",
-        (r.taskId, r.created, r.status, int(r.done), r.prompt, r.model_dump_json()),
+        "upstream = excluded.upstream, data = excluded.data",
+        (r.taskId, r.created, r.status, int(r.done), r.prompt, r.upstream, r.model_dump_json()),
     )
 
 

@@ -6,8 +6,9 @@ import datetime as dt
 
 from mcp.types import CallToolResult, TextContent
 
-from frames_mcp.jobs.ledger import Entry, summarize
+from frames_mcp.jobs.ledger import summarize
 from frames_mcp.server.results.schemas import AccountTaskOut, LedgerTaskOut, TaskListResult
+from frames_mcp.store import TaskRecord
 from frames_mcp.useapi.models import Task
 
 
@@ -15,16 +16,16 @@ def _iso(wall: float) -> str:
     return dt.datetime.fromtimestamp(wall, dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def ledger_task(entry: Entry) -> LedgerTaskOut:
+def ledger_task(record: TaskRecord) -> LedgerTaskOut:
     return LedgerTaskOut(
-        taskId=entry.taskId,
-        account=entry.account,
-        prompt=entry.prompt,
-        createdAt=_iso(entry.created),
-        status=entry.status,
-        done=entry.done,
-        progress=entry.progress,
-        checkedAt=_iso(entry.updated),
+        taskId=record.taskId,
+        account=record.account,
+        prompt=summarize(record.prompt),
+        createdAt=_iso(record.created),
+        status=record.status,
+        done=record.done,
+        progress=record.progress,
+        checkedAt=_iso(record.updated),
     )
 
 
@@ -51,12 +52,13 @@ def _listed_line(
 
 
 def task_list_result(r: TaskListResult) -> CallToolResult:
-    lines = [
-        f"{len(r.tasks)} task(s) created by this server, newest first:"
-        if r.tasks
-        else "No tasks created by "
-        "this server process yet (it keeps no record across restarts: use account=true for the account's list)."
-    ]
+    if r.storeError:
+        head = f"This server's task records could not be read: {r.storeError}. Use account=true for the account's list."
+    elif r.tasks:
+        head = f"{len(r.tasks)} task(s) created by this server, newest first:"
+    else:
+        head = "No tasks created by this server match (account=true also lists the account's own task list)."
+    lines = [head]
     lines += [_listed_line(i, t.taskId, t.status, t.progress, t.prompt, t.createdAt) for i, t in enumerate(r.tasks, 1)]
     if r.account is not None:
         lines.append(f"The account's task list at useapi.net ({len(r.account)} shown):")

@@ -41,6 +41,13 @@ _CAP_REASON = "to keep the result under the size limit."
 DEMO_NOTE = "Demo mode: this task ran on the built-in simulator; its images are placeholders, not Runway output."
 
 
+def unrecorded_note(why: str) -> str:
+    return (
+        f"This task could not be recorded in the server's task store ({why}): list_tasks may not show it, so "
+        "keep its taskId for get_task."
+    )
+
+
 async def render_run(
     run: Run, *, requested: dict[str, Any] | None, simulated: bool, how: Delivery | None
 ) -> CallToolResult:
@@ -49,6 +56,8 @@ async def render_run(
     result = task_result(run.task, requested=requested, simulated=simulated)
     if run.note is not None:
         result = result.model_copy(update={"notes": [run.note, *result.notes]})
+    if run.unrecorded is not None:
+        result = result.model_copy(update={"notes": [*result.notes, unrecorded_note(run.unrecorded)]})
     if run.error is not None:
         return error_result(result, run.error.describe())
     if how is None or not (result.status == "SUCCEEDED" and result.artifacts):

@@ -151,9 +151,11 @@ class TaskListResult(CompactSchema):
     """This server's recent tasks, newest first, and on request the account's own task list."""
 
     tasks: list[LedgerTaskOut] = Field(
-        description="Tasks this server process created (newest first), each with its last known status."
+        description="Tasks this server created (newest first), each with its last known status: this install's "
+        "earlier runs and the other servers sharing its store included."
     )
     account: list[AccountTaskOut] | None = Field(
         default=None, description="The account's task list from useapi.net (GET /v1/runwayml/tasks), when asked."
     )
     accountError: str | None = Field(default=None, description="Why the account's task list could not be read.")
+    storeError: str | None = Field(default=None, description="Why this server's task records could not be read.")

