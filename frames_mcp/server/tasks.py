@@ -137,14 +137,14 @@ def _list_tasks(mcp: MCPServer[AppState]) -> None:
             bool,
             Field(description="Also list the account's own tasks at useapi.net."),
         ] = False,
-        offset: Annotated[int, Field(ge=0, le=1000, description="With account: how many of the newest to skip.")] = 0,
+        offset: Annotated[int, Field(ge=0, le=1000, description="With account: how many newest to skip.")] = 0,
         email: Annotated[Email | None, Field(description="With account: " + EMAIL_DOC)] = None,
         prompt_contains: Annotated[
             str | None, Field(max_length=200, description="Only prompts with this text.")
         ] = None,
     ) -> Annotated[CallToolResult, TaskListResult]:
-        """List this server's image generation tasks, newest first, with status (earlier runs' too): finds a
-        task whose call was cancelled or timed out.
+        """List this server's image generation tasks (earlier runs' too), newest first: finds a task whose
+        call was cancelled or timed out.
         """
         state = state_of(ctx)
         require_token(state)
