@@ -33,6 +33,7 @@ ENV_NAMES = {
     "auth_token": "FRAMES_MCP_AUTH_TOKEN",
     "allowed_hosts": "FRAMES_MCP_ALLOWED_HOSTS",
     "allowed_origins": "FRAMES_MCP_ALLOWED_ORIGINS",
+    "tasks": "FRAMES_MCP_TASKS",
 }
 
 # An origin the gallery view may load images from: scheme and host (optionally one leading `*.` label
@@ -65,6 +66,11 @@ class Settings(BaseModel):
     auth_token: SecretStr | None = Field(default=None, description="FRAMES_MCP_AUTH_TOKEN")
     allowed_hosts: tuple[str, ...] | None = Field(default=None, description="FRAMES_MCP_ALLOWED_HOSTS")
     allowed_origins: tuple[str, ...] | None = Field(default=None, description="FRAMES_MCP_ALLOWED_ORIGINS")
+    tasks: bool = Field(
+        default=True,
+        description="FRAMES_MCP_TASKS: answer clients that declare io.modelcontextprotocol/tasks with MCP tasks; "
+        "off makes every call synchronous",
+    )
     image_origins: tuple[str, ...] = Field(
         default=(), description="FRAMES_MCP_IMAGE_ORIGINS: extra origins the gallery view may load images from"
     )
@@ -171,6 +177,7 @@ class Settings(BaseModel):
             "image_origins",
             "store",
             "lease_seconds",
+            "tasks",
         ):
             if env.get(ENV_NAMES[field]):
                 raw[field] = env[ENV_NAMES[field]]

@@ -32,6 +32,7 @@ class Session:
     downloads: httpx2.AsyncClient  # artifact and upload URLs: no base URL, no token, redirects by hand
     jobs: Jobs
     base_url: str  # where useapi (or the simulator) answers
+    store: Store  # where the ledger keeps its records (and the server its MCP task handles)
 
 
 @asynccontextmanager
@@ -72,4 +73,4 @@ async def open_session(
         background = await stack.enter_async_context(anyio.create_task_group())
         stack.callback(background.cancel_scope.cancel)  # runs first at the end: nothing waits on it
         background.start_soon(slots.keep_renewed, line, jobs.admission.retry_releases)
-        yield Session(client, downloads, jobs, base_url)
+        yield Session(client, downloads, jobs, base_url, store)

@@ -55,3 +55,16 @@ def test_fleet_benchmark_runs_with_tiny_parameters() -> None:
     )
     assert "<!-- fleet:start -->" in out.stdout and "one SQLite store: upstream 429s | 0 |" in out.stdout
     assert "survivors' calls finished" in out.stdout
+
+
+def test_tasks_bench_entry_point_runs_with_tiny_parameters() -> None:
+    # `python -m bench.tasks` measures the MCP tasks path; --quick only checks that it runs end to end.
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.tasks", "--quick", "--no-write"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert "<!-- tasks:start -->" in out.stdout and "tasks/get round trips per generation" in out.stdout

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import anyio
@@ -21,7 +21,9 @@ from frames_mcp.config import Settings
 from frames_mcp.jobs.ledger import Ledger
 from frames_mcp.jobs.service import Jobs, Tuning
 from frames_mcp.server import arguments, catalog, completions, gallery, prompt, references, tasks
+from frames_mcp.server.mcp_tasks import McpTasks, TaskTuning
 from frames_mcp.server.state import AppState
+from frames_mcp.server.task_handles import StoreHandles
 from frames_mcp.session import open_session
 from frames_mcp.store import Store
 
@@ -49,15 +51,22 @@ frames-mcp generates images with Runway's Frames model through useapi.net.
 
 
 def build_server(
-    settings: Settings, tuning: Tuning | None = None, *, store: Store | None = None
+    settings: Settings,
+    tuning: Tuning | None = None,
+    *,
+    store: Store | None = None,
+    task_tuning: TaskTuning | None = None,
 ) -> MCPServer[AppState]:
     """An MCPServer wired to useapi at settings.base_url (or, with settings.demo, to a built-in simulator).
 
     `tuning` (poll schedule, timeouts, retry policy) is for tests and benchmarks; the defaults suit useapi.
     `store`: one opened already (the command line opens it first, to refuse a bad one at start); without it
-    the lifespan opens settings.store_url, and closes it again at the end.
+    the lifespan opens settings.store_url, and closes it again at the end. MCP task handles live in it too.
+    `task_tuning` (handle lifetime, heartbeat) is for tests.
     """
     tuning = tuning or Tuning()
+    # FRAMES_MCP_TASKS=off leaves the extension out entirely: every call synchronous, discovery as before it.
+    task_ext = McpTasks(tasks.resume, schedule=tuning.schedule, tuning=task_tuning) if settings.tasks else None
     ledger = Ledger(rest=tuning.store_rest)  # made here, not in the lifespan: completions get no lifespan context
     apps = gallery.Gallery(settings)  # the MCP Apps view of generate_frames and get_task results
     mcp: MCPServer[AppState] = MCPServer(
@@ -67,8 +76,8 @@ def build_server(
         description="Generate images with Runway's Frames model through useapi.net.",
         instructions=INSTRUCTIONS,
         website_url="https://useapi.net/docs/api-runwayml-v1/post-runwayml-frames-create",
-        lifespan=_lifespan(settings, tuning, ledger, apps, store),
-        extensions=[apps],
+        lifespan=_lifespan(settings, tuning, ledger, apps, store, task_ext),
+        extensions=[apps] if task_ext is None else [task_ext, apps],  # tasks outermost: the gallery sees results
         middleware=[apps.hide_app_only_tools],
     )
     mcp.middleware.append(arguments.ArgumentCheck(mcp))  # refused arguments in our words, not pydantic's
@@ -81,15 +90,26 @@ def build_server(
     return mcp
 
 
-def _lifespan(settings: Settings, tuning: Tuning, ledger: Ledger, apps: gallery.Gallery, given: Store | None) -> Any:
+def _lifespan(
+    settings: Settings,
+    tuning: Tuning,
+    ledger: Ledger,
+    apps: gallery.Gallery,
+    given: Store | None,
+    task_ext: McpTasks | None,
+) -> Any:
     @asynccontextmanager
     async def lifespan(server: MCPServer[AppState]) -> AsyncIterator[AppState]:
-        async with open_session(settings, tuning, ledger, store=given) as session, anyio.create_task_group() as tg:
+        async with AsyncExitStack() as stack:
+            session = await stack.enter_async_context(open_session(settings, tuning, ledger, store=given))
+            tg = await stack.enter_async_context(anyio.create_task_group())
             if settings.demo:
                 apps.use_demo_origin(session.base_url)
             # Work the server owns beside its calls: resuming the creates an earlier run left unchecked.
             if session.client.has_token:
                 tg.start_soon(_resume, session.jobs)
+            if task_ext is not None:  # MCP tasks wait in its task group, which ends before the session closes
+                await stack.enter_async_context(task_ext.running(StoreHandles(session.store.records)))
             yield AppState(session.client, settings, session.downloads, session.jobs)
             tg.cancel_scope.cancel()  # nothing waits on it at the end
 

@@ -9,16 +9,19 @@ from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
-from mcp.types import CallToolResult
+from mcp.types import CallToolResult, TextContent
 from pydantic import Field
 
 from frames_mcp.config import WAIT_MAX, Settings
+from frames_mcp.jobs.events import OnEvent, Run
 from frames_mcp.server import declare, gallery
-from frames_mcp.server.progress import Progress
+from frames_mcp.server.mcp_tasks import Background, background
+from frames_mcp.server.progress import Progress, progress_of
 from frames_mcp.server.results.lists import account_task, ledger_task, task_list_result
 from frames_mcp.server.results.render import render_run, task_result
 from frames_mcp.server.results.schemas import ListedStatus, TaskListResult, TaskResult
 from frames_mcp.server.state import AppState, require_token, state_of
+from frames_mcp.server.task_handles import Handle
 from frames_mcp.store import StoreError
 from frames_mcp.useapi.errors import FramesError, NotFoundError
 from frames_mcp.useapi.ids import EMAIL_DOC, TASK_ID_FORM, TASK_ID_RE, Email, TaskId
@@ -71,10 +74,14 @@ def _generate_frames(mcp: MCPServer[AppState], settings: Settings) -> None:
         # With references the assets' account runs the task: a default email could only conflict with it.
         if request.email is None and state.settings.email and not request.references:
             request = request.model_copy(update={"email": state.settings.email})
+        task = background()  # set when this call runs as an MCP task: no 50 s budget then
+        on_event = task.events(progress_of, before=Progress(ctx)) if task is not None else Progress(ctx)
         try:
-            run = await state.jobs.generate(request, wait_seconds, Progress(ctx))
+            run = await state.jobs.generate(request, wait_seconds, on_event)
         except FramesError as e:
             raise ToolError(e.describe()) from None
+        if task is not None:
+            run = await _wait_on(state, run, task.wait_seconds, on_event)
         simulated = state.settings.demo
         how = state.delivery(preview, save)
         return await _remember_files(
@@ -104,8 +111,10 @@ def _get_task(mcp: MCPServer[AppState], settings: Settings) -> None:
         """
         state = state_of(ctx)
         require_token(state)
+        task = background()
+        on_event = task.events(progress_of, before=Progress(ctx)) if task is not None else Progress(ctx)
         try:
-            run = await state.jobs.follow(taskId, wait_seconds, Progress(ctx))
+            run = await state.jobs.follow(taskId, task.wait_seconds if task is not None else wait_seconds, on_event)
         except FramesError as e:
             raise ToolError(f"{e.describe()} (taskId {taskId})") from None
         how = state.delivery(preview, save)
@@ -181,6 +190,36 @@ def _task_resource(mcp: MCPServer[AppState]) -> None:
         except FramesError as e:
             raise ResourceError(e.describe()) from None
         return json.dumps(task_result(task, simulated=state.settings.demo).wire(), indent=2)
+
+
+async def _wait_on(state: AppState, run: Run, wait_seconds: float, on_event: OnEvent) -> Run:
+    """An MCP task's generation goes on waiting past the call's wait_seconds (keeping the create's note)."""
+    if run.task.is_terminal or run.error is not None:
+        return run
+    try:
+        followed = await state.jobs.follow(run.task.taskId, wait_seconds, on_event)
+    except FramesError as e:
+        return Run(run.task, e, run.note)
+    return Run(followed.task, followed.error, run.note, followed.next_poll)
+
+
+async def resume(state: AppState, handle: Handle, task: Background) -> CallToolResult:
+    """Another process's MCP task whose owner stopped: wait for its useapi task here, to the result its own tool
+    call would have given."""
+    assert handle.upstream is not None
+    args, settings = handle.args, state.settings
+    requested = None
+    if handle.tool == "generate_frames":
+        fields = {k: v for k, v in args.items() if k not in ("wait_seconds", "preview", "save")}
+        requested = FramesRequest.model_validate(fields).body()
+    preview = bool(args.get("preview", settings.preview))
+    save = bool(args.get("save", settings.output_dir is not None))
+    try:
+        run = await state.jobs.follow(handle.upstream, task.wait_seconds, task.events(progress_of))
+    except FramesError as e:  # what get_task answers then: a tool error (completed, isError), not a failed task
+        text = f"{e.describe()} (taskId {handle.upstream})"
+        return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
+    return await render_run(run, requested=requested, simulated=settings.demo, how=state.delivery(preview, save))
 
 
 async def _remember_files(state: AppState, result: CallToolResult) -> CallToolResult:

@@ -1,0 +1,77 @@
+"""Wire shapes of the `io.modelcontextprotocol/tasks` extension (SEP-2663, protocol 2026-07-28).
+
+mcp 2.3.0 ships only the 2025-11-25 task types (nested `task`, `ttl`), so the 2026 shapes are defined here,
+once, for both halves: the server (`mcp_tasks`) dumps them, the client (`tasks_client`) reads them.
+A `CreateTaskResult` is flat (`resultType: "task"` beside the task's fields); `tasks/get` answers a
+`DetailedTask` (`resultType: "complete"`) that inlines the tool's `CallToolResult` once `completed`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from mcp_types import Request, RequestParams, Result
+from pydantic import Field
+
+EXTENSION_ID = "io.modelcontextprotocol/tasks"
+
+TaskStatus = Literal["working", "input_required", "completed", "failed", "cancelled"]
+TERMINAL_STATUSES: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
+
+
+class TaskFields(Result):
+    """The fields every task shape carries (camelCase on the wire; `ttlMs` is required but may be null)."""
+
+    task_id: str
+    status: TaskStatus
+    status_message: str | None = None
+    created_at: str  # ISO 8601
+    last_updated_at: str
+    ttl_ms: int | None = None
+    poll_interval_ms: int | None = None
+
+
+class CreateTaskResult(TaskFields):
+    """What `tools/call` answers when the server runs the call as a task."""
+
+    result_type: Literal["task"] = "task"
+
+
+class DetailedTask(TaskFields):
+    """What `tasks/get` answers: the task, plus the tool's result once completed or the JSON-RPC error once failed."""
+
+    result_type: Literal["complete"] = "complete"
+    result: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+    input_requests: dict[str, Any] | None = Field(default=None, alias="inputRequests")
+
+
+class TaskIdParams(RequestParams):
+    """Params of `tasks/get` and `tasks/cancel`."""
+
+    task_id: str = Field(max_length=200)
+
+
+class UpdateTaskParams(TaskIdParams):
+    """Params of `tasks/update` (no frames-mcp task ever asks for input, so it is only acknowledged)."""
+
+    input_responses: dict[str, Any] = Field(default_factory=dict)
+
+
+class GetTaskRequest(Request[TaskIdParams, Literal["tasks/get"]]):
+    method: Literal["tasks/get"] = "tasks/get"
+    params: TaskIdParams
+    name_param = "taskId"  # the SDK mirrors it into the Mcp-Name header over HTTP, as SEP-2663 requires
+
+
+class CancelTaskRequest(Request[TaskIdParams, Literal["tasks/cancel"]]):
+    method: Literal["tasks/cancel"] = "tasks/cancel"
+    params: TaskIdParams
+    name_param = "taskId"
+
+
+def wire(fields: TaskFields) -> dict[str, Any]:
+    """A task shape as a JSON-ready dict that keeps `ttlMs: null` (the runner's own dump drops None values)."""
+    out = fields.model_dump(mode="json", by_alias=True, exclude_none=True)
+    out["ttlMs"] = fields.ttl_ms
+    return out

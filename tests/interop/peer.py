@@ -1,0 +1,66 @@
+"""An interop peer for frames-mcp's MCP tasks, run in this folder's environment (fastmcp + fastmcp-tasks):
+
+    peer.py client stdio COMMAND...   fastmcp's Client (fastmcp-tasks loaded) drives frames-mcp over stdio
+    peer.py client http URL TOKEN     ... over streamable HTTP
+    peer.py server                    a fastmcp server whose `slow_sum` tool runs as a task, on stdio
+
+The client prints one JSON object with what it saw; the test asserts on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from typing import Any
+
+import fastmcp_tasks  # noqa: F401  (importing it registers the tasks client extension on every Client)
+from fastmcp import Client, FastMCP
+from fastmcp.client.transports import StdioTransport, StreamableHttpTransport
+from fastmcp_tasks import TasksExtension
+from fastmcp_tasks.client import call_tool_task
+
+CAT = {"text_prompt": "a cat on a windowsill", "num_images": 1}
+
+
+async def drive(transport: Any) -> dict[str, Any]:
+    async with Client(transport) as client:
+        transparent = await client.call_tool("generate_frames", CAT)
+        task = await call_tool_task(client, "generate_frames", CAT)
+        first = await task.status()
+        final = await task.wait()
+        return {
+            "transparent": transparent.structured_content,
+            "handle": task.create_result.model_dump(by_alias=True, mode="json"),
+            "first_status": first.status,
+            "final_status": final.status,
+            "final_result": final.result,
+        }
+
+
+def serve() -> None:
+    mcp = FastMCP("peer")
+    mcp.add_extension(TasksExtension(url="memory://"))
+
+    @mcp.tool(task=True)
+    async def slow_sum(a: int, b: int) -> int:
+        await asyncio.sleep(0.5)
+        return a + b
+
+    mcp.run("stdio", show_banner=False)
+
+
+def main(argv: list[str]) -> None:
+    if argv[0] == "server":
+        serve()
+        return
+    if argv[1] == "stdio":
+        transport: Any = StdioTransport(command=argv[2], args=argv[3:], env=dict(os.environ))
+    else:
+        transport = StreamableHttpTransport(argv[2], headers={"Authorization": f"Bearer {argv[3]}"})
+    print(json.dumps(asyncio.run(drive(transport))))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,74 @@
+"""MCP tasks against another implementation: fastmcp 4.1.4 with fastmcp-tasks 4.1.4 (SEP-2663), in its own
+environment (tests/interop, installed by .ci/setup-interop.sh), as a separate process: its client drives
+frames-mcp over stdio and HTTP, and frames-mcp's client half drives its server."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mcp import Client, StdioServerParameters
+
+from frames_mcp.server.tasks_client import TasksClient, wait_for
+from frames_mcp.server.tasks_wire import CreateTaskResult
+from frames_mcp.simulator import Simulator
+
+from ._tools import clean_env, http_server, require
+from .conftest import console_script, creates
+
+pytestmark = pytest.mark.anyio
+
+INTEROP = Path(__file__).parent / "interop"
+PYTHON = INTEROP / ".venv" / "bin" / "python"
+PEER = INTEROP / "peer.py"
+TOKEN = "interop-token-4b7e"  # not a secret: only this loopback test server accepts it
+
+
+def peer_python() -> str:
+    require(PYTHON.exists(), "the fastmcp interop environment is missing: run .ci/setup-interop.sh")
+    return str(PYTHON)
+
+
+def sim_env(sim: Simulator, **extra: str) -> dict[str, str]:
+    return clean_env(USEAPI_TOKEN=sim.config.token, USEAPI_BASE_URL=sim.base_url, **extra)  # type: ignore[attr-defined]
+
+
+def run_peer(*args: str, env: dict[str, str]) -> dict[str, Any]:
+    done = subprocess.run([peer_python(), str(PEER), *args], capture_output=True, text=True, timeout=90, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def check(seen: dict[str, Any], sim: Simulator) -> None:
+    assert seen["transparent"]["status"] == "SUCCEEDED"  # fastmcp resolved the handle itself
+    handle = seen["handle"]
+    assert handle["resultType"] == "task" and handle["status"] == "working" and handle["ttlMs"] == 86_400_000
+    assert seen["first_status"] in ("working", "completed")
+    assert seen["final_status"] == "completed"
+    assert seen["final_result"]["structuredContent"]["status"] == "SUCCEEDED"
+    assert creates(sim) == 2
+
+
+def test_fastmcp_client_drives_frames_mcp_over_stdio(sim: Simulator) -> None:
+    check(run_peer("client", "stdio", console_script(), env=sim_env(sim)), sim)
+
+
+def test_fastmcp_client_drives_frames_mcp_over_http(sim: Simulator) -> None:
+    with http_server(env=sim_env(sim, FRAMES_MCP_AUTH_TOKEN=TOKEN)) as server:
+        seen = run_peer("client", "http", server.url, TOKEN, env=clean_env())
+    check(seen, sim)
+
+
+async def test_frames_mcp_client_half_drives_a_fastmcp_tasks_server() -> None:
+    params = StdioServerParameters(command=peer_python(), args=[str(PEER), "server"], env=clean_env())
+    async with Client(params, extensions=[TasksClient()]) as c:
+        handle = await c.session.call_tool("slow_sum", {"a": 2, "b": 3}, allow_claimed=True)
+        assert isinstance(handle, CreateTaskResult)
+        final = await wait_for(c.session, handle)
+        transparent = await c.call_tool("slow_sum", {"a": 4, "b": 5})
+    assert final.status == "completed"
+    assert final.result is not None and final.result["structuredContent"] == {"result": 5}
+    assert transparent.structured_content == {"result": 9}
