@@ -20,6 +20,7 @@ ALLOWED = {
     "media": {"useapi"},
     "simulator": {"useapi"},  # the documented id forms and limits, nothing of the client
     "config": {"useapi", "store"},  # FRAMES_MCP_STORE's accepted forms
+    "session": {"useapi", "jobs", "store", "config", "simulator"},  # a process's connection: no MCP surface
 }
 # Who may import the mcp SDK: the MCP surface and the command line that starts it.
 MCP_IMPORTERS = ("server", "cli")
@@ -68,7 +69,8 @@ def test_the_core_runs_without_loading_the_sdk() -> None:
     # media code load in a process where the mcp package never gets imported.
     code = (
         "import sys, frames_mcp.useapi.client, frames_mcp.jobs.service, frames_mcp.media.delivery, "
-        "frames_mcp.media.sources; print(sorted(m for m in sys.modules if m == 'mcp' or m.startswith('mcp.')))"
+        "frames_mcp.media.sources, frames_mcp.store, frames_mcp.session; "
+        "print(sorted(m for m in sys.modules if m == 'mcp' or m.startswith('mcp.')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
