@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import platform
 import re
+import sys
+from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 
@@ -36,3 +38,36 @@ def write_section(section: str, start: str, end: str) -> None:
     else:
         text = text.rstrip("\n") + "\n\n" + section + "\n"
     BENCHMARKS.write_text(text)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One benchmark's figure beside the reference measured in the same run, and the goal it is held to."""
+
+    name: str
+    measured: str
+    reference: str
+    ratio: str
+    goal: str
+    met: bool | None  # None: no goal, shown for context
+
+
+def met(value: bool | None) -> str:
+    return "n/a" if value is None else "yes" if value else "**no**"
+
+
+def rows_table(rows: list[Row]) -> list[str]:
+    """The markdown table of `rows`, header included."""
+    return [
+        "| benchmark | measured | reference (same run) | ratio | goal | met |",
+        "| --- | --- | --- | --- | --- | --- |",
+        *(f"| {r.name} | {r.measured} | {r.reference} | {r.ratio} | {r.goal} | {met(r.met)} |" for r in rows),
+    ]
+
+
+def publish(section: str, start: str, end: str, *, write: bool) -> None:
+    """Print the section and, unless told not to, put it into BENCHMARKS.md."""
+    print(section)
+    if write:
+        write_section(section, start, end)
+        print(f"written to {BENCHMARKS.name}", file=sys.stderr)

@@ -28,7 +28,6 @@ import statistics
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -38,7 +37,7 @@ import httpx2
 from mcp import Client, StdioServerParameters
 from pydantic import SecretStr
 
-from bench._report import BENCHMARKS, machine, write_section
+from bench._report import Row, machine, publish, rows_table
 from frames_mcp.config import Settings
 from frames_mcp.server.app import build_server
 from frames_mcp.server.results.schemas import TaskResult
@@ -51,16 +50,6 @@ START, END = "<!-- core:start -->", "<!-- core:end -->"
 ACCOUNT = "bench@frames.local"
 REFERENCE_ACCOUNT = "reference@frames.local"
 BARE = [sys.executable, str(REPO / "bench" / "bare_server.py")]
-
-
-@dataclass
-class Row:
-    name: str
-    measured: str
-    reference: str
-    ratio: str
-    goal: str
-    met: bool | None  # None: no goal, shown for context
 
 
 def _frames_command() -> str:
@@ -400,18 +389,12 @@ def _table(rows: list[Row], command: str, machine: str) -> str:
         f"`{command}`, {datetime.now(UTC):%Y-%m-%d}. Machine: {machine}. The simulator runs in a thread of the "
         "benchmark process; stdio servers are subprocesses. Each ratio is to the reference measured in the same run.",
         "",
-        "| benchmark | measured | reference (same run) | ratio | goal | met |",
-        "| --- | --- | --- | --- | --- | --- |",
+        *rows_table(rows),
     ]
-    lines += [f"| {r.name} | {r.measured} | {r.reference} | {r.ratio} | {r.goal} | {_met(r.met)} |" for r in rows]
     if any(r.name.startswith("per-call") for r in rows):
         lines += ["", NOTES]
     lines += [END]
     return "\n".join(lines) + "\n"
-
-
-def _met(met: bool | None) -> str:
-    return "n/a" if met is None else "yes" if met else "**no**"
 
 
 SECTIONS = ("concurrency", "completion", "startup", "overhead", "memory")
@@ -451,7 +434,4 @@ def main(argv: list[str] | None = None) -> None:
         "uv run python -m bench" + (" --quick" if args.quick else "") + (f" --only {args.only}" if args.only else "")
     )
     section = _table(rows, command, host)
-    print(section)
-    if not args.no_write:
-        write_section(section, START, END)
-        print(f"written to {BENCHMARKS.name}", file=sys.stderr)
+    publish(section, START, END, write=not args.no_write)

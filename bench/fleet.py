@@ -43,6 +43,7 @@ from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 from redis.asyncio import Redis as AsyncRedis
 
+from bench._report import Row, publish, rows_table
 from bench._report import machine as host_line
 from frames_mcp.simulator import Simulator, SimulatorConfig, run_in_thread
 from frames_mcp.store.slots_redis import RedisSlots
@@ -57,16 +58,6 @@ ACCOUNT = "fleet@frames.local"
 TOKEN = "bench-token"  # the loopback replicas of this run only
 OWNERS = "frames-mcp:slots:owners"  # the shared line's owner leases (frames_mcp/store/slots_redis.py)
 QUIET = ["--log-level", "WARNING"]
-
-
-@dataclass
-class Row:
-    name: str
-    measured: str
-    reference: str
-    ratio: str
-    goal: str
-    met: bool | None
 
 
 @dataclass
@@ -366,7 +357,6 @@ NOTES = (
 
 
 def _table(rows: list[Row], command: str, machine: str) -> str:
-    met = {None: "n/a", True: "yes", False: "**no**"}
     lines = [
         START,
         "## Fleet: admission shared through the store",
@@ -375,20 +365,9 @@ def _table(rows: list[Row], command: str, machine: str) -> str:
         "thread of the benchmark process; every frames-mcp is a subprocess; redis-server is Debian's, persistence "
         "off. Each ratio is to the reference measured in the same run.",
         "",
-        "| benchmark | measured | reference (same run) | ratio | goal | met |",
-        "| --- | --- | --- | --- | --- | --- |",
+        *rows_table(rows),
     ]
-    lines += [f"| {r.name} | {r.measured} | {r.reference} | {r.ratio} | {r.goal} | {met[r.met]} |" for r in rows]
     return "\n".join([*lines, "", NOTES, END]) + "\n"
-
-
-def _write(section: str) -> None:
-    text = BENCHMARKS.read_text() if BENCHMARKS.exists() else "# Benchmarks\n"
-    if START in text and END in text:
-        text = text[: text.index(START)] + section.rstrip("\n") + text[text.index(END) + len(END) :]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    BENCHMARKS.write_text(text)
 
 
 SECTIONS = ("machine", "fleet", "sigkill")
@@ -434,10 +413,7 @@ def main(argv: list[str] | None = None) -> None:
     command = "uv run python -m bench.fleet" + (" --quick" if args.quick else "")
     command += f" --only {args.only}" if args.only else ""
     section = _table(rows, command, machine_text)
-    print(section)
-    if not args.no_write:
-        _write(section)
-        print(f"wrote {BENCHMARKS.relative_to(REPO)}", file=sys.stderr)
+    publish(section, START, END, write=not args.no_write)
 
 
 if __name__ == "__main__":

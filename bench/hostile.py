@@ -29,7 +29,7 @@ from typing import Any
 import anyio
 from mcp import Client, StdioServerParameters
 
-from bench._report import machine, write_section
+from bench._report import machine, publish
 from bench.core import _child_pid, _frames_command, _peak_rss_mb
 from tests.hostile import CANARY, Reply, Upstream, big_png, endless_json, serving
 
@@ -155,9 +155,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     host = machine("mcp", "httpx2", "pillow")
     section = _section(anyio.run(_all), host)
-    print(section)
-    if not args.no_write:
-        write_section(section, START, END)
+    publish(section, START, END, write=not args.no_write)
 
 
 if __name__ == "__main__":

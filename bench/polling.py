@@ -33,7 +33,7 @@ from mcp import Client
 from pydantic import SecretStr
 
 from bench import baseline_predictor as today
-from bench._report import machine, write_section
+from bench._report import machine, publish
 from frames_mcp.config import Settings
 from frames_mcp.jobs.durations import Durations
 from frames_mcp.jobs.polling import PollSchedule, Predictor
@@ -275,10 +275,7 @@ def main(argv: list[str] | None = None) -> None:
     results = anyio.run(_run, scale, calls, rounds, curves)
     command = "uv run python -m bench.polling" + (" --quick" if args.quick else "")
     section = _table(results, command, scale, calls, rounds)
-    print(section)
-    if not args.no_write:
-        write_section(section, START, END)
-        print("written to BENCHMARKS.md", file=sys.stderr)
+    publish(section, START, END, write=not args.no_write)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ import jsonschema
 from mcp import Client
 from pydantic import create_model
 
-from bench._report import machine, write_section
+from bench._report import machine, publish
 from frames_mcp.config import Settings
 from frames_mcp.server.app import build_server
 from frames_mcp.server.results.schemas import TaskResult
@@ -96,9 +96,7 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     section = run()
-    print(section)
-    if not args.no_write:
-        write_section(section, START, END)
+    publish(section, START, END, write=not args.no_write)
 
 
 if __name__ == "__main__":

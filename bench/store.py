@@ -39,8 +39,8 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from pydantic import SecretStr
 
-from bench._report import machine, write_section
-from bench.core import BARE, Row, _frames_command, _interleaved_medians, _met, _params, _spawn_to_tools_list
+from bench._report import Row, machine, publish, rows_table
+from bench.core import BARE, _frames_command, _interleaved_medians, _params, _spawn_to_tools_list
 from frames_mcp.config import Settings
 from frames_mcp.server.app import build_server
 from frames_mcp.server.results.schemas import TaskListResult, TaskResult
@@ -282,10 +282,8 @@ def _table(rows: list[Row], command: str) -> str:
         "loopback with persistence off; SQLite files on the local disk (WAL). Each ratio is to the reference "
         "measured in the same run.",
         "",
-        "| benchmark | measured | reference (same run) | ratio | goal | met |",
-        "| --- | --- | --- | --- | --- | --- |",
+        *rows_table(rows),
     ]
-    lines += [f"| {r.name} | {r.measured} | {r.reference} | {r.ratio} | {r.goal} | {_met(r.met)} |" for r in rows]
     lines += ["", NOTES, END]
     return "\n".join(lines) + "\n"
 
@@ -315,10 +313,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     rows = anyio.run(_run, args)
     section = _table(rows, "uv run python -m bench.store" + (" --quick" if args.quick else ""))
-    print(section)
-    if not args.no_write:
-        write_section(section, START, END)
-        print("written to BENCHMARKS.md", file=sys.stderr)
+    publish(section, START, END, write=not args.no_write)
 
 
 if __name__ == "__main__":

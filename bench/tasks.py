@@ -26,8 +26,8 @@ import anyio
 import httpx2
 from mcp import Client
 
-from bench._report import machine, write_section
-from bench.core import ACCOUNT, BARE, REFERENCE_ACCOUNT, Row, _env, _frames_command, _gets, _met, _params
+from bench._report import Row, machine, publish, rows_table
+from bench.core import ACCOUNT, BARE, REFERENCE_ACCOUNT, _env, _frames_command, _gets, _params
 from frames_mcp.server.tasks_client import TasksClient, get_task
 from frames_mcp.server.tasks_wire import CreateTaskResult, DetailedTask
 from frames_mcp.simulator import Simulator, SimulatorConfig, run_in_thread
@@ -181,10 +181,8 @@ def _table(rows: list[Row], command: str, host: str) -> str:
         "the simulator runs in a thread of the benchmark process. Each ratio is to the reference measured in the same "
         "run.",
         "",
-        "| benchmark | measured | reference (same run) | ratio | goal | met |",
-        "| --- | --- | --- | --- | --- | --- |",
+        *rows_table(rows),
     ]
-    lines += [f"| {r.name} | {r.measured} | {r.reference} | {r.ratio} | {r.goal} | {_met(r.met)} |" for r in rows]
     lines += ["", NOTES, END]
     return "\n".join(lines) + "\n"
 
@@ -205,9 +203,7 @@ def main(argv: list[str] | None = None) -> None:
     host = machine("mcp", "httpx2")
     rows: Any = anyio.run(_run, args.quick)
     section = _table(rows, "uv run python -m bench.tasks" + (" --quick" if args.quick else ""), host)
-    print(section)
-    if not args.no_write:
-        write_section(section, START, END)
+    publish(section, START, END, write=not args.no_write)
 
 
 if __name__ == "__main__":
