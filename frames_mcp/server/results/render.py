@@ -10,14 +10,16 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import PurePath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mcp.types import Annotations, CallToolResult, ContentBlock, ImageContent, ResourceLink, TextContent
 
 from frames_mcp.jobs.events import Run
-from frames_mcp.media.delivery import Delivered, Delivery, deliver
 from frames_mcp.server.results.schemas import ArtifactOut, CreditsOut, FailureOut, PreviewInfo, SavedFile, TaskResult
 from frames_mcp.useapi.models import ASPECT_RATIOS, Task
+
+if TYPE_CHECKING:  # Pillow comes with media.delivery: imported at the first finished result, not at startup
+    from frames_mcp.media.delivery import Delivered, Delivery
 
 # Options worth echoing back: what the model needs to vary or reproduce a result.
 _ECHOED_OPTIONS = (
@@ -63,6 +65,8 @@ async def render_run(
     if how is None or not (result.status == "SUCCEEDED" and result.artifacts):
         return call_tool_result(result)
     if how.preview or how.save:
+        from frames_mcp.media.delivery import deliver
+
         delivered = await deliver(result.taskId, result.createdAt, pictures(run.task), how)
         result = _with_delivered(result, delivered)
         return call_tool_result(result, sheet=delivered.sheet.jpeg if delivered.sheet is not None else None)
