@@ -29,8 +29,8 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,7 +40,6 @@ import anyio
 import httpx2
 import redis
 from mcp import Client, StdioServerParameters
-from mcp.client.streamable_http import streamable_http_client
 from redis.asyncio import Redis as AsyncRedis
 
 from bench._report import Row, publish, rows_table
@@ -48,7 +47,7 @@ from bench._report import machine as host_line
 from frames_mcp.simulator import Simulator, SimulatorConfig, run_in_thread
 from frames_mcp.store.slots_redis import RedisSlots
 from tests._redis import RedisServer
-from tests._tools import HttpServer, http_server
+from tests._tools import HttpServer, http_server, mcp_over_http
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -195,14 +194,8 @@ async def machine(processes: int, calls: int, max_jobs: int, task_seconds: float
 # ---- a fleet: HTTP replicas on one Redis --------------------------------------------------------------------
 
 
-@asynccontextmanager
-async def _client(server: HttpServer) -> AsyncIterator[Client]:
-    auth = {"Authorization": f"Bearer {TOKEN}"}
-    async with (
-        httpx2.AsyncClient(headers=auth, timeout=httpx2.Timeout(120.0)) as http,
-        Client(streamable_http_client(server.url, http_client=http)) as client,
-    ):
-        yield client
+def _client(server: HttpServer) -> AbstractAsyncContextManager[Client]:
+    return mcp_over_http(server, token=TOKEN, http_timeout=120.0)
 
 
 async def _http_burst(servers: Sequence[HttpServer], calls: int) -> tuple[float, list[Outcome]]:

@@ -27,16 +27,13 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import anyio
-import httpx2
 from mcp import Client
-from mcp.client.streamable_http import streamable_http_client
 from pydantic import SecretStr
 
 from bench._report import Row, machine, publish, rows_table
@@ -47,7 +44,7 @@ from frames_mcp.server.results.schemas import TaskListResult, TaskResult
 from frames_mcp.simulator import Simulator, SimulatorConfig, run_in_thread
 from frames_mcp.store import ArtifactRecord, PendingCreate, TaskRecord, TaskUpdate, open_store
 from tests._redis import RedisServer
-from tests._tools import HttpServer, http_server
+from tests._tools import HttpServer, http_server, mcp_over_http
 
 START, END = "<!-- store:start -->", "<!-- store:end -->"
 PROMPT = "a lighthouse keeper's cat watching the storm"
@@ -67,15 +64,6 @@ NOTES = (
 )
 
 
-@asynccontextmanager
-async def _over_http(server: HttpServer) -> AsyncIterator[Client]:
-    async with (
-        httpx2.AsyncClient(timeout=60) as http,
-        Client(streamable_http_client(server.url, http_client=http)) as c,
-    ):
-        yield c
-
-
 def _env(sim: Simulator, url: str, store: str) -> dict[str, str]:
     return {"USEAPI_TOKEN": sim.config.token, "USEAPI_BASE_URL": url, "FRAMES_MCP_STORE": store}
 
@@ -88,7 +76,7 @@ async def _start_to_list(env: dict[str, str]) -> tuple[float, TaskListResult, Ht
     began = time.perf_counter()
     cm = http_server(env=env)
     server = cm.__enter__()
-    async with _over_http(server) as c:
+    async with mcp_over_http(server) as c:
         listed = TaskListResult.model_validate((await c.call_tool("list_tasks", {})).structured_content)
     return time.perf_counter() - began, listed, server, cm
 
@@ -98,7 +86,7 @@ async def restart(tmp: Path) -> list[Row]:
     with run_in_thread(sim) as url:
         env = _env(sim, url, f"sqlite://{tmp / 'restart.db'}")
         with http_server(env=env) as first:
-            async with _over_http(first) as c:
+            async with mcp_over_http(first) as c:
                 r = await c.call_tool("generate_frames", {"text_prompt": PROMPT, "wait_seconds": 0})
                 created = TaskResult.model_validate(r.structured_content)
             first.process.send_signal(signal.SIGKILL)
@@ -106,7 +94,7 @@ async def restart(tmp: Path) -> list[Row]:
             running_when_killed = created.status in ("PENDING", "RUNNING")
         took, listed, server, cm = await _start_to_list(env)
         try:
-            async with _over_http(server) as c:
+            async with mcp_over_http(server) as c:
                 args = {"taskId": created.taskId, "wait_seconds": 20, "preview": False}
                 done = TaskResult.model_validate((await c.call_tool("get_task", args)).structured_content)
         finally:

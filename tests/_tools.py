@@ -12,13 +12,15 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx2
 import pytest
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
 
 from .conftest import console_script
 
@@ -133,6 +135,19 @@ def _spawn(
             argv, env=clean_env(**(env or {})), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr
         )
     return HttpServer(f"http://127.0.0.1:{port}", proc, stderr_path, custom=command is not None)
+
+
+@asynccontextmanager
+async def mcp_over_http(
+    server: HttpServer, *, token: str | None = None, http_timeout: float = 60.0
+) -> AsyncIterator[Client]:
+    """The SDK's client over Streamable HTTP to `server`, with a bearer token when it needs one."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with (
+        httpx2.AsyncClient(headers=headers, timeout=http_timeout) as http,
+        Client(streamable_http_client(server.url, http_client=http)) as client,
+    ):
+        yield client
 
 
 def stop(proc: subprocess.Popen[bytes], timeout: float = 15.0) -> int:

@@ -10,7 +10,7 @@ import os
 import signal
 import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +18,11 @@ import anyio
 import httpx2
 import pytest
 from mcp import Client, StdioServerParameters
-from mcp.client.streamable_http import streamable_http_client
 
 from frames_mcp.simulator import Simulator
 
 from ._redis import RedisServer
-from ._tools import HttpServer, http_server
+from ._tools import HttpServer, http_server, mcp_over_http
 from .conftest import console_script, creates, running_sim, sim_task_ids, text_of
 
 pytestmark = pytest.mark.anyio
@@ -58,13 +57,8 @@ async def replicas(env: dict[str, str], count: int) -> AsyncIterator[list[HttpSe
         yield [stack.enter_context(http_server(["--stateless"], env)) for _ in range(count)]
 
 
-@asynccontextmanager
-async def client_of(server: HttpServer) -> AsyncIterator[Client]:
-    async with (
-        httpx2.AsyncClient(headers={"Authorization": f"Bearer {TOKEN}"}) as http,
-        Client(streamable_http_client(server.url, http_client=http)) as client,
-    ):
-        yield client
+def client_of(server: HttpServer) -> AbstractAsyncContextManager[Client]:
+    return mcp_over_http(server, token=TOKEN, http_timeout=5.0)  # httpx2's default timeout
 
 
 async def until(check: Any, seconds: float = 10.0) -> None:

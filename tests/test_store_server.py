@@ -10,8 +10,6 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +18,6 @@ import httpx2
 import pytest
 import redis
 from mcp import Client, StdioServerParameters
-from mcp.client.streamable_http import streamable_http_client
 
 from frames_mcp.jobs.service import Tuning
 from frames_mcp.server.results.schemas import TaskListResult, TaskResult
@@ -28,7 +25,7 @@ from frames_mcp.simulator import Fault, Simulator
 from frames_mcp.store import PendingCreate, open_store
 
 from ._redis import RedisServer
-from ._tools import HttpServer, clean_env, http_server
+from ._tools import clean_env, http_server, mcp_over_http
 from .conftest import FAST_TUNING, connect, console_script, creates, text_of
 
 pytestmark = pytest.mark.anyio
@@ -55,15 +52,6 @@ def task_of(result: Any) -> TaskResult:
 def server_env(sim: Simulator, store: str, **extra: str) -> dict[str, str]:
     env = {"USEAPI_TOKEN": sim.config.token, "USEAPI_BASE_URL": sim.base_url, "FRAMES_MCP_STORE": store}  # type: ignore[attr-defined]
     return env | {"FRAMES_MCP_WAIT_SECONDS": "20"} | extra
-
-
-@asynccontextmanager
-async def over_http(server: HttpServer) -> AsyncIterator[Client]:
-    async with (
-        httpx2.AsyncClient(timeout=60) as http,
-        Client(streamable_http_client(server.url, http_client=http)) as c,
-    ):
-        yield c
 
 
 # ---- one server, restarted --------------------------------------------------------------------------------
@@ -250,7 +238,7 @@ async def test_a_server_killed_mid_create_leaves_a_check_the_restart_finishes(si
         assert r.status_code == 200
     await _leave_pending(url, sim, PROMPT)
     with http_server(env=server_env(sim, url)) as server:
-        async with over_http(server) as c:
+        async with mcp_over_http(server) as c:
             tasks = listed(await c.call_tool("list_tasks", {})).tasks
             assert [t.prompt for t in tasks] == [PROMPT]
             done = task_of(await c.call_tool("get_task", {"taskId": tasks[0].taskId, "wait_seconds": 10}))
@@ -264,12 +252,12 @@ async def test_a_server_restarted_after_sigkill_lists_and_finishes_its_task(sim:
     # The restart case: created with wait_seconds 0, the server killed with SIGKILL, started again.
     url = f"sqlite://{tmp_path / 'state.db'}"
     with http_server(env=server_env(sim, url)) as server:
-        async with over_http(server) as c:
+        async with mcp_over_http(server) as c:
             created = task_of(await c.call_tool("generate_frames", {"text_prompt": PROMPT, "wait_seconds": 0}))
         server.process.send_signal(signal.SIGKILL)
         server.process.wait(timeout=10)
     with http_server(env=server_env(sim, url)) as again:
-        async with over_http(again) as c:
+        async with mcp_over_http(again) as c:
             tasks = listed(await c.call_tool("list_tasks", {})).tasks
             assert [(t.taskId, t.prompt) for t in tasks] == [(created.taskId, PROMPT)]
             done = task_of(await c.call_tool("get_task", {"taskId": created.taskId, "wait_seconds": 10}))
@@ -297,7 +285,7 @@ async def test_two_replicas_on_one_redis_see_each_others_tasks(sim: Simulator, r
     # A fleet behind a load balancer: a task created through one replica is listed and finished by another.
     env = server_env(sim, redis_url)
     with http_server(["--stateless"], env=env) as one, http_server(["--stateless"], env=env) as two:
-        async with over_http(one) as a, over_http(two) as b:
+        async with mcp_over_http(one) as a, mcp_over_http(two) as b:
             made = task_of(await a.call_tool("generate_frames", {"text_prompt": PROMPT, "wait_seconds": 0}))
             seen = listed(await b.call_tool("list_tasks", {})).tasks
             assert [(t.taskId, t.prompt) for t in seen] == [(made.taskId, PROMPT)]
