@@ -48,6 +48,19 @@ FAST_TUNING = Tuning(
 QUICK_POLLS = Tuning(schedule=FAST_TUNING.schedule)
 
 
+class ManualClock:
+    """Stands in for time.monotonic: tests move time forward explicitly."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"

@@ -16,6 +16,8 @@ import pytest
 
 from frames_mcp.simulator import Simulator, SimulatorConfig, serve
 
+from .conftest import ManualClock
+
 pytestmark = pytest.mark.anyio
 
 API = "/v1/runwayml"
@@ -25,14 +27,6 @@ RATIO = re.compile(r"0|1|0\.\d{1,2}")  # "0", "0.3", "0.42", "1": as ratio strin
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-class ManualClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 async def _readings(prompt: str, **config: Any) -> list[tuple[str, str | None]]:

@@ -22,6 +22,8 @@ from PIL import Image
 from frames_mcp.simulator import Fault, Simulator, SimulatorConfig, run_in_thread, serve
 from frames_mcp.useapi.ids import TASK_ID_RE
 
+from .conftest import ManualClock
+
 pytestmark = pytest.mark.anyio
 
 API = "/v1/runwayml"
@@ -32,19 +34,6 @@ EXPIRED_TOKEN = "user:2-expired-token"
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-class ManualClock:
-    """Stands in for time.monotonic: tests move time forward explicitly."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture(scope="module")
