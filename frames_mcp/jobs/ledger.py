@@ -6,7 +6,8 @@ No MCP types here.
 
 A store that fails mid-run never fails a call: each write is tried, a failure is logged, and `add` says the task
 was not recorded so the result can tell the caller. After a failure the store is left alone for a few seconds
-(every operation fails at once), so a store that hangs costs a call one timeout, not one per poll."""
+(`guard.StoreGuard`: every operation fails at once), so a store that hangs costs a call one timeout, not one per
+poll."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
+from frames_mcp.jobs.guard import StoreGuard
 from frames_mcp.store import (
     ArtifactRecord,
     FailureRecord,
@@ -51,9 +53,8 @@ class Ledger:
         self._handed: OrderedDict[str, None] = OrderedDict()  # taskIds returned to callers, newest last
         self._handed_max = 50
         self._wall = wall
-        self._rest = rest  # after a store failure, operations fail at once for this long
-        self._rest_until = 0.0  # wall seconds: the store failed; leave it alone until then
-        self._rest_why = ""
+        # After a store failure, operations fail at once for `rest` s. The durations record shares it.
+        self.guard = StoreGuard(rest, wall=wall)
 
     def use(self, records: TaskRecords, upstream: str) -> None:
         """Point the ledger at the store the lifespan opened (the ledger exists before it, for completions)."""
@@ -187,14 +188,7 @@ class Ledger:
 
     async def _store(self, op: Callable[..., Awaitable[T]], *args: object, **kwargs: object) -> T:
         """One store operation, unless the store failed moments ago (then StoreError at once)."""
-        if self._wall() < self._rest_until:
-            raise StoreError(self._rest_why)
-        try:
-            return await op(*args, **kwargs)
-        except StoreError as e:
-            self._rest_until = self._wall() + self._rest
-            self._rest_why = f"{e.message} (left alone for {self._rest:g} s after that failure)"
-            raise
+        return await self.guard(op, *args, **kwargs)
 
     # ---- handed out lately (completions) --------------------------------------------------------------
 
