@@ -69,6 +69,9 @@ async def open_session(
         ledger.use(store.records, upstream=base_url)  # every task this install creates is kept there
         line = slots.attach(store, settings.lease_seconds)  # the account's line, shared through the store
         jobs = Jobs(client, tuning, ledger=ledger, slots=line)
+        # The run durations that set the poll schedule's window, shared by every process of the store, per upstream;
+        # one rest after a store failure for both.
+        jobs.durations.use(store.records, base_url, ledger.guard)
         # The lease on this process's places and slots in the line is renewed for as long as the session lasts.
         background = await stack.enter_async_context(anyio.create_task_group())
         stack.callback(background.cancel_scope.cancel)  # runs first at the end: nothing waits on it

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import anyio
 
 from frames_mcp.jobs.admission import Admission, Slot
-from frames_mcp.jobs.durations import Durations
+from frames_mcp.jobs.durations import Durations, Key
 from frames_mcp.jobs.events import (
     ANY_ACCOUNT,
     Estimate,
@@ -95,9 +95,9 @@ class Jobs:
         self.client = client
         self.tuning = tuning or Tuning()
         self.ledger = ledger or Ledger(rest=self.tuning.store_rest, wall=wall)
-        self.durations = (
-            durations if durations is not None else Durations()
-        )  # how long runs take here: the poll schedule's window
+        # How long runs take here, the poll schedule's window: in this process until `durations.use` gives it the
+        # store (the session does).
+        self.durations = durations if durations is not None else Durations()
         self.admission = Admission(slots, orphan_check_every=self.tuning.orphan_check_every, clock=clock, wall=wall)
         self._clock = clock
         self._wall = wall
@@ -312,9 +312,13 @@ class Jobs:
     # ---- plumbing ------------------------------------------------------------------------------------
 
     async def _wait(self, task: Task, seen: float, wait_until: float, on_event: OnEvent) -> Run:
-        """Report the task as first seen (at `seen`), then poll it until it is final or the budget ends."""
+        """Report the task as first seen (at `seen`), then poll it until it is final or the budget ends. The run
+        durations other processes of the store observed are read before, and the ones this wait observed written
+        after (neither raises: a failing store leaves the schedule with what this process knows)."""
         await on_event(task)
-        return await wait_for_task(
+        if not task.is_terminal:
+            await self.durations.refresh(Key.of(task))
+        run = await wait_for_task(
             self.read,
             task,
             wait_until,
@@ -325,6 +329,8 @@ class Jobs:
             seen_at=seen,
             clock=self._clock,
         )
+        await self.durations.save()
+        return run
 
     async def _seen(self, task: Task) -> None:
         """Every fresh state of a task passes here: the ledger learns it, and a final task frees its slot (whichever
