@@ -1,7 +1,7 @@
 """Polling on progress curves: how soon a finished task reaches the caller, and the GETs it costs, on every
 progress curve the simulator has, beside today's predictor and a fixed 1 s poller measured in the same run.
 
-    uv run python -m bench.polling                 # 5 curves x 2 queues x 4 rounds, about 13 min; writes BENCHMARKS.md
+    uv run python -m bench.polling                 # 5 curves x 2 queues x 5 rounds, about 16 min; writes BENCHMARKS.md
     uv run python -m bench.polling --quick --no-write
 
 For each curve and queue (0 and 3 s), one simulator runs 12 s tasks on that curve and four pollers work it at
@@ -10,9 +10,11 @@ the same time, each with `calls` concurrent tasks on an account of its own:
 - loop: the new schedule in a plain loop (no server), to compare like with like against
 - today: the predictor frames-mcp had before issue 14 (bench/baseline_predictor.py), in the same loop;
 - fixed: a GET every second.
-A fresh server has seen no run finish: the documented prior sets its window ("cold"). Round 1 runs on one
-fresh server, round 2 on another; rounds 3 on run on that second one, with the durations it observed
-("warm"). The delay is from the simulator's finish time to the moment the poller has the result.
+A fresh server, on a store of its own, has seen no run finish: the documented prior sets its window ("cold").
+Round 1 runs on one fresh server, round 2 on another, and the rounds after it on that second one, with the
+durations it observed ("warm"), all but the last: that one runs on a new server on the second one's SQLite store
+("restarted"): the durations it polls with are the ones read from the store. The delay is from the simulator's
+finish time to the moment the poller has the result.
 """
 
 from __future__ import annotations
@@ -21,11 +23,13 @@ import argparse
 import logging
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
-from typing import TypeVar
+from pathlib import Path
+from typing import Literal, TypeVar
 
 import anyio
 import httpx2
@@ -50,6 +54,7 @@ START, END = "<!-- polling:start -->", "<!-- polling:end -->"
 POLLERS = {name: f"{name}@frames.local" for name in ("new", "loop", "today", "fixed")}
 WAIT_MAX = 50  # the most a call may wait: ample for 12 s runs
 GOAL_MEDIAN, GOAL_P90, GOAL_GETS = 0.5, 1.0, 0.5  # seconds, seconds, share of the fixed poller's GETs
+Phase = Literal["cold", "warm", "restarted"]  # a round on a fresh server, on one that saw runs, or its restart
 
 
 @dataclass(frozen=True)
@@ -87,7 +92,7 @@ class Done:
 class Cell:
     curve: str
     queue: float
-    rounds: dict[str, list[tuple[bool, list[Done]]]] = field(default_factory=dict)  # poller -> (warm?, tasks)
+    rounds: dict[str, list[tuple[Phase, list[Done]]]] = field(default_factory=dict)  # poller -> (phase, tasks)
     failed: list[str] = field(default_factory=list)  # generate_frames calls that ended in an error result
 
 
@@ -140,8 +145,9 @@ async def _round(
 
 
 async def cell(curve: str, queue: float, scale: Scale, calls: int, rounds: int) -> tuple[Cell, Simulator]:
-    """Round 1 on a fresh server (cold), then round 1 again on another fresh server (cold) and `rounds - 2`
-    more on it (warm): cold figures from two rounds, warm ones from the rest."""
+    """Round 1 on a fresh server (cold), then round 1 again on another fresh server (cold) and `rounds - 3` more on
+    it (warm), then one on a new server on that one's store (restarted): cold figures from two rounds, warm ones
+    from the rounds between, restarted from the last. Each fresh server gets a SQLite file of its own."""
     config = SimulatorConfig(
         queue_seconds=queue, run_seconds=scale.run, progress_curve=curve, image_px=32,
         accounts=dict.fromkeys(POLLERS.values(), 10),
@@ -149,20 +155,33 @@ async def cell(curve: str, queue: float, scale: Scale, calls: int, rounds: int) 
     sim = Simulator(config)
     result = Cell(curve, queue)
     tuning = Tuning(schedule=scale.schedule())
-    plan = [[0], list(range(1, rounds))]  # rounds per fresh server; each server's first round is cold
-    with run_in_thread(sim) as url:
+    # (store, the phases of its rounds): a server per entry, its first round cold unless the store knows runs.
+    plan: list[tuple[str, list[Phase]]] = [
+        ("first", ["cold"]),
+        ("second", ["cold", *(["warm"] * (rounds - 3))]),
+        ("second", ["restarted"]),
+    ]
+    with run_in_thread(sim) as url, tempfile.TemporaryDirectory(prefix="bench-polling-") as tmp:
         token = SecretStr(sim.config.token)
-        settings = Settings(token=token, base_url=url, email=POLLERS["new"], wait_seconds=WAIT_MAX)
         async with httpx2.AsyncClient(base_url=url) as http:
             useapi = UseapiClient(http, token)
-            for server_rounds in plan:
-                durations = Durations()  # the plain loop of the new schedule starts cold with each server
+            n = 0
+            durations = Durations()
+            for store, phases in plan:
+                if phases[0] == "cold":
+                    durations = Durations()  # the plain loop of the new schedule starts cold with each fresh server
+                settings = Settings(
+                    token=token, base_url=url, email=POLLERS["new"], wait_seconds=WAIT_MAX,
+                    store=f"sqlite://{Path(tmp) / f'{store}.db'}",
+                )  # fmt: skip
                 async with Client(build_server(settings, tuning)) as client:
-                    for k, n in enumerate(server_rounds):
-                        for name, tasks in (
-                            await _round(client, useapi, scale, calls, n, durations, result.failed)
-                        ).items():
-                            result.rounds.setdefault(name, []).append((k > 0, tasks))
+                    for phase in phases:
+                        done = await _round(client, useapi, scale, calls, n, durations, result.failed)
+                        for name, tasks in done.items():
+                            # The plain loop has no store: across the restart it keeps its durations in memory.
+                            shown: Phase = "warm" if name == "loop" and phase == "restarted" else phase
+                            result.rounds.setdefault(name, []).append((shown, tasks))
+                        n += 1
     return result, sim
 
 
@@ -194,18 +213,18 @@ def _rows(results: list[tuple[Cell, Simulator]], k: float) -> list[str]:
     lines = []
     for c, sim in results:
 
-        def fig(name: str, warm: bool | None = None, c: Cell = c, sim: Simulator = sim) -> Figures:
-            return _figures(sim, [d for w, tasks in c.rounds[name] if warm in (None, w) for d in tasks])
+        def fig(name: str, phase: Phase | None = None, c: Cell = c, sim: Simulator = sim) -> Figures:
+            return _figures(sim, [d for p, tasks in c.rounds[name] if phase in (None, p) for d in tasks])
 
         fixed = fig("fixed")
-        cold, warm = fig("new", False), fig("new", True)
-        met = ["yes" if _met(f, fixed, k) else "**no**" for f in (cold, warm)]
+        new = [fig("new", phase) for phase in ("cold", "restarted", "warm")]
+        met = ["yes" if _met(f, fixed, k) else "**no**" for f in new]
         if c.failed:
-            met[1] += f" ({len(c.failed)} calls failed)"
+            met[-1] += f" ({len(c.failed)} calls failed)"
+        shown = " | ".join(f"{f.show()} ({f.gets / fixed.gets:.2f}x)" for f in new)
         lines.append(
-            f"| {c.curve} | {c.queue:g} s | {cold.show()} ({cold.gets / fixed.gets:.2f}x) | "
-            f"{warm.show()} ({warm.gets / fixed.gets:.2f}x) | {met[0]} / {met[1]} | "
-            f"{fig('loop', False).show()}; {fig('loop', True).show()} | {fig('today').show()} | {fixed.show()} |"
+            f"| {c.curve} | {c.queue:g} s | {shown} | {' / '.join(met)} | "
+            f"{fig('loop', 'cold').show()}; {fig('loop', 'warm').show()} | {fig('today').show()} | {fixed.show()} |"
         )
     return lines
 
@@ -220,16 +239,19 @@ def _table(results: list[tuple[Cell, Simulator]], command: str, scale: Scale, ca
         f"{calls} concurrent calls per poller and round, {rounds} rounds; the four pollers work the same simulator "
         "at the same time, each on an account of its own. Each cell: median / p90 delay from the task's finish "
         "to the poller having the result, then GETs per task (for the new schedule also as a share of the fixed "
-        "poller's). New: `generate_frames` through the server (the result in the MCP client). Cold: the first "
-        "round of a fresh server (two such rounds), which has seen no run finish, so the documented prior sets "
-        f"the window; warm: the {rounds - 2} rounds after, with the durations it observed. The plain-loop column "
-        "runs the new schedule without the server (cold; warm), like today's predictor beside it. Goal: median "
+        "poller's). New: `generate_frames` through the server (the result in the MCP client), each fresh server "
+        "on a SQLite store of its own. Cold: the first round of a fresh server (two such rounds), which has seen "
+        "no run finish, so the documented prior sets the window; restarted: the first round of a new server on "
+        "the store of the one before, which reads the durations that one observed from the store; warm: the "
+        f"{rounds - 3} round(s) between, on a server with the durations it observed. The plain-loop column runs "
+        "the new schedule without the server (cold; warm, its durations in memory), like today's predictor "
+        "beside it. Goal: median "
         f"<= {GOAL_MEDIAN * scale.k:g} s, p90 <= {GOAL_P90 * scale.k:g} s, GETs <= {GOAL_GETS:.0%} of the "
         "fixed poller's.",
         "",
-        f"| curve | queue | new, cold | new, warm | goal met (cold / warm) | new, plain loop (cold; warm) "
-        f"| today's predictor | {fixed} |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| curve | queue | new, cold | new, restarted | new, warm | goal met (cold / restarted / warm) "
+        f"| new, plain loop (cold; warm) | today's predictor | {fixed} |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         *_rows(results, scale.k),
         "",
         NOTES,
@@ -244,9 +266,12 @@ NOTES = (
     "wide, so the progress readings alone must place the polls, and the slow tail (fast to 0.9, then a crawl) "
     "cannot be told from a plateau that ends in a jump until the crawl shows; it pays in GETs rather than in "
     "delay. Warm is the steady state of a running server: the durations it observed narrow the window to about "
-    "a second, whatever the curve does. Today's predictor trusts the rate it measured: a stall makes it wait "
-    "the 12 s maximum, a plateau backs it off, and a slow tail keeps it predicting an imminent finish. Each row "
-    "is one run of 6 calls per round on a 2-core machine shared with the simulator and the client, so a "
+    "a second, whatever the curve does. Those durations are kept in the store (per useapi base URL, account, "
+    "images per task and Explore mode, for 30 days), so a restarted server reads them before its first wait: "
+    "only a brand-new install starts from the prior. Today's predictor trusts the rate it measured: a stall "
+    "makes it wait the 12 s maximum, a plateau backs it off, and a slow tail keeps it predicting an imminent "
+    "finish. Each row is one run of 6 calls per round on a 2-core machine shared with the simulator and the "
+    "client, so a "
     "median moves by about 0.1 s between runs."
 )
 
@@ -262,15 +287,17 @@ async def _run(scale: Scale, calls: int, rounds: int, curves: list[str]) -> list
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.polling", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="a scale model (durations x0.1, 3 rounds of 2 calls)")
+    parser.add_argument("--quick", action="store_true", help="a scale model (durations x0.1, 4 rounds of 2 calls)")
     parser.add_argument("--curves", help=f"comma-separated subset of: {', '.join(CURVES)}")
     parser.add_argument("--calls", type=int, default=6)
-    parser.add_argument("--rounds", type=int, default=4, help="at least 3: two cold rounds, then warm ones")
+    parser.add_argument(
+        "--rounds", type=int, default=5, help="at least 4: two cold rounds, warm ones, then a restarted one"
+    )
     parser.add_argument("--no-write", action="store_true", help="print the table; leave BENCHMARKS.md alone")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     scale = Scale(k=0.1, run=1.2, queues=(0.0, 0.3)) if args.quick else Scale()
-    calls, rounds = (2, 3) if args.quick else (args.calls, max(3, args.rounds))
+    calls, rounds = (2, 4) if args.quick else (args.calls, max(4, args.rounds))
     curves = args.curves.split(",") if args.curves else list(CURVES)
     results = anyio.run(_run, scale, calls, rounds, curves)
     command = "uv run python -m bench.polling" + (" --quick" if args.quick else "")

@@ -33,11 +33,12 @@ def test_bench_entry_point_runs_with_tiny_parameters() -> None:
 
 def test_polling_bench_runs_as_a_scale_model() -> None:
     # `python -m bench.polling --quick`: every duration x0.1, so one curve takes a few seconds; each row has
-    # the three pollers' figures.
+    # the pollers' figures.
     out = quick("bench.polling", "--curves", "stall")
     assert "<!-- polling:start -->" in out
     rows = [line for line in out.splitlines() if line.startswith("| stall |")]
-    assert len(rows) == 2 and all(row.count(" s, ") == 6 for row in rows)  # new x2, loop x2, today, fixed
+    # new cold, restarted and warm; the plain loop cold and warm; today's predictor; the fixed poller
+    assert len(rows) == 2 and all(row.count(" s, ") == 7 for row in rows)
 
 
 def test_fleet_benchmark_runs_with_tiny_parameters() -> None:
