@@ -2,9 +2,9 @@
 
 Two kinds of knowledge decide a poll:
 - the window in which the run is likely to end: its start (from `estimatedTimeToStartSeconds`, or when
-  it was first seen running) plus how long runs take, from the durations this server observed
-  (`Durations`) or, until it has some, the documented prior (4 images in under 20 s on average, 20-30 s
-  by other accounts; Explore mode slower);
+  it was first seen running) plus how long runs take, from the durations this install observed
+  (`Durations`, kept in the store) or, until it has some, the documented prior (4 images in under 20 s on
+  average, 20-30 s by other accounts; Explore mode slower);
 - the task's own progress, as evidence, not a clock: the rate of its latest rise predicts the finish; the
   highest reading counts (a step back is noise); a reading that rose far less or far more than predicted
   starts a new rate (a stall ended, a tail slowed, a plateau began).
