@@ -1,7 +1,7 @@
 """Polling on progress curves: how soon a finished task reaches the caller, and the GETs it costs, on every
 progress curve the simulator has, beside today's predictor and a fixed 1 s poller measured in the same run.
 
-    uv run python -m bench.polling                 # 5 curves x 2 queues x 5 rounds, about 16 min; writes BENCHMARKS.md
+    uv run python -m bench.polling                 # 5 curves x 2 queues x 5 rounds, about 13 min; writes BENCHMARKS.md
     uv run python -m bench.polling --quick --no-write
 
 For each curve and queue (0 and 3 s), one simulator runs 12 s tasks on that curve and four pollers work it at
@@ -268,7 +268,10 @@ NOTES = (
     "delay. Warm is the steady state of a running server: the durations it observed narrow the window to about "
     "a second, whatever the curve does. Those durations are kept in the store (per useapi base URL, account, "
     "images per task and Explore mode, for 30 days), so a restarted server reads them before its first wait: "
-    "only a brand-new install starts from the prior. Today's predictor trusts the rate it measured: a stall "
+    "only a brand-new install starts from the prior. Where warm or restarted rounds pay more (the plateaus "
+    "here), runs polled so efficiently that their bracket is loose (a poll a second after the start, the next "
+    "at the finish) have widened the window; such brackets build up over the rounds, and a restarted server "
+    "inherits them with the rest. Today's predictor trusts the rate it measured: a stall "
     "makes it wait the 12 s maximum, a plateau backs it off, and a slow tail keeps it predicting an imminent "
     "finish. Each row is one run of 6 calls per round on a 2-core machine shared with the simulator and the "
     "client, so a "
