@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from frames_mcp.server.tasks_wire import TaskStatus
 from frames_mcp.store.records import TaskRecords
@@ -23,6 +23,8 @@ KIND = "mcp-task"  # the record kind in the store
 
 class Handle(BaseModel):
     """One MCP task as stored. Times are wall-clock seconds (shared by every replica)."""
+
+    model_config = ConfigDict(defer_build=True)  # built at the first task call, not at every start
 
     id: str
     principal: str  # digest of who created it: the bearer identity over HTTP, the client process over stdio

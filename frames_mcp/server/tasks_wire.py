@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from mcp_types import Request, RequestParams, Result
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 EXTENSION_ID = "io.modelcontextprotocol/tasks"
 
@@ -21,6 +21,8 @@ TERMINAL_STATUSES: frozenset[str] = frozenset({"completed", "failed", "cancelled
 
 class TaskFields(Result):
     """The fields every task shape carries (camelCase on the wire; `ttlMs` is required but may be null)."""
+
+    model_config = ConfigDict(defer_build=True)  # built at a client's first task call, not at every start
 
     task_id: str
     status: TaskStatus
@@ -48,6 +50,8 @@ class DetailedTask(TaskFields):
 
 class TaskIdParams(RequestParams):
     """Params of `tasks/get` and `tasks/cancel`."""
+
+    model_config = ConfigDict(defer_build=True)
 
     task_id: str = Field(max_length=200)
 

@@ -66,7 +66,7 @@ def _reference_doc(n: int) -> str:
 class FramesRequest(BaseModel):
     """The body of POST /v1/runwayml/frames/create, with the documented limits."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     text_prompt: str = Field(
         min_length=1,
@@ -152,7 +152,7 @@ class FramesRequest(BaseModel):
 class _Lenient(BaseModel):
     """Upstream shapes: unknown fields are ignored, documented ones may be missing."""
 
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, defer_build=True)
 
 
 # ---- numbers and text from upstream: finite and in range, or unknown ---------------------------------------
