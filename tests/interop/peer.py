@@ -13,11 +13,13 @@ import asyncio
 import json
 import os
 import sys
+from datetime import timedelta
 from typing import Any
 
 import fastmcp_tasks  # noqa: F401  (importing it registers the tasks client extension on every Client)
 from fastmcp import Client, FastMCP
 from fastmcp.client.transports import StdioTransport, StreamableHttpTransport
+from fastmcp.utilities.tasks import TaskConfig
 from fastmcp_tasks import TasksExtension
 from fastmcp_tasks.client import call_tool_task
 
@@ -43,7 +45,9 @@ def serve() -> None:
     mcp = FastMCP("peer")
     mcp.add_extension(TasksExtension(url="memory://"))
 
-    @mcp.tool(task=True)
+    # A poll interval of 0.2 s, not fastmcp's 5 s: the client must honour whatever the server asks for, and the
+    # test need not wait 5 s for each of its two tasks.
+    @mcp.tool(task=TaskConfig(mode="optional", poll_interval=timedelta(seconds=0.2)))
     async def slow_sum(a: int, b: int) -> int:
         await asyncio.sleep(0.5)
         return a + b
