@@ -197,6 +197,7 @@ Pixels = Annotated[int | None, BeforeValidator(lambda v: _whole(v, 1, MAX_PIXELS
 Credits = Annotated[int | None, BeforeValidator(lambda v: _whole(v, 0, MAX_CREDITS))]
 Text = Annotated[str | None, BeforeValidator(_text)]
 Flag = Annotated[bool | None, BeforeValidator(lambda v: v if isinstance(v, bool) else None)]
+ObjectOnly = BeforeValidator(lambda v: v if isinstance(v, dict) else None)  # a JSON object, else unknown
 
 
 class TaskError(_Lenient):
@@ -228,12 +229,7 @@ def _pixel_list(value: Any) -> Any:
 
 class ArtifactMetadata(_Lenient):
     dimensions: Annotated[list[int | None] | None, BeforeValidator(_pixel_list)] = None
-    size: ArtifactSize | None = None
-
-    @field_validator("size", mode="before")
-    @classmethod
-    def _size_object(cls, v: Any) -> Any:
-        return v if isinstance(v, dict) else None
+    size: Annotated[ArtifactSize | None, ObjectOnly] = None
 
 
 class _Media(_Lenient):
@@ -243,17 +239,14 @@ class _Media(_Lenient):
     id: Text = None
     url: Text = None
     previewUrls: list[str] = Field(default_factory=list)
-    metadata: ArtifactMetadata | None = None  # documented for artifacts; null for an uploaded image
+    metadata: Annotated[ArtifactMetadata | None, ObjectOnly] = (
+        None  # documented for artifacts; null for an uploaded image
+    )
 
     @field_validator("previewUrls", mode="before")
     @classmethod
     def _text_list(cls, v: Any) -> Any:
         return [u for u in v if isinstance(u, str)] if isinstance(v, list) else []
-
-    @field_validator("metadata", mode="before")
-    @classmethod
-    def _metadata_object(cls, v: Any) -> Any:
-        return v if isinstance(v, dict) else None
 
     def dimensions(self) -> tuple[int | None, int | None]:
         md = self.metadata
@@ -300,14 +293,14 @@ class Task(_Lenient):
     taskType: Text = None
     createdAt: Text = None
     updatedAt: Text = None
-    options: dict[str, Any] | None = None
+    options: Annotated[dict[str, Any] | None, ObjectOnly] = None
     progressText: Text = None
     progressRatio: Ratio = None
     estimatedTimeToStartSeconds: QueueSeconds = None
     artifacts: list[Artifact] = Field(default_factory=list)
     error: TaskError | None = None
     replyRef: Text = None
-    features: PlanCredits | None = None  # create answers only
+    features: Annotated[PlanCredits | None, ObjectOnly] = None  # create answers only
 
     @model_validator(mode="before")
     @classmethod
@@ -316,11 +309,6 @@ class Task(_Lenient):
         if isinstance(data, dict) and "taskId" not in data and isinstance(data.get("task"), dict):
             return data["task"]
         return data
-
-    @field_validator("options", "features", mode="before")
-    @classmethod
-    def _object(cls, v: Any) -> Any:
-        return v if isinstance(v, dict) else None
 
     @field_validator("artifacts", mode="before")
     @classmethod
