@@ -239,9 +239,8 @@ class _Media(_Lenient):
     id: Text = None
     url: Text = None
     previewUrls: list[str] = Field(default_factory=list)
-    metadata: Annotated[ArtifactMetadata | None, ObjectOnly] = (
-        None  # documented for artifacts; null for an uploaded image
-    )
+    # Documented for artifacts; null for an uploaded image.
+    metadata: Annotated[ArtifactMetadata | None, ObjectOnly] = None
 
     @field_validator("previewUrls", mode="before")
     @classmethod
