@@ -192,7 +192,7 @@ class Jobs:
             task, request.text_prompt, options, recovered=note is not None, settles=pending
         )
         slot.bind(task.taskId)
-        await self._seen(task)  # a task already final (failed at once) frees its slot here
+        await self._seen(task, recorded=True)  # a task already final (failed at once) frees its slot here
         log.info("created task %s", task.taskId)
         return Run(task, note=note, unrecorded=unrecorded)
 
@@ -332,14 +332,16 @@ class Jobs:
         await self.durations.save()
         return run
 
-    async def _seen(self, task: Task) -> None:
+    async def _seen(self, task: Task, *, recorded: bool = False) -> None:
         """Every fresh state of a task passes here: the ledger learns it, and a final task frees its slot (whichever
         process on the store holds it). So does a status useapi does not document (EXPLODED, null): nothing says
         it will ever turn final, and a slot held for it would refuse every later call; useapi's own 429 still
-        guards the account."""
+        guards the account. `recorded`: the ledger has just stored this very state (the create's answer), so the
+        store is not written twice."""
         if task.is_terminal or not task.is_known:
             await self.admission.finished(task.taskId)
-        await self.ledger.update(task)
+        if not recorded:
+            await self.ledger.update(task)
 
     async def read(self, task_id: str, deadline: float | None = None) -> Task:
         """GET one task: the only way this service reads a task, so every read updates the ledger and admission."""
