@@ -7,13 +7,16 @@ with the command's status. `--lo-up` first brings up the loopback interface, for
 (`unshare -rn`), so that the CLI, the MCP server it spawns and the demo simulator reach nothing but loopback.
 
 The script plays a model that was asked to make pictures: it calls generate_frames, then get_task with the
-taskId it read in the tool result, then answers in text. Requests without the frames tools (Claude Code's
-own side queries) get a short text answer.
+taskId it read in the tool result, then answers in text (`--script answer`: it answers right after
+generate_frames). Requests without the frames tools (Claude Code's own side queries) get a short text answer.
+Each record line also holds the reply and the time it was sent. `--tty` hands the command our stdin as its
+controlling terminal, for Claude Code's interactive mode under a pty.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import fcntl
 import itertools
 import json
@@ -24,7 +27,9 @@ import socket
 import struct
 import subprocess
 import sys
+import termios
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -70,8 +75,11 @@ def result_text(block: dict[str, Any]) -> str:
     return "\n".join(c.get("text", "") for c in content or [] if isinstance(c, dict))
 
 
-def next_turn(body: dict[str, Any]) -> dict[str, Any]:
-    """The scripted model's next content block, from what the conversation holds so far."""
+def next_turn(body: dict[str, Any], script: str = "get-task") -> dict[str, Any]:
+    """The scripted model's next content block, from what the conversation holds so far.
+
+    Script "get-task" follows generate_frames with get_task; "answer" answers right after generate_frames'
+    result (whatever it is: the images, or a client's note that the call went on in the background)."""
     names = {t.get("name") for t in body.get("tools", [])}
     if GENERATE not in names:
         return {"type": "text", "text": "OK."}
@@ -79,7 +87,7 @@ def next_turn(body: dict[str, Any]) -> dict[str, Any]:
     answered = [uses[i] for i in results if i in uses]
     if GENERATE not in answered:
         return tool_use(GENERATE, PROMPT_ARGS)
-    if GET_TASK not in answered:
+    if script == "get-task" and GET_TASK not in answered:
         generated = next(results[i] for i in results if uses.get(i) == GENERATE)
         task_id = TASK_ID.search(result_text(generated))
         return tool_use(GET_TASK, {"taskId": task_id.group(0) if task_id else "no-task-id-in-the-result"})
@@ -135,15 +143,18 @@ NOT_FOUND = b'{"type":"error","error":{"type":"not_found_error","message":"not p
 
 class Handler(BaseHTTPRequestHandler):
     record: Path  # set on the subclass the server is built with
+    script: str = "get-task"
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))) or b"{}")
-        with self.record.open("a") as f:
-            f.write(json.dumps({"path": self.path, "body": body}) + "\n")
-        if not self.path.startswith("/v1/messages") or self.path.startswith("/v1/messages/count_tokens"):
+        messages = self.path.startswith("/v1/messages") and not self.path.startswith("/v1/messages/count_tokens")
+        block = next_turn(body, self.script) if messages else None
+        with self.record.open("a") as f:  # with the reply and the time it went out, for tests that wait on it
+            f.write(json.dumps({"path": self.path, "body": body, "reply": block, "t": time.time()}) + "\n")
+        if block is None:
             self._send(404, "application/json", NOT_FOUND)
             return
-        block, model = next_turn(body), str(body.get("model", "claude-standin"))
+        model = str(body.get("model", "claude-standin"))
         if body.get("stream"):
             self._send(200, "text/event-stream", sse(block, model))
         else:
@@ -173,22 +184,37 @@ def loopback_up() -> None:
         fcntl.ioctl(s.fileno(), siocsifflags, struct.pack("16sH14x", b"lo", flags | iff_up))
 
 
+def take_tty() -> None:
+    """In the child, after setsid: make stdin its controlling terminal (for an interactive CLI under a pty)."""
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
+def stop_session(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGTERM)
+
+
 def main() -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--record", type=Path, required=True)
     p.add_argument("--lo-up", action="store_true")
     p.add_argument("--timeout", type=float, default=240)
+    p.add_argument("--script", choices=["get-task", "answer"], default="get-task", help="see next_turn")
+    p.add_argument("--tty", action="store_true", help="give the command our stdin, a terminal, as its own")
     p.add_argument("command", nargs=argparse.REMAINDER)
     args = p.parse_args()
     if args.lo_up:
         loopback_up()
-    handler = type("RecordingHandler", (Handler,), {"record": args.record})
+    handler = type("RecordingHandler", (Handler,), {"record": args.record, "script": args.script})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     env = os.environ | {"ANTHROPIC_BASE_URL": f"http://127.0.0.1:{server.server_address[1]}"}
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     # Its own session, so a hung run is ended with everything it spawned (the MCP server, the simulator).
-    child = subprocess.Popen(command, env=env, start_new_session=True)
+    # With --tty it also takes our stdin (a pty) as its controlling terminal, as an interactive program expects.
+    child = subprocess.Popen(command, env=env, start_new_session=True, preexec_fn=take_tty if args.tty else None)
+    # Stopped from outside (SIGTERM), it ends the command's whole session first instead of orphaning it.
+    signal.signal(signal.SIGTERM, lambda *_: stop_session(child.pid))
     try:
         return child.wait(timeout=args.timeout)
     except subprocess.TimeoutExpired:
