@@ -22,9 +22,10 @@ What Claude Code 2.1.332 did (observed here, 2026-12):
   background as task <local id> and keeps running on the server; you'll receive a notification with the
   result when it completes, ..." (no statusMessage, no Runway taskId, no URL). The stand-in answers that turn.
 - Claude Code polled `tasks/get`: once right away (tens of ms after the handle, whatever the hint said), then
-  each time after the `pollIntervalMs` of the previous answer, until `completed`; no poll after that. In
-  demo mode frames-mcp's hint once the run starts was about 7.4 s (the real-Frames prior, not the demo's
-  shorter schedule), so the 2.5 s generation was picked up about 6 s after it finished (printed with -s).
+  each time after the `pollIntervalMs` of the previous answer, until `completed`; no poll after that. (The
+  hint first seen here was about 7.4 s in demo mode, the real-Frames prior instead of the demo's schedule, so a
+  2.5 s generation was picked up 6 s late; the hint now follows the session's schedule: see
+  test_mcp_tasks.py's poll-hint test. How late it was picked up is printed with -s.)
 - The finished result reached the model in a new turn Claude Code started on its own: a user message with a
   `<task-notification>` (`<status>completed</status>`, summary "MCP task <MCP taskId>
   (frames/generate_frames) completed.") whose `<result>` holds the tool result as text: the contact sheet

@@ -14,6 +14,7 @@ import pytest
 from mcp import Client, MCPError
 from mcp.types import CallToolResult
 
+from frames_mcp.config import Settings
 from frames_mcp.server.app import build_server
 from frames_mcp.server.mcp_tasks import TaskTuning
 from frames_mcp.server.tasks_client import TasksClient, cancel_task, get_task, wait_for
@@ -286,3 +287,18 @@ async def test_a_call_waiting_in_line_reports_progress_until_its_handle(sim: Sim
             await wait_for(client.session, second)
     assert heard >= 1 and all(m.startswith("Queued locally") for m in seen), seen
     assert len(seen) == heard
+
+
+async def test_the_poll_hint_follows_the_schedule_the_server_polls_useapi_with() -> None:
+    # --demo polls its 2 s simulated runs on a schedule of their own (a 1-10 s window, not real Frames' 8-60 s):
+    # pollIntervalMs must come from that schedule, or a client is told to come back 7 s later for a task done in 2.
+    settings = Settings(demo=True, wait_seconds=10)
+    async with Client(build_server(settings), extensions=[TasksClient()]) as client:  # type: ignore[arg-type]
+        handle = await start(client)
+        hints, task = [handle.poll_interval_ms], await get_task(client.session, handle.task_id)
+        while task.status == "working":
+            hints.append(task.poll_interval_ms)
+            await anyio.sleep(0.25)
+            task = await get_task(client.session, handle.task_id)
+    assert task.status == "completed"
+    assert all(h is not None and h <= 3_000 for h in hints), hints

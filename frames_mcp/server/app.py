@@ -66,7 +66,7 @@ def build_server(
     """
     tuning = tuning or Tuning()
     # FRAMES_MCP_TASKS=off leaves the extension out entirely: every call synchronous, discovery as before it.
-    task_ext = McpTasks(tasks.resume, schedule=tuning.schedule, tuning=task_tuning) if settings.tasks else None
+    task_ext = McpTasks(tasks.resume, tuning=task_tuning) if settings.tasks else None
     ledger = Ledger(rest=tuning.store_rest)  # made here, not in the lifespan: completions get no lifespan context
     apps = gallery.Gallery(settings)  # the MCP Apps view of generate_frames and get_task results
     mcp: MCPServer[AppState] = MCPServer(
@@ -109,7 +109,9 @@ def _lifespan(
             if session.client.has_token:
                 tg.start_soon(_resume, session.jobs)
             if task_ext is not None:  # MCP tasks wait in its task group, which ends before the session closes
-                await stack.enter_async_context(task_ext.running(StoreHandles(session.store.records)))
+                handles = StoreHandles(session.store.records)
+                jobs = session.jobs
+                await stack.enter_async_context(task_ext.running(handles, jobs.tuning.schedule, jobs.durations))
             yield AppState(session.client, settings, session.downloads, session.jobs)
             tg.cancel_scope.cancel()  # nothing waits on it at the end
 

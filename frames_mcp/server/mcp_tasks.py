@@ -32,6 +32,7 @@ from mcp.types import CallToolRequestParams
 from mcp_types.jsonrpc import HEADER_MISMATCH, INVALID_PARAMS
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
+from frames_mcp.jobs.durations import Durations
 from frames_mcp.jobs.polling import PollSchedule
 from frames_mcp.server.task_handles import Handle, Handles
 from frames_mcp.server.task_worker import Background, Resume, TaskTuning, background, principal_of
@@ -62,15 +63,10 @@ class McpTasks(Extension):
 
     identifier = EXTENSION_ID
 
-    def __init__(
-        self,
-        resume: Resume,
-        *,
-        schedule: PollSchedule,
-        tuning: TaskTuning | None = None,
-    ) -> None:
+    def __init__(self, resume: Resume, *, tuning: TaskTuning | None = None) -> None:
         self._resume = resume
-        self._schedule = schedule
+        self._schedule = PollSchedule()  # the session's, and its observed durations, once `running`
+        self._durations: Durations | None = None
         self.tuning = tuning or TaskTuning()
         self._me = secrets.token_hex(8)  # this process, as a handle's owner
         self._tg: TaskGroup | None = None
@@ -88,8 +84,13 @@ class McpTasks(Extension):
         ]
 
     @asynccontextmanager
-    async def running(self, handles: Handles) -> AsyncIterator[None]:
-        """The worker, for the server's lifespan: MCP tasks wait in its task group and end with it."""
+    async def running(
+        self, handles: Handles, schedule: PollSchedule, durations: Durations | None = None
+    ) -> AsyncIterator[None]:
+        """The worker, for the server's lifespan: MCP tasks wait in its task group and end with it. `schedule` and
+        `durations` are the session's own poll schedule (the demo's is shorter) and what it learned of run
+        times, so the `pollIntervalMs` a client is told points just after the owner's real next look."""
+        self._schedule, self._durations = schedule, durations
         async with anyio.create_task_group() as tg:
             self._tg, self._handles = tg, handles
             try:
@@ -128,7 +129,7 @@ class McpTasks(Extension):
             ttl=self.tuning.ttl,
             args=dict(params.arguments or {}),
         )
-        call = Background(handle, self._handles, self.tuning, self._schedule, self._me)
+        call = Background(handle, self._handles, self.tuning, self._schedule, self._me, self._durations)
         self._start(call, lambda: call_next(ctx))
         try:
             await call.decided.wait()
@@ -206,7 +207,7 @@ class McpTasks(Extension):
         if self._tg is None or self._handles is None or handle.upstream is None:
             return
         log.info("taking over MCP task %s (Runway task %s)", handle.id, handle.upstream)
-        call = Background(handle, self._handles, self.tuning, self._schedule, self._me)
+        call = Background(handle, self._handles, self.tuning, self._schedule, self._me, self._durations)
         state = ctx.lifespan_context
         self._start(call, lambda: self._resume(state, handle, call))
 

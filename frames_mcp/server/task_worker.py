@@ -25,6 +25,7 @@ from mcp.types import CallToolResult
 from mcp_types.jsonrpc import INTERNAL_ERROR
 from pydantic import BaseModel
 
+from frames_mcp.jobs.durations import Durations
 from frames_mcp.jobs.events import Event, OnEvent
 from frames_mcp.jobs.polling import PollSchedule, Predictor
 from frames_mcp.server.task_handles import Handle, Handles
@@ -91,7 +92,15 @@ def background() -> Background | None:
 class Background:
     """One MCP task being worked on in this process: turns the tool's events into handle writes."""
 
-    def __init__(self, handle: Handle, handles: Handles, tuning: TaskTuning, schedule: PollSchedule, me: str) -> None:
+    def __init__(
+        self,
+        handle: Handle,
+        handles: Handles,
+        tuning: TaskTuning,
+        schedule: PollSchedule,
+        me: str,
+        durations: Durations | None = None,
+    ) -> None:
         self.handle = handle
         self.wait_seconds = tuning.wait
         self.published = handle.upstream is not None  # a resumed handle is out already
@@ -101,7 +110,7 @@ class Background:
         self.scope = anyio.CancelScope()
         self._handles = handles
         self._tuning = tuning
-        self._predictor = Predictor(schedule)
+        self._predictor = Predictor(schedule, durations)  # what the owner's wait loop decides, to hint it
         self._me = me
         self._written = 0.0
 
