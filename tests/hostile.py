@@ -248,8 +248,14 @@ def endless_json(total: int, piece: bytes = b"{},") -> Callable[[], AsyncIterato
 
 
 @contextmanager
-def serving(upstream: Upstream) -> Iterator[Upstream]:
-    """Serve `upstream` from a daemon thread on a free loopback port (the simulator's own server runner)."""
-    with ThreadedServer(upstream) as base_url:  # type: ignore[arg-type]  # any object with an ASGI `app`
-        upstream.base_url = base_url
+def serving(upstream: Upstream, stop: Callable[[ThreadedServer], None] = ThreadedServer.stop) -> Iterator[Upstream]:
+    """Serve `upstream` from a daemon thread on a free loopback port (the simulator's own server runner).
+
+    `stop` ends it when the block ends: by default it waits for uvicorn's shutdown; tests pass one that lets it
+    finish in the background (tests.conftest.stop_later)."""
+    server = ThreadedServer(upstream)  # type: ignore[arg-type]  # any object with an ASGI `app`
+    upstream.base_url = server.start()
+    try:
         yield upstream
+    finally:
+        stop(server)

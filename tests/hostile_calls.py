@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -27,15 +28,24 @@ from frames_mcp.jobs.service import Tuning
 from frames_mcp.server.app import build_server
 from frames_mcp.useapi.client import RetryPolicy
 
-from .conftest import text_of
+from .conftest import FAST_TUNING, stop_later, text_of
 from .hostile import CANARY, Upstream, serving
 
 # Seconds a call may run past its budget: scheduling and the last answer's round trip on a loaded 2-core box.
 MARGIN = 1.5
 # A short request floor, so a slow upstream shows quickly; the per-request timeouts stay at their real
 # defaults (10 s per read, 30 s per create): the whole-request deadline, not those, must do the cutting.
+# The poll schedule is the quick one of the simulator tests (first look at 0.3 s, polls at least 0.1 s apart):
+# a task the stand-in finishes on its second poll is done in well under a second, and a task that never
+# finishes is polled (and its hostile answers read) many times within a short wait.
 FLOOR = 2.0
-TUNING = Tuning(request_floor=FLOOR, recovery_seconds=1.0, retry=RetryPolicy(read_backoff=0.05))
+TUNING = Tuning(
+    schedule=FAST_TUNING.schedule, request_floor=FLOOR, recovery_seconds=1.0, retry=RetryPolicy(read_backoff=0.05)
+)
+# A shorter floor still, for the tests whose call the whole-request deadline cuts (a dripping answer): how soon
+# the cut comes does not matter, only that it comes within the budget.
+CUT_FLOOR = 1.0
+CUT = dataclasses.replace(TUNING, request_floor=CUT_FLOOR)
 PYDANTIC_WORDING = ("validation error for", "errors.pydantic.dev", "input_value=", "[type=")
 
 
@@ -50,7 +60,7 @@ def token_never_logged(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
 
 @pytest.fixture(name="up")
 def upstream() -> Iterator[Upstream]:
-    with serving(Upstream()) as upstream:
+    with serving(Upstream(), stop_later) as upstream:  # its shutdown goes on while the next test runs
         yield upstream
 
 

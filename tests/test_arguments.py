@@ -49,13 +49,13 @@ class Harness:
     schemas: dict[str, dict[str, Any]]
     task_id: str  # a finished task of the simulated account
     asset_id: str
+    http: httpx2.Client  # to the simulator, kept open (a new client per look costs 50 ms: the TLS trust store)
 
     def call(self, tool: str, args: dict[str, Any]) -> Any:
         return self.portal.call(self.client.call_tool, tool, args)
 
     def account_tasks(self) -> set[str]:
-        headers = {"Authorization": f"Bearer {self.sim.config.token}"}
-        r = httpx2.get(f"{self.sim.base_url}/v1/runwayml/tasks/", params={"limit": 1000}, headers=headers)  # type: ignore[attr-defined]
+        r = self.http.get("/v1/runwayml/tasks/", params={"limit": 1000})
         return {t["taskId"] for t in r.json()}
 
 
@@ -63,13 +63,17 @@ class Harness:
 def harness() -> Iterator[Harness]:
     with running_sim(queue_seconds=0.05, run_seconds=0.15, image_px=16) as sim:
         server = build_server(settings_for(sim, wait_seconds=1, preview=False), FAST_TUNING)
-        with anyio.from_thread.start_blocking_portal() as portal:
+        headers = {"Authorization": f"Bearer {sim.config.token}"}
+        with (
+            httpx2.Client(base_url=sim.base_url, headers=headers) as http,  # type: ignore[attr-defined]
+            anyio.from_thread.start_blocking_portal() as portal,
+        ):
             client = portal.wrap_async_context_manager(Client(server, mode="auto"))  # type: ignore[arg-type]
             with client as c:
                 tools = portal.call(c.list_tools).tools
                 first = portal.call(c.call_tool, "generate_frames", {"text_prompt": "a heron", "num_images": 1})
                 done = first.structured_content or {}
-                h = Harness(portal, c, sim, {t.name: t.input_schema for t in tools}, done["taskId"], "")
+                h = Harness(portal, c, sim, {t.name: t.input_schema for t in tools}, done["taskId"], "", http)
                 h.asset_id = done["artifacts"][0]["assetId"]
                 yield h
 

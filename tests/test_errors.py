@@ -4,18 +4,39 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from mcp import Client
 from pydantic import SecretStr
 
+from frames_mcp.jobs.service import Tuning
 from frames_mcp.server.app import build_server
 from frames_mcp.server.results.schemas import TaskResult
 from frames_mcp.simulator import Fault, Simulator
+from frames_mcp.useapi.client import RetryPolicy
 
-from .conftest import creates, settings_for, text_of
+from .conftest import BRISK, BRISK_POLLS, connect, creates, running_sim, settings_for, text_of
 
 pytestmark = pytest.mark.anyio
+
+# The brisk poll schedule, and retries that come as soon as the answer allows: a 5xx read retried after 0.05 s
+# (not 0.5 s), a Retry-After honoured down to 0.1 s (not clamped to 2 s). What is retried, and how often, is
+# the policy's as it ships; the request timeouts are the real ones.
+QUICK_RETRIES = Tuning(schedule=BRISK_POLLS.schedule, retry=RetryPolicy(read_backoff=0.05, retry_after_min=0.1))
+
+
+@pytest.fixture
+def sim() -> Iterator[Simulator]:
+    """A fresh simulator per test whose tasks take 0.1 s: these tests are about how calls end, not how long."""
+    with running_sim(**BRISK) as simulator:
+        yield simulator
+
+
+@pytest.fixture
+async def client(sim: Simulator, mode: str) -> AsyncIterator[Client]:
+    async with connect(sim, mode, BRISK_POLLS) as c:
+        yield c
 
 
 async def test_wrong_token_is_401_with_what_to_do(sim: Simulator, mode: str) -> None:
@@ -69,10 +90,11 @@ async def test_upstream_failure_on_create_is_not_retried(client: Client, sim: Si
         assert "re-add the account" in text_of(r)
 
 
-async def test_busy_429_is_retried_then_succeeds(client: Client, sim: Simulator) -> None:
+async def test_busy_429_is_retried_then_succeeds(sim: Simulator, mode: str) -> None:
     # 429 provably did not run, so it is safe to retry; Retry-After shortens the documented 10-30 s wait.
     sim.inject(Fault(kind="status", path="/frames/create", status=429, headers={"Retry-After": "0.2"}, times=2))
-    r = await client.call_tool("generate_frames", {"text_prompt": "a cat", "num_images": 1})
+    async with connect(sim, mode, QUICK_RETRIES) as client:
+        r = await client.call_tool("generate_frames", {"text_prompt": "a cat", "num_images": 1})
     assert not r.is_error, text_of(r)
     assert TaskResult.model_validate(r.structured_content).status == "SUCCEEDED"
     assert creates(sim) == 3
@@ -85,9 +107,10 @@ async def test_busy_429_beyond_the_budget_says_nothing_was_charged(client: Clien
     assert "429" in text_of(r) and "busy" in text_of(r).lower()
 
 
-async def test_upstream_5xx_while_polling_is_retried(client: Client, sim: Simulator) -> None:
+async def test_upstream_5xx_while_polling_is_retried(sim: Simulator, mode: str) -> None:
     sim.inject(Fault(kind="status", method="GET", path="/tasks/", status=503, times=1))
-    r = await client.call_tool("generate_frames", {"text_prompt": "a cat", "num_images": 1})
+    async with connect(sim, mode, QUICK_RETRIES) as client:
+        r = await client.call_tool("generate_frames", {"text_prompt": "a cat", "num_images": 1})
     assert not r.is_error, text_of(r)
     assert TaskResult.model_validate(r.structured_content).status == "SUCCEEDED"
 
@@ -160,7 +183,7 @@ async def test_token_never_appears_in_results_or_logs(
     caplog.set_level(logging.DEBUG)
     token = sim.config.token
     sim.inject(Fault(kind="status", path="/frames/create", status=500, times=1))
-    async with Client(build_server(settings_for(sim)), mode=mode) as c:  # type: ignore[arg-type]
+    async with connect(sim, mode, BRISK_POLLS) as c:  # the brisk schedule: the failed task is seen sooner
         results = [
             await c.call_tool("generate_frames", {"text_prompt": "a cat"}),
             await c.call_tool("generate_frames", {"text_prompt": "a cat [fail]"}),

@@ -21,7 +21,7 @@ from frames_mcp.simulator import Simulator
 from frames_mcp.useapi.errors import ConfigurationError
 from frames_mcp.useapi.models import STYLES
 
-from .conftest import settings_for, wire
+from .conftest import QUICK_POLLS, settings_for, wire
 
 pytestmark = pytest.mark.anyio
 
@@ -29,8 +29,9 @@ APPS = advertise(EXTENSION_ID, {"mimeTypes": [APP_MIME_TYPE]})
 
 
 def apps_client(settings: Settings, mode: str = "auto") -> Client:
-    """A client that negotiates MCP Apps, as Claude, ChatGPT, VS Code and Goose do."""
-    return Client(build_server(settings), mode=mode, extensions=[APPS])  # type: ignore[arg-type]
+    """A client that negotiates MCP Apps, as Claude, ChatGPT, VS Code and Goose do (of a server polling on the
+    quick schedule: a finished task is seen within 0.1 s, not 1 s)."""
+    return Client(build_server(settings, QUICK_POLLS), mode=mode, extensions=[APPS])  # type: ignore[arg-type]
 
 
 async def read_gallery(c: Client) -> dict[str, Any]:
@@ -157,7 +158,7 @@ def _normalised(result: CallToolResult) -> Any:
 
 
 async def test_a_client_without_apps_sees_no_change(sim: Simulator, mode: str) -> None:
-    async with Client(build_server(settings_for(sim)), mode=mode) as plain:  # type: ignore[arg-type]
+    async with Client(build_server(settings_for(sim), QUICK_POLLS), mode=mode) as plain:  # type: ignore[arg-type]
         names = [t.name for t in (await plain.list_tools()).tools]
         created = await plain.call_tool("generate_frames", {"text_prompt": "a red fox", "seed": 42})
         task_id = TaskResult.model_validate(created.structured_content).taskId

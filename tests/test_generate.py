@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import AsyncIterator, Iterator
 
 import httpx2
 import pytest
@@ -13,9 +14,22 @@ from PIL import Image
 from frames_mcp.server.results.schemas import TaskResult
 from frames_mcp.simulator import Simulator
 
-from .conftest import creates, wire
+from .conftest import BRISK, BRISK_POLLS, connect, creates, running_sim, wire
 
 pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def sim() -> Iterator[Simulator]:
+    """A fresh simulator per test whose tasks take 0.1 s (these tests need them finished, not slow)."""
+    with running_sim(**BRISK) as simulator:
+        yield simulator
+
+
+@pytest.fixture
+async def client(sim: Simulator, mode: str) -> AsyncIterator[Client]:
+    async with connect(sim, mode, BRISK_POLLS) as c:
+        yield c
 
 
 async def test_generate_returns_four_images_in_every_form(client: Client, sim: Simulator) -> None:

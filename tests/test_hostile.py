@@ -27,7 +27,7 @@ from frames_mcp.useapi.client import RetryPolicy
 
 from .conftest import console_script, text_of
 from .hostile import API, CANARY, EMAIL, Reply, Upstream, big_png, endless_json
-from .hostile_calls import FLOOR, MARGIN, call, connect, literal, token_never_logged, upstream  # noqa: F401 - the fixtures `no_token_in_logs`, `up`
+from .hostile_calls import CUT, CUT_FLOOR, FLOOR, MARGIN, TUNING, call, connect, literal, token_never_logged, upstream  # noqa: F401 - the fixtures `no_token_in_logs`, `up`
 
 pytestmark = pytest.mark.anyio
 
@@ -40,11 +40,12 @@ NON_FINITE = ['"NaN"', "NaN", '"Infinity"', "-Infinity", "1e999"]
 @pytest.mark.parametrize("ratio", NON_FINITE)
 async def test_a_non_finite_progress_ratio_neither_spins_nor_shows(up: Upstream, ratio: str) -> None:
     # "NaN" (JavaScript's String(NaN)) once made the next poll time NaN: no sleep, no deadline, thousands of GETs.
+    # (The quick schedule polls the task several times within the 1 s wait, each answer with the odd ratio.)
     up.on_task = lambda tid, n: Reply(raw=literal(up.task("RUNNING", taskId=tid), progressRatio=ratio))
     async with connect(up) as c:
-        r, text = await call(c, "generate_frames", {"text_prompt": "a heron", "wait_seconds": 3}, 3)
+        r, text = await call(c, "generate_frames", {"text_prompt": "a heron", "wait_seconds": 1}, 1)
     assert not r.is_error and up.task_id in text
-    assert up.count("GET", "/tasks/user:") <= 3 / 0.25 + 2  # never more often than the schedule's minimum
+    assert up.count("GET", "/tasks/user:") <= 1 / TUNING.schedule.minimum + 2  # never more often than its minimum
     assert (r.structured_content or {}).get("progress") is None  # an unreadable ratio is unknown, not 0 or 100 %
 
 
@@ -58,7 +59,7 @@ async def test_a_queue_estimate_out_of_range_renders_as_unknown(up: Upstream, et
         progress.append(message)
 
     async with connect(up) as c:
-        r, text = await call(c, "generate_frames", {"text_prompt": "a heron", "wait_seconds": 2}, 2,
+        r, text = await call(c, "generate_frames", {"text_prompt": "a heron", "wait_seconds": 1}, 1,
                              progress_callback=on_progress)  # fmt: skip
         again, _ = await call(c, "get_task", {"taskId": up.task_id}, FLOOR)
     assert not r.is_error and not again.is_error and up.task_id in text
@@ -82,28 +83,29 @@ async def test_an_image_size_out_of_range_is_unknown_not_an_unreadable_task(up: 
 
 
 # ---- a whole-request deadline: a dripping upstream cannot hold a call ------------------------------------
+# (With the shorter request floor CUT_FLOOR: the deadline's size does not matter, only that it cuts.)
 
 
 async def test_a_dripping_task_answer_is_cut_to_the_budget(up: Upstream) -> None:
     # Per-read timeouts never fire on a body that arrives one byte every 0.3 s; only a whole-request deadline does.
     up.on_task = lambda tid, n: Reply(up.task("RUNNING", taskId=tid), drip=0.3)
-    async with connect(up) as c:
-        r, text = await call(c, "get_task", {"taskId": up.task_id}, FLOOR)
+    async with connect(up, CUT) as c:
+        r, text = await call(c, "get_task", {"taskId": up.task_id}, CUT_FLOOR)
     assert r.is_error and up.task_id in text
 
 
 async def test_a_dripping_create_answer_is_bounded(up: Upstream) -> None:
     # The create stays shielded so its answer can reach the ledger, but not past the call's budget.
     up.on_create = lambda body: Reply(up.task("PENDING"), drip=0.3)
-    async with connect(up) as c:
-        r, text = await call(c, "generate_frames", {"text_prompt": "a heron", "wait_seconds": 2}, FLOOR)
+    async with connect(up, CUT) as c:
+        r, text = await call(c, "generate_frames", {"text_prompt": "a heron", "wait_seconds": 1}, CUT_FLOOR)
     assert r.is_error and "created" in text  # not created, or may have been: the model is told which
 
 
 async def test_a_dripping_account_list_is_cut_to_the_budget(up: Upstream) -> None:
     up.on_list = lambda request: Reply([up.task("SUCCEEDED")], drip=0.3)
-    async with connect(up) as c:
-        r, _ = await call(c, "list_tasks", {"account": True}, FLOOR)
+    async with connect(up, CUT) as c:
+        r, _ = await call(c, "list_tasks", {"account": True}, CUT_FLOOR)
     assert not r.is_error and (r.structured_content or {})["accountError"]
 
 
@@ -121,7 +123,7 @@ async def test_an_unreadable_poll_answer_keeps_the_task_id(up: Upstream, kind: s
     # Parse failures of any kind once escaped as bare errors, and list_tasks failed on every call afterwards.
     up.on_task = lambda tid, n: UNREADABLE[kind]
     async with connect(up) as c:
-        _, text = await call(c, "generate_frames", {"text_prompt": "a heron", "wait_seconds": 2}, 2)
+        _, text = await call(c, "generate_frames", {"text_prompt": "a heron", "wait_seconds": 1}, 1)
         assert up.task_id in text
         listed, _ = await call(c, "list_tasks", {}, FLOOR)
         assert not listed.is_error and up.task_id in text_of(listed)
@@ -210,6 +212,7 @@ async def test_previews_declaring_huge_sizes_stay_within_memory_and_time(up: Ups
     arts = [up.artifact(i, preview=up.url("huge.png")) for i in range(16)]
     up.on_task = lambda tid, n: Reply(up.succeeded(taskId=tid, artifacts=arts))
     env = {"USEAPI_TOKEN": CANARY, "USEAPI_BASE_URL": up.base_url, "MALLOC_ARENA_MAX": "2", "PATH": os.environ["PATH"]}
+    env["XDG_STATE_HOME"] = os.environ["XDG_STATE_HOME"]  # the test session's (conftest), not the developer's
     command = ["--as=3000000000", "--", console_script(), "--log-level", "DEBUG"]
     params = StdioServerParameters(command="prlimit", args=command, env=env)
     stderr = tmp_path / "stderr.log"

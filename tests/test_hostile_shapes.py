@@ -23,7 +23,7 @@ from frames_mcp.media.delivery import POST_BUDGET
 from frames_mcp.server.app import build_server
 from frames_mcp.server.gallery import GALLERY_URI
 
-from .conftest import running_sim, wire
+from .conftest import running_sim, stop_later, wire
 from .hostile import API, CANARY, EMAIL, Reply, Upstream, png, serving, task_id
 from .hostile_calls import FLOOR, TUNING, call, connect, literal, settings, token_never_logged, upstream  # noqa: F401 - the fixtures `no_token_in_logs`, `up`
 
@@ -40,7 +40,7 @@ async def test_an_undocumented_status_does_not_hold_a_slot(up: Upstream, status:
     async with connect(up) as c:
         first, text = await call(c, "generate_frames", {"text_prompt": "one", "maxJobs": 1, "wait_seconds": 1}, FLOOR)
         assert not first.is_error and up.task_id in text
-        _, text = await call(c, "generate_frames", {"text_prompt": "two", "maxJobs": 1, "wait_seconds": 3}, 3)
+        _, text = await call(c, "generate_frames", {"text_prompt": "two", "maxJobs": 1, "wait_seconds": 1}, FLOOR)
     assert "not created" not in text.lower(), text
     assert up.count("POST", "/frames/create") == 2
 
@@ -97,7 +97,7 @@ async def test_artifact_urls_on_other_local_ports_and_metadata_addresses_are_ref
 ) -> None:
     # Upstream's URLs were fetched from anywhere: 127.0.0.1 on other ports, 169.254.169.254. Loopback is allowed
     # only where the configured upstream itself is (here: its own origin); link-local and metadata never.
-    with serving(Upstream()) as bystander:
+    with serving(Upstream(), stop_later) as bystander:
         arts = [
             up.artifact(0),  # the upstream's own origin: fetched, as in demo mode
             up.artifact(1, url=bystander.url("a.png"), preview=bystander.url("p.png")),

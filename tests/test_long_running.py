@@ -3,7 +3,9 @@ cancellation, and the budget. The simulator's tasks are short; the server's timi
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
+from functools import partial
 from typing import Any
 
 import anyio
@@ -14,7 +16,17 @@ from mcp import Client, MCPError, StdioServerParameters
 from frames_mcp.server.results.schemas import TaskListResult, TaskResult
 from frames_mcp.simulator import Fault, Simulator
 
-from .conftest import FAST_TUNING, connect, console_script, creates, running_sim, sim_task_ids, text_of
+from .conftest import (
+    BRISK,
+    BRISK_TUNING,
+    FAST_TUNING,
+    connect,
+    console_script,
+    creates,
+    running_sim,
+    sim_task_ids,
+    text_of,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -25,8 +37,8 @@ def _gets_of(sim: Simulator, task_id: str) -> int:
 
 @pytest.fixture
 def quick() -> Iterator[Simulator]:
-    """A simulator whose tasks take 0.2 s, for tests that run many of them."""
-    with running_sim(queue_seconds=0.05, run_seconds=0.15, image_px=32) as simulator:
+    """A simulator whose tasks take 0.1 s, for tests that run many of them (with BRISK_TUNING's schedule)."""
+    with running_sim(**BRISK) as simulator:
         yield simulator
 
 
@@ -38,8 +50,16 @@ def one_slot() -> Iterator[Simulator]:
 
 
 @pytest.fixture
+def brief_slot() -> Iterator[Simulator]:
+    """An account with maxJobs 1 and tasks of 0.1 s, for tests of a slot held until someone sees its task final:
+    an abandoned task keeps its slot until then however soon it finishes (with BRISK_TUNING's schedule)."""
+    with running_sim(**BRISK, accounts={"solo@frames.local": 1}) as simulator:
+        yield simulator
+
+
+@pytest.fixture
 async def quick_client(quick: Simulator) -> AsyncIterator[Client]:
-    async with connect(quick, "auto", FAST_TUNING) as c:
+    async with connect(quick, "auto", BRISK_TUNING) as c:
         yield c
 
 
@@ -71,13 +91,21 @@ async def test_forty_concurrent_calls_on_five_slots_all_succeed_without_a_429(
 async def test_calls_beyond_max_jobs_hear_they_are_queued_locally(one_slot: Simulator) -> None:
     # A call waiting for a slot tells the client where it stands instead of going silent.
     messages: list[str] = []
+    first_created = anyio.Event()
 
     async def on_progress(progress: float, total: float | None, message: str | None) -> None:
         messages.append(message or "")
 
+    async def on_first(progress: float, total: float | None, message: str | None) -> None:
+        first_created.set()  # its first progress is its created task: it holds the slot
+
     async with connect(one_slot, "auto", FAST_TUNING) as c, anyio.create_task_group() as tg:
-        tg.start_soon(c.call_tool, "generate_frames", {"text_prompt": "first", "num_images": 1})
-        await anyio.sleep(0.05)
+        tg.start_soon(
+            partial(c.call_tool, progress_callback=on_first),
+            "generate_frames",
+            {"text_prompt": "first", "num_images": 1},
+        )
+        await first_created.wait()  # (a fixed sleep could end before the first call took its slot, under load)
         second = await c.call_tool(
             "generate_frames", {"text_prompt": "second", "num_images": 1}, progress_callback=on_progress
         )
@@ -86,22 +114,22 @@ async def test_calls_beyond_max_jobs_hear_they_are_queued_locally(one_slot: Simu
     assert one_slot.counts()["429s"] == 0
 
 
-async def test_an_abandoned_task_keeps_its_slot_until_a_waiting_call_sees_it_finish(one_slot: Simulator) -> None:
+async def test_an_abandoned_task_keeps_its_slot_until_a_waiting_call_sees_it_finish(brief_slot: Simulator) -> None:
     # wait_seconds 0 leaves a running task nobody polls: the next call must neither overrun maxJobs
     # (a 429) nor wait forever; it reads the orphaned task itself and goes once it has finished.
-    async with connect(one_slot, "auto", FAST_TUNING) as c:
+    async with connect(brief_slot, "auto", BRISK_TUNING) as c:
         first = await c.call_tool("generate_frames", {"text_prompt": "first", "num_images": 1, "wait_seconds": 0})
         assert not TaskResult.model_validate(first.structured_content).done
         second = await c.call_tool("generate_frames", {"text_prompt": "second", "num_images": 1})
     assert TaskResult.model_validate(second.structured_content).status == "SUCCEEDED"
-    assert one_slot.counts()["429s"] == 0
-    assert creates(one_slot) == 2
+    assert brief_slot.counts()["429s"] == 0
+    assert creates(brief_slot) == 2
 
 
-async def test_a_call_cancelled_while_queued_locally_leaves_the_line(one_slot: Simulator) -> None:
+async def test_a_call_cancelled_while_queued_locally_leaves_the_line(brief_slot: Simulator) -> None:
     # Cancelling a call that waits for a slot must give up its place: it creates nothing, and the calls
     # behind it are not held up by a ticket nobody will use.
-    async with connect(one_slot, "auto", FAST_TUNING) as c:
+    async with connect(brief_slot, "auto", BRISK_TUNING) as c:
         await c.call_tool("generate_frames", {"text_prompt": "first", "num_images": 1, "wait_seconds": 0})
         with anyio.CancelScope() as scope:
 
@@ -115,7 +143,7 @@ async def test_a_call_cancelled_while_queued_locally_leaves_the_line(one_slot: S
         third = await c.call_tool("generate_frames", {"text_prompt": "third", "num_images": 1})
     assert scope.cancelled_caught
     assert TaskResult.model_validate(third.structured_content).status == "SUCCEEDED"
-    assert creates(one_slot) == 2 and one_slot.counts()["429s"] == 0
+    assert creates(brief_slot) == 2 and brief_slot.counts()["429s"] == 0
 
 
 async def test_a_call_whose_budget_ends_in_the_local_queue_is_not_created(one_slot: Simulator) -> None:
@@ -172,6 +200,7 @@ async def test_progress_goes_from_queued_through_running_to_done(one_slot: Simul
 async def test_a_real_stdio_client_receives_progress(one_slot: Simulator) -> None:
     # The same over a real subprocess, the way desktop clients run the server.
     env = {"USEAPI_TOKEN": one_slot.config.token, "USEAPI_BASE_URL": one_slot.base_url}  # type: ignore[attr-defined]
+    env["XDG_STATE_HOME"] = os.environ["XDG_STATE_HOME"]  # the test session's (conftest), not the developer's
     seen: list[str] = []
 
     async def on_progress(progress: float, total: float | None, message: str | None) -> None:
@@ -256,16 +285,16 @@ async def test_list_tasks_can_show_the_accounts_own_listing(quick_client: Client
     assert len(listing) == 1
 
 
-async def test_get_task_updates_the_ledger(one_slot: Simulator) -> None:
+async def test_get_task_updates_the_ledger(brief_slot: Simulator) -> None:
     # A task picked up with get_task shows its new status in list_tasks, without list_tasks reading it again.
-    async with connect(one_slot, "auto", FAST_TUNING) as c:
+    async with connect(brief_slot, "auto", BRISK_TUNING) as c:
         r = await c.call_tool("generate_frames", {"text_prompt": "later", "num_images": 1, "wait_seconds": 0})
         task_id = TaskResult.model_validate(r.structured_content).taskId
         await c.call_tool("get_task", {"taskId": task_id, "wait_seconds": 10})
-        gets = _gets_of(one_slot, task_id)
+        gets = _gets_of(brief_slot, task_id)
         listed = TaskListResult.model_validate((await c.call_tool("list_tasks", {})).structured_content)
     assert listed.tasks[0].status == "SUCCEEDED"
-    assert _gets_of(one_slot, task_id) == gets
+    assert _gets_of(brief_slot, task_id) == gets
 
 
 async def test_a_stalled_upstream_cannot_hold_a_call_past_its_budget(quick_client: Client, quick: Simulator) -> None:

@@ -4,8 +4,9 @@ test_mcp_tasks_fleet.py and test_mcp_tasks_interop.py."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -22,12 +23,22 @@ from frames_mcp.server.tasks_wire import CreateTaskResult, DetailedTask
 from frames_mcp.simulator import Simulator
 from frames_mcp.store import Store
 
-from .conftest import FAST_TUNING, creates, running_sim, settings_for, sim_task_ids, text_of
+from .conftest import BRISK, BRISK_TUNING, creates, running_sim, settings_for, sim_task_ids, text_of
 
 pytestmark = pytest.mark.anyio
 
 CAT = {"text_prompt": "a cat on a windowsill", "num_images": 1}
+# Handles that ask the client back 0.05 s after the server's next look at useapi (the default: 0.3 s, and never
+# sooner than 0.25 s): a finished task is seen at once. The handle's own pollIntervalMs is checked on the defaults.
+QUICK_HANDLES = TaskTuning(poll_margin=0.05, poll_min=0.05)
 RUNWAY_ID = re.compile(r"user:\d+-runwayml:[^\s:]+-task:[0-9a-f-]{36}")
+
+
+@pytest.fixture
+def sim() -> Iterator[Simulator]:
+    """A fresh simulator per test whose tasks take 0.1 s (the tests that need a slower task make their own)."""
+    with running_sim(**BRISK) as simulator:
+        yield simulator
 
 
 def runway_id_in(message: str | None) -> str:
@@ -41,13 +52,13 @@ def runway_id_in(message: str | None) -> str:
 async def declaring(
     sim: Simulator,
     *,
-    task_tuning: TaskTuning | None = None,
+    task_tuning: TaskTuning = QUICK_HANDLES,
     store: Store | None = None,
     mode: str = "auto",
     **overrides: Any,
 ) -> AsyncIterator[Client]:
     """A client that declares the tasks extension, of a fresh server on the simulator."""
-    server = build_server(settings_for(sim, **overrides), FAST_TUNING, task_tuning=task_tuning, store=store)
+    server = build_server(settings_for(sim, **overrides), BRISK_TUNING, task_tuning=task_tuning, store=store)
     async with Client(server, mode=mode, extensions=[TasksClient()]) as c:  # type: ignore[arg-type]
         yield c
 
@@ -60,7 +71,7 @@ async def start(client: Client, name: str = "generate_frames", **arguments: Any)
 async def test_the_handle_comes_once_the_useapi_task_exists(sim: Simulator) -> None:
     # "MUST NOT return CreateTaskResult until the task is durably created": the create has happened, and the
     # handle names the Runway task, so a person (or get_task) can find it even if the handle is lost.
-    async with declaring(sim) as client:
+    async with declaring(sim, task_tuning=TaskTuning()) as client:
         handle = await start(client)
         assert isinstance(handle, CreateTaskResult)
         assert creates(sim) == 1
@@ -74,7 +85,7 @@ async def test_tasks_get_completes_with_the_synchronous_result_shape(sim: Simula
     # The inlined result is the CallToolResult generate_frames gives without tasks: same blocks, same schema.
     async with declaring(sim) as client:
         final = await wait_for(client.session, await start(client))
-    async with Client(build_server(settings_for(sim), FAST_TUNING)) as plain:
+    async with Client(build_server(settings_for(sim), BRISK_TUNING)) as plain:
         sync = await plain.call_tool("generate_frames", CAT)
     assert final.status == "completed" and final.result is not None
     tasked = CallToolResult.model_validate(final.result)
@@ -100,7 +111,7 @@ async def test_the_client_half_resolves_a_task_transparently(sim: Simulator) -> 
 async def test_working_states_read_like_progress(sim: Simulator) -> None:
     # statusMessage carries what progress notifications carry on the synchronous path (tasks have none).
     seen: list[str] = []
-    with running_sim(queue_seconds=0.3, run_seconds=1.5, image_px=32) as slow:
+    with running_sim(queue_seconds=0.2, run_seconds=0.8, image_px=32) as slow:
         async with declaring(slow) as client:
             handle = await start(client)
             task: DetailedTask | None = None
@@ -117,7 +128,7 @@ async def test_a_call_that_creates_nothing_answers_as_today(sim: Simulator) -> N
     prompt = {"text_prompt": "a [moderate-create] scene", "num_images": 1}
     async with declaring(sim) as client:
         answer = await start(client, **prompt)
-    async with Client(build_server(settings_for(sim), FAST_TUNING)) as plain:
+    async with Client(build_server(settings_for(sim), BRISK_TUNING)) as plain:
         sync = await plain.call_tool("generate_frames", prompt)
     assert isinstance(answer, CallToolResult) and answer.is_error
     assert text_of(answer) == text_of(sync)
@@ -153,7 +164,7 @@ async def test_cancel_stops_the_wait_and_says_runway_may_finish(sim: Simulator) 
             await cancel_task(client.session, handle.task_id)
             task = await get_task(client.session, handle.task_id)
             reads = len(slow.request_log)
-            await anyio.sleep(1.0)
+            await anyio.sleep(0.6)  # past several polls the wait would have made (the first 0.1 s after create)
             assert len(slow.request_log) == reads  # this server polls no more
             assert task.status == "cancelled"
             assert task.status_message and "may still finish" in task.status_message
@@ -172,10 +183,10 @@ async def test_unknown_task_ids_are_invalid_params(sim: Simulator) -> None:
 
 async def test_an_expired_handle_is_invalid_params(sim: Simulator) -> None:
     # ttlMs is a promise: once it has passed the handle is gone (get_task still reads the Runway task).
-    async with declaring(sim, task_tuning=TaskTuning(ttl=1.0)) as client:
+    async with declaring(sim, task_tuning=dataclasses.replace(QUICK_HANDLES, ttl=0.5)) as client:
         handle = await start(client)
-        assert handle.ttl_ms == 1000
-        await anyio.sleep(1.2)
+        assert handle.ttl_ms == 500
+        await anyio.sleep(0.7)
         with pytest.raises(MCPError) as e:
             await get_task(client.session, handle.task_id)
     assert e.value.error.code == -32602
@@ -185,7 +196,7 @@ async def test_tasks_methods_need_the_declaration(sim: Simulator) -> None:
     # A client that does not declare the extension on tasks/get gets -32021 (missing required capability).
     async with declaring(sim) as client:
         handle = await start(client)
-    async with Client(build_server(settings_for(sim), FAST_TUNING)) as plain:
+    async with Client(build_server(settings_for(sim), BRISK_TUNING)) as plain:
         with pytest.raises(MCPError) as e:
             await get_task(plain.session, handle.task_id)
     assert e.value.error.code == -32021
@@ -209,7 +220,7 @@ async def test_tasks_off_makes_every_call_synchronous(sim: Simulator) -> None:
 
 
 async def test_get_task_with_a_wait_runs_as_a_task_and_without_one_does_not(sim: Simulator) -> None:
-    with running_sim(queue_seconds=0.2, run_seconds=1.0, image_px=32) as slow:
+    with running_sim(queue_seconds=0.05, run_seconds=0.25, image_px=32) as slow:
         async with declaring(slow) as client:
             first = await wait_for(client.session, await start(client))  # a finished task to read
             runway_id = CallToolResult.model_validate(first.result).structured_content["taskId"]  # type: ignore[index]
@@ -230,7 +241,7 @@ async def test_a_replica_takes_over_a_task_whose_owner_stopped(sim: Simulator) -
     from frames_mcp.store import open_store
 
     shared = open_store("memory")
-    with running_sim(queue_seconds=0.2, run_seconds=1.5, image_px=32) as slow:
+    with running_sim(queue_seconds=0.2, run_seconds=0.8, image_px=32) as slow:
         async with declaring(slow, store=shared) as first:
             handle = await start(first)
         async with declaring(slow, store=shared) as second:
@@ -276,7 +287,7 @@ async def test_a_call_waiting_in_line_reports_progress_until_its_handle(sim: Sim
     async def on_progress(progress: float, total: float | None, message: str | None) -> None:
         seen.append(message or "")
 
-    with running_sim(queue_seconds=0.2, run_seconds=1.0, image_px=32) as slow:
+    with running_sim(queue_seconds=0.05, run_seconds=0.25, image_px=32) as slow:
         async with declaring(slow) as client:
             first = await start(client, **CAT, maxJobs=1)
             second = await client.session.call_tool(
