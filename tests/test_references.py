@@ -114,14 +114,26 @@ async def test_upload_reads_nothing_from_a_file_that_is_not_an_image(
     assert "hunter2" not in _text(r) and _uploads(sim) == 0
 
 
-@pytest.mark.parametrize("kind", ["directory", "relative", "missing"])
+@pytest.mark.parametrize("kind", ["directory", "relative", "missing", "unknown user"])
 async def test_upload_refuses_paths_that_are_not_image_files(
     client: Client, sim: Simulator, tmp_path: Path, kind: str
 ) -> None:
-    path = {"directory": str(tmp_path), "relative": "images/fox.png", "missing": str(tmp_path / "nope.png")}[kind]
+    # "~nobody-here/fox.png" names a home directory that does not exist: Path.expanduser raises, and that must be
+    # answered in words like the others, not as an opaque "Error executing tool" (hypothesis found "~0").
+    path = {
+        "directory": str(tmp_path),
+        "relative": "images/fox.png",
+        "missing": str(tmp_path / "nope.png"),
+        "unknown user": "~nobody-here-4c1f/fox.png",
+    }[kind]
     r = await client.call_tool("upload_image", {"path": path})
     assert r.is_error
-    expected = {"directory": "not a regular file", "relative": "absolute path", "missing": "No such file"}[kind]
+    expected = {
+        "directory": "not a regular file",
+        "relative": "absolute path",
+        "missing": "No such file",
+        "unknown user": "home directory this machine does not have",
+    }[kind]
     assert expected in _text(r) and _uploads(sim) == 0
 
 

@@ -102,7 +102,10 @@ def _read_file(path: Path, max_bytes: int) -> bytes:
 def _load(text: str, max_bytes: int) -> tuple[bytes, str]:
     if "\0" in text:
         raise SourceError("The path contains a NUL byte.", hint="")
-    path = Path(text).expanduser()
+    try:
+        path = Path(text).expanduser()
+    except RuntimeError:  # ~name of a user this machine does not have
+        raise SourceError(f"{text!r} names a home directory this machine does not have.", hint="") from None
     if not path.is_absolute():
         raise SourceError(
             f"Give an absolute path, not {text!r}: the server does not run in your working directory.", hint=""
