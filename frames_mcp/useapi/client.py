@@ -11,8 +11,10 @@ httpx2 timeout cut to the time left) and no retry or backoff sleeps past it.
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
+import ssl
 import time
 from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
@@ -85,6 +87,13 @@ class RetryPolicy:
     max_depth: int = 32  # JSON nesting: a task is about 5 levels deep
 
 
+@functools.cache
+def shared_tls() -> ssl.SSLContext:
+    """httpx2's default TLS settings (its trust store, SSL_CERT_FILE honoured), loaded once per process: each
+    load of the trust store costs about 50 ms of CPU, and every session has two clients."""
+    return httpx2.create_ssl_context()
+
+
 class LazyTransport(httpx2.AsyncBaseTransport):
     """httpx2's default transport, built at the first request instead of at startup.
 
@@ -97,7 +106,7 @@ class LazyTransport(httpx2.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         if self._transport is None:
-            self._transport = httpx2.AsyncHTTPTransport()
+            self._transport = httpx2.AsyncHTTPTransport(verify=shared_tls())
         return await self._transport.handle_async_request(request)
 
     async def aclose(self) -> None:
