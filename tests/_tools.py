@@ -22,6 +22,8 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
+from frames_mcp.useapi.client import shared_tls
+
 from .conftest import console_script
 
 REPO = Path(__file__).resolve().parent.parent
@@ -144,7 +146,7 @@ async def mcp_over_http(
     """The SDK's client over Streamable HTTP to `server`, with a bearer token when it needs one."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     async with (
-        httpx2.AsyncClient(headers=headers, timeout=http_timeout) as http,
+        httpx2.AsyncClient(headers=headers, timeout=http_timeout, verify=shared_tls()) as http,
         Client(streamable_http_client(server.url, http_client=http)) as client,
     ):
         yield client
@@ -188,7 +190,7 @@ def _wait_healthy(server: HttpServer, timeout: float, *, retry_if_taken: bool = 
             # Ours only once our process listens on the port: until then a server of another test that took the
             # port meanwhile would answer /healthz in its place (a caller's own command may run a child instead).
             bound = server.custom or _listens(server.process.pid, int(server.base.rsplit(":", 1)[1]))
-            if bound and httpx2.get(f"{server.base}/healthz", timeout=1.0).status_code == 200:
+            if bound and httpx2.get(f"{server.base}/healthz", timeout=1.0, verify=shared_tls()).status_code == 200:
                 return True
         except httpx2.TransportError:
             pass

@@ -22,7 +22,7 @@ from frames_mcp.jobs.polling import PollSchedule
 from frames_mcp.jobs.service import Tuning
 from frames_mcp.server.app import build_server
 from frames_mcp.simulator import Simulator, SimulatorConfig, ThreadedServer, run_in_thread
-from frames_mcp.useapi.client import RetryPolicy
+from frames_mcp.useapi.client import RetryPolicy, shared_tls
 
 # No test touches the developer's own state: the default SQLite store of in-process servers lives in a directory
 # of this test process (subprocesses get one through tests._tools.clean_env).
@@ -116,7 +116,7 @@ def sim() -> Iterator[Simulator]:
 
 async def sim_task_ids(sim: Simulator) -> list[str]:
     """Every task the simulated account holds, newest first (its own GET tasks/ listing)."""
-    async with httpx2.AsyncClient(base_url=sim.base_url) as http:  # type: ignore[attr-defined]
+    async with httpx2.AsyncClient(base_url=sim.base_url, verify=shared_tls()) as http:  # type: ignore[attr-defined]
         r = await http.get(
             "/v1/runwayml/tasks/", params={"limit": 1000}, headers={"Authorization": f"Bearer {sim.config.token}"}
         )
