@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -22,7 +23,9 @@ pytestmark = pytest.mark.anyio
 
 
 def _env(sim: Simulator | None) -> dict[str, str]:
-    env = {"FRAMES_MCP_WAIT_SECONDS": "10"}
+    # The SDK passes a stdio server only the variables named here (and HOME, PATH ...): the test session's state
+    # directory is named too, or the server would keep its tasks in the developer's own store.
+    env = {"FRAMES_MCP_WAIT_SECONDS": "10", "XDG_STATE_HOME": os.environ["XDG_STATE_HOME"]}
     if sim is not None:
         env |= {"USEAPI_TOKEN": sim.config.token, "USEAPI_BASE_URL": sim.base_url}  # type: ignore[attr-defined]
     return env
@@ -43,7 +46,7 @@ async def test_stdio_generate_against_a_useapi_compatible_server(sim: Simulator,
 
 async def test_stdio_demo_needs_no_token() -> None:
     # --demo: the whole flow with no token and no credits, and the result says the images are placeholders.
-    params = StdioServerParameters(command=console_script(), args=["--demo"], env={"FRAMES_MCP_WAIT_SECONDS": "20"})
+    params = StdioServerParameters(command=console_script(), args=["--demo"], env=_env(None) | {"FRAMES_MCP_WAIT_SECONDS": "20"})
     async with Client(params) as c:
         r = await c.call_tool("generate_frames", {"text_prompt": "a paper boat", "num_images": 1})
     assert not r.is_error
