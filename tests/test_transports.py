@@ -46,7 +46,9 @@ async def test_stdio_generate_against_a_useapi_compatible_server(sim: Simulator,
 
 async def test_stdio_demo_needs_no_token() -> None:
     # --demo: the whole flow with no token and no credits, and the result says the images are placeholders.
-    params = StdioServerParameters(command=console_script(), args=["--demo"], env=_env(None) | {"FRAMES_MCP_WAIT_SECONDS": "20"})
+    params = StdioServerParameters(
+        command=console_script(), args=["--demo"], env=_env(None) | {"FRAMES_MCP_WAIT_SECONDS": "20"}
+    )
     async with Client(params) as c:
         r = await c.call_tool("generate_frames", {"text_prompt": "a paper boat", "num_images": 1})
     assert not r.is_error
