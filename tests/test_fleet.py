@@ -2,9 +2,9 @@
 one SQLite file and two HTTP replicas on one real redis-server stay within the account's maxJobs together and
 keep one first-in first-out line; a process killed with SIGKILL gives its slot back when its lease ends, a live
 one keeps it past the lease; a store that fails mid-run costs no call its result. The simulator's account has
-maxJobs 1 and 0.6 s tasks.
+maxJobs 1 and 0.3 s tasks.
 
-The processes are the module's, started once (each pair at the same time) with a 2 s lease, on one simulator:
+The processes are the module's, started once (each pair at the same time) with a 1.5 s lease, on one simulator:
 every test waits for all of its calls, so the next one finds the line empty, and each counts only what the
 simulator saw since it began (`Since`). The processes the SIGKILL test kills are its own."""
 
@@ -31,8 +31,8 @@ from .conftest import connect, console_script, creates, running_sim, sim_task_id
 
 pytestmark = pytest.mark.anyio
 TOKEN = "fleet-test-token"
-ONE_SLOT = {"queue_seconds": 0.1, "run_seconds": 0.5, "image_px": 32, "accounts": {"solo@frames.local": 1}}
-LEASE = "2"  # seconds: a process renews it every third of that
+ONE_SLOT = {"queue_seconds": 0.05, "run_seconds": 0.25, "image_px": 32, "accounts": {"solo@frames.local": 1}}
+LEASE = "1.5"  # seconds: a process renews it every third of that
 
 
 @pytest.fixture(scope="module")
@@ -211,7 +211,7 @@ async def test_two_http_replicas_on_one_redis_share_the_accounts_slots(
 async def test_a_killed_process_gives_its_slot_back_when_its_lease_ends(
     one_slot: Simulator, pair: list[Client], doomed: dict[str, HttpServer], kind: str, request: pytest.FixtureRequest
 ) -> None:
-    # kill -9 leaves a slot nobody will release or renew: once its 2 s lease ends, the other process's waiting
+    # kill -9 leaves a slot nobody will release or renew: once its 1.5 s lease ends, the other process's waiting
     # call is admitted (without the lease it would wait out its whole budget and create nothing). The survivor
     # is one of the module's processes on that store.
     victim = doomed[kind]
@@ -276,7 +276,7 @@ async def test_calls_ahead_count_every_processes_callers(one_slot: Simulator, pa
 
 
 async def test_a_live_process_keeps_its_slot_past_the_lease(one_slot: Simulator, pair: list[Client]) -> None:
-    # A task that runs 5 s holds its slot for all of it although the lease is 2 s: the server's lifespan renews
+    # A task that runs 3 s holds its slot for all of it although the lease is 1.5 s: the server's lifespan renews
     # the lease, so the other process does not create early into useapi's 429.
     a, b = pair
     since = Since(one_slot)
