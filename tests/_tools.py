@@ -233,10 +233,12 @@ def http_servers(
 async def entered_together(*managers: AbstractAsyncContextManager[T]) -> AsyncIterator[list[T]]:
     """Enter async context managers at once, each in a task of its own (which later exits it), and give what
     they entered as, in order: stdio clients whose servers then start in parallel instead of one after the
-    other. Usable from any task; a failure in one of them cancels the body."""
+    other. Usable from any task; a failure in one of them cancels the body, and an error of the body comes
+    out as itself (not in an exception group), once all of them were exited."""
     entered: dict[int, T] = {}
     ready = [anyio.Event() for _ in managers]
     leave = anyio.Event()
+    failed: Exception | None = None
 
     async def hold(i: int, manager: AbstractAsyncContextManager[T]) -> None:
         async with manager as value:
@@ -251,5 +253,9 @@ async def entered_together(*managers: AbstractAsyncContextManager[T]) -> AsyncIt
             await event.wait()
         try:
             yield [entered[i] for i in range(len(managers))]
+        except Exception as e:  # cancellation is not an Exception: it goes on through the task group
+            failed = e
         finally:
             leave.set()
+    if failed is not None:
+        raise failed
