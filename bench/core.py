@@ -407,7 +407,7 @@ async def _run(args: argparse.Namespace) -> list[Row]:
     for name in wanted:
         print(f"running {name} ...", file=sys.stderr, flush=True)
         if name == "concurrency":
-            rows += await concurrency(4 if quick else 40, 2 if quick else 5, 0.4 if quick else 2.0)
+            rows += await concurrency(3 if quick else 40, 2 if quick else 5, 0.2 if quick else 2.0)
         elif name == "completion":
             rows += await completion(2 if quick else 10, 0.2 if quick else 2.0, 0.8 if quick else 18.0, 0.3)
         elif name == "startup":

@@ -23,6 +23,7 @@ Figures, not tests: nothing here asserts.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 import signal
@@ -47,7 +48,7 @@ from bench._report import machine as host_line
 from frames_mcp.simulator import Simulator, SimulatorConfig, run_in_thread
 from frames_mcp.store.slots_redis import RedisSlots
 from tests._redis import RedisServer
-from tests._tools import HttpServer, http_server, mcp_over_http
+from tests._tools import HttpServer, http_server, http_servers, mcp_over_http
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -203,11 +204,17 @@ async def _http_burst(servers: Sequence[HttpServer], calls: int) -> tuple[float,
 
 
 class _Fleet:
-    """`count` replicas `frames-mcp --transport http --stateless` started one after the other."""
+    """`count` replicas `frames-mcp --transport http --stateless` started one after the other, or, with
+    `together` (--quick), all at once."""
 
-    def __init__(self, env: dict[str, str], count: int) -> None:
+    def __init__(self, env: dict[str, str], count: int, together: bool = False) -> None:
         self._stack: list[Any] = []
         self.servers: list[HttpServer] = []
+        if together:
+            cm: Any = http_servers(count, ["--stateless", *QUIET], env)
+            self.servers = cm.__enter__()
+            self._stack.append(cm)
+            return
         for _ in range(count):
             cm = http_server(["--stateless", *QUIET], env)
             self.servers.append(cm.__enter__())
@@ -218,8 +225,10 @@ class _Fleet:
             cm.__exit__(None, None, None)
 
 
-async def _fleet_run(env: dict[str, str], replicas: int, calls: int) -> tuple[float, list[Outcome]]:
-    group = _Fleet(env, replicas)
+async def _fleet_run(
+    env: dict[str, str], replicas: int, calls: int, together: bool = False
+) -> tuple[float, list[Outcome]]:
+    group = _Fleet(env, replicas, together)
     try:
         return await _http_burst(group.servers, calls)
     finally:
@@ -227,12 +236,18 @@ async def _fleet_run(env: dict[str, str], replicas: int, calls: int) -> tuple[fl
 
 
 async def fleet(
-    replicas: int, calls: int, max_jobs: int, task_seconds: float, redis_url: str, reference: bool = True
+    replicas: int,
+    calls: int,
+    max_jobs: int,
+    task_seconds: float,
+    redis_url: str,
+    reference: bool = True,
+    together: bool = False,
 ) -> list[Row]:
     ideal = math.ceil(calls / max_jobs) * task_seconds
     sim = _sim(max_jobs, task_seconds)
     with run_in_thread(sim) as url:
-        makespan, outcomes = await _fleet_run(_env(sim, url, redis_url), replicas, calls)
+        makespan, outcomes = await _fleet_run(_env(sim, url, redis_url), replicas, calls, together)
     label = f"fleet: {replicas} HTTP replicas (--stateless) on one Redis, {calls} calls, maxJobs {max_jobs}"
     rows = _makespan_rows(f"{label}, {task_seconds:g} s tasks", makespan, ideal, outcomes, sim.counts()["429s"])
     if not reference:
@@ -275,13 +290,13 @@ async def _watch_sweep(redis_url: str, killed_at: float, before: set[str], lease
 
 
 async def sigkill(replicas: int, calls: int, max_jobs: int, task_seconds: float, lease: float, redis_url: str,
-                  kill_after: float) -> list[Row]:  # fmt: skip
+                  kill_after: float, together: bool = False) -> list[Row]:  # fmt: skip
     from frames_mcp.store import open_store
 
     sim = _sim(max_jobs, task_seconds)
     raw = redis.Redis.from_url(redis_url)
     with run_in_thread(sim) as url:
-        group = _Fleet(_env(sim, url, redis_url, lease), replicas)
+        group = _Fleet(_env(sim, url, redis_url, lease), replicas, together)
         try:
             swept: list[float | None] = []
             held_at_kill: list[int] = []
@@ -303,9 +318,10 @@ async def sigkill(replicas: int, calls: int, max_jobs: int, task_seconds: float,
             finally:
                 await store.close()
             readable = 0
-            async with _client(group.servers[1]) as one, _client(group.servers[2]) as two:
+            async with contextlib.AsyncExitStack() as stack:  # through each survivor in turn
+                survivors = [await stack.enter_async_context(_client(s)) for s in group.servers[1:]]
                 for i, tid in enumerate(created):
-                    r = await (one, two)[i % 2].call_tool("get_task", {"taskId": tid, "wait_seconds": 0})
+                    r = await survivors[i % len(survivors)].call_tool("get_task", {"taskId": tid, "wait_seconds": 0})
                     readable += not r.is_error
         finally:
             group.close()
@@ -376,17 +392,20 @@ async def _run(args: argparse.Namespace) -> list[Row]:
     try:
         for name in wanted:
             print(f"running {name} ...", file=sys.stderr, flush=True)
+            # --quick: two processes where the figures need three (one survivor of the kill), 0.4 s tasks, a
+            # 1 s lease, the replicas started at once; only checks that every part still runs.
             if name == "machine":
-                rows += await machine(3, 2 if q else 10, 3, 0.6 if q else 2.0, reference=not q)
+                rows += await (machine(2, 2, 2, 0.4, reference=False) if q else machine(3, 10, 3, 2.0))
             elif name == "fleet":
                 assert server is not None
                 server.flush()
-                rows += await fleet(3, 6 if q else 60, 5, 0.6 if q else 2.0, server.url, reference=not q)
+                rows += await (fleet(2, 4, 2, 0.4, server.url, reference=False, together=True) if q
+                               else fleet(3, 60, 5, 2.0, server.url))  # fmt: skip
             elif name == "sigkill":
                 assert server is not None
                 server.flush()
-                rows += await sigkill(3, 9 if q else 60, 5, 0.6 if q else 2.0, 3.0 if q else 10.0, server.url,
-                                      1.0 if q else 4.0)  # fmt: skip
+                rows += await (sigkill(2, 4, 2, 0.4, 1.0, server.url, 1.0, together=True) if q
+                               else sigkill(3, 60, 5, 2.0, 10.0, server.url, 4.0))  # fmt: skip
             else:
                 raise SystemExit(f"unknown benchmark {name!r}; choose from {', '.join(SECTIONS)}")
     finally:

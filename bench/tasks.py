@@ -19,6 +19,8 @@ import logging
 import statistics
 import sys
 import time
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,19 +33,34 @@ from bench.core import ACCOUNT, BARE, REFERENCE_ACCOUNT, _env, _frames_command, 
 from frames_mcp.server.tasks_client import TasksClient, get_task
 from frames_mcp.server.tasks_wire import CreateTaskResult, DetailedTask
 from frames_mcp.simulator import Simulator, SimulatorConfig, run_in_thread
+from tests._tools import entered_together
 
 START, END = "<!-- tasks:start -->", "<!-- tasks:end -->"
 
 
-async def handle(rounds: int) -> list[Row]:
+def _clients(*clients: Client, together: bool) -> AbstractAsyncContextManager[list[Client]]:
+    """The clients entered one after the other, or with `together` (--quick) at once, so that their servers
+    start in parallel (nothing measured includes a start)."""
+    if together:
+        return entered_together(*clients)
+
+    @asynccontextmanager
+    async def in_turn() -> AsyncIterator[list[Client]]:
+        async with AsyncExitStack() as stack:
+            yield [await stack.enter_async_context(c) for c in clients]
+
+    return in_turn()
+
+
+async def handle(rounds: int, together: bool = False) -> list[Row]:
     accounts = {ACCOUNT: 10, REFERENCE_ACCOUNT: 10}  # the direct creates use their own account's slots
     sim = Simulator(SimulatorConfig(queue_seconds=0.05, run_seconds=0.15, image_px=32, accounts=accounts))
     with run_in_thread(sim) as url:
         headers = {"Authorization": f"Bearer {sim.config.token}"}
+        frames_client = Client(_params([_frames_command()], _env(sim, url)), extensions=[TasksClient()])
         async with (
             httpx2.AsyncClient(base_url=url, headers=headers) as http,
-            Client(_params(BARE)) as bare,
-            Client(_params([_frames_command()], _env(sim, url)), extensions=[TasksClient()]) as frames,
+            _clients(Client(_params(BARE)), frames_client, together=together) as (bare, frames),
         ):
             body = {"text_prompt": "a kite", "num_images": 1, "email": ACCOUNT}
 
@@ -92,17 +109,18 @@ async def _poll(client: Client, answer: CreateTaskResult) -> tuple[DetailedTask,
     return task, trips, time.monotonic()
 
 
-async def polling(generations: int, queue: float, run: float, stagger: float) -> list[Row]:
+async def polling(generations: int, queue: float, run: float, stagger: float, together: bool = False) -> list[Row]:
     accounts = {ACCOUNT: generations, REFERENCE_ACCOUNT: generations}
     sim = Simulator(SimulatorConfig(queue_seconds=queue, run_seconds=run, image_px=32, accounts=accounts))
     tasked: list[tuple[str, int, float]] = []  # (Runway taskId, tasks/get round trips, when the result came)
     synced: list[tuple[str, float]] = []
     with run_in_thread(sim) as url:
         env = _env(sim, url)
-        async with (
-            Client(_params([_frames_command()], env), extensions=[TasksClient()]) as tasks_client,
-            Client(_params([_frames_command()], env)) as sync_client,
-        ):
+        clients = (
+            Client(_params([_frames_command()], env), extensions=[TasksClient()]),
+            Client(_params([_frames_command()], env)),
+        )
+        async with _clients(*clients, together=together) as (tasks_client, sync_client):
 
             async def as_task(i: int) -> None:
                 await anyio.sleep(i * stagger)
@@ -188,10 +206,11 @@ def _table(rows: list[Row], command: str, host: str) -> str:
 
 
 async def _run(quick: bool) -> list[Row]:
+    # --quick: 2 rounds, 0.5 s tasks, the servers of each part started at once; only checks that it all runs.
     print("running handle ...", file=sys.stderr, flush=True)
-    rows = await handle(3 if quick else 30)
+    rows = await (handle(2, together=True) if quick else handle(30))
     print("running polling ...", file=sys.stderr, flush=True)
-    return rows + await polling(2 if quick else 10, 0.2 if quick else 2.0, 0.8 if quick else 18.0, 0.3)
+    return rows + await (polling(2, 0.1, 0.4, 0.1, together=True) if quick else polling(10, 2.0, 18.0, 0.3))
 
 
 def main(argv: list[str] | None = None) -> None:

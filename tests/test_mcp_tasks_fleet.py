@@ -30,7 +30,7 @@ from frames_mcp.store import open_store
 
 from ._redis import RedisServer, own_redis, redis_server, redis_url  # noqa: F401 (fixtures)
 from ._tools import clean_env, free_port
-from .conftest import FAST_TUNING, console_script, creates, running_sim, settings_for, text_of
+from .conftest import FAST_TUNING, console_script, creates, running_sim, settings_for, sim_task_ids, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -48,7 +48,8 @@ def redis(redis_url: str) -> str:  # noqa: F811 (the fixture of that name)
 
 @pytest.fixture
 def slow() -> Iterator[Simulator]:
-    """Tasks long enough (about 2 s) for a replica to stop in the middle of one."""
+    """Tasks long enough (about 2 s) for a replica to stop in the middle of one, or to be read still working.
+    (Tests that do not care whether the task still runs use conftest's quick `sim`.)"""
     with running_sim(queue_seconds=0.3, run_seconds=1.8, image_px=32) as simulator:
         yield simulator
 
@@ -114,15 +115,20 @@ async def test_a_second_replica_answers_tasks_get(slow: Simulator, redis: str) -
 
 async def test_a_cancel_on_another_replica_stops_the_owner(slow: Simulator, redis: str) -> None:
     # B records the cancel; A, which waits for the Runway task, sees it at its next write and stops polling,
-    # and never overwrites `cancelled` with a result.
+    # and never overwrites `cancelled` with a result. The requests to useapi are counted from shortly before
+    # the Runway task ends (A's heartbeats, every 0.2 s, read the cancel long before, however busy the
+    # machine) to a second after it: a poller that went on would have come back for the result meanwhile.
     with replica(slow, redis) as a, replica(slow, redis) as b:
         async with connect(a) as on_a:
             handle = await start(on_a)
         async with connect(b) as on_b:
             await cancel_task(on_b.session, handle.task_id)
-            await anyio.sleep(0.6)  # A's next heartbeat (0.2 s here) reads the cancel
+            [runway_task] = await sim_task_ids(slow)
+            ends = slow.finish_time(runway_task)
+            assert ends is not None and ends - time.monotonic() > 0.8, "the Runway task ended too soon to tell"
+            await anyio.sleep(ends - 0.3 - time.monotonic())
             polled = len(slow.request_log)
-            await anyio.sleep(2.5)  # longer than the rest of the Runway task
+            await anyio.sleep(ends + 1.0 - time.monotonic())
             task = await get_task(on_b.session, handle.task_id)
     assert task.status == "cancelled" and task.result is None
     assert len(slow.request_log) == polled
@@ -142,10 +148,10 @@ async def test_tasks_get_after_a_restart(slow: Simulator, backend: str, tmp_path
     assert creates(slow) == 1
 
 
-async def test_another_principals_task_does_not_exist(slow: Simulator, redis: str) -> None:
+async def test_another_principals_task_does_not_exist(sim: Simulator, redis: str) -> None:
     # A task is visible only to the bearer identity that created it, on every replica; others get -32602
-    # exactly as for an id that never existed.
-    with replica(slow, redis, TOKEN_A) as a, replica(slow, redis, TOKEN_B) as b:
+    # exactly as for an id that never existed (working or finished alike: conftest's quick tasks).
+    with replica(sim, redis, TOKEN_A) as a, replica(sim, redis, TOKEN_B) as b:
         async with connect(a, TOKEN_A) as owner:
             handle = await start(owner)
         async with connect(b, TOKEN_B) as stranger:
@@ -161,11 +167,11 @@ async def test_another_principals_task_does_not_exist(slow: Simulator, redis: st
             assert (await wait_for(owner.session, handle)).status == "completed"
 
 
-async def test_the_client_half_sends_mcp_name_and_a_mismatch_is_refused(slow: Simulator, redis: str) -> None:
+async def test_the_client_half_sends_mcp_name_and_a_mismatch_is_refused(sim: Simulator, redis: str) -> None:
     # SEP-2663: tasks/* carry the taskId in Mcp-Name so a gateway can route without reading the body; a body
     # that disagrees with its header is refused (-32020), as the SDK does for tools/call.
     seen: list[httpx2.Request] = []
-    with replica(slow, redis) as url:
+    with replica(sim, redis) as url:
         async with connect(url, seen=seen) as c:
             handle = await start(c)
             await get_task(c.session, handle.task_id)
@@ -175,16 +181,16 @@ async def test_the_client_half_sends_mcp_name_and_a_mismatch_is_refused(slow: Si
     assert answer["error"]["code"] == -32020
 
 
-async def test_a_handle_that_cannot_be_recorded_is_never_sent(slow: Simulator, own_redis: RedisServer) -> None:  # noqa: F811
+async def test_a_handle_that_cannot_be_recorded_is_never_sent(sim: Simulator, own_redis: RedisServer) -> None:  # noqa: F811
     # "MUST NOT return CreateTaskResult until the task is durably created": with the store down the call goes on
     # and answers synchronously, with the generation's result, as for a client without tasks.
-    with replica(slow, own_redis.url) as url:
+    with replica(sim, own_redis.url) as url:
         own_redis.stop()
         async with connect(url) as c:
             answer = await c.session.call_tool("generate_frames", CAT, allow_claimed=True)
     assert isinstance(answer, CallToolResult) and not answer.is_error
     assert "SUCCEEDED" in text_of(answer)
-    assert creates(slow) == 1
+    assert creates(sim) == 1
 
 
 def _raw_tasks_get(url: str, task_id: str, *, mcp_name: str) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from frames_mcp.simulator import Fault, Simulator
 from frames_mcp.store import PendingCreate, open_store
 
 from ._redis import RedisServer
-from ._tools import clean_env, http_server, mcp_over_http
+from ._tools import clean_env, entered_together, http_server, http_servers, mcp_over_http
 from .conftest import FAST_TUNING, connect, console_script, creates, text_of
 
 pytestmark = pytest.mark.anyio
@@ -187,9 +187,9 @@ async def test_a_check_whose_listing_does_not_reach_back_keeps_the_question(sim:
     async with httpx2.AsyncClient(base_url=sim.base_url) as http:  # type: ignore[attr-defined]
         made = 0
         while made < 20:  # as fast as the account's maxJobs lets them through
-            r = await http.post(
+            r = await http.post(  # maxJobs 10 (above the account's 5): the 20 go through in two batches
                 "/v1/runwayml/frames/create",
-                json={"text_prompt": f"someone else's task {made}"},
+                json={"text_prompt": f"someone else's task {made}", "maxJobs": 10},
                 headers={"Authorization": f"Bearer {sim.config.token}"},
             )
             if r.status_code == 429:
@@ -226,7 +226,9 @@ async def _leave_pending(url: str, sim: Simulator, prompt: str) -> None:
 
 
 async def test_a_server_killed_mid_create_leaves_a_check_the_restart_finishes(sim: Simulator, tmp_path: Path) -> None:
-    # kill -9 between the create reaching useapi and its answer: the restarted server finds the task.
+    # kill -9 between the create reaching useapi and its answer: the restarted server finds the task. (What
+    # the dead process left is written here, and the restarted server runs in this process, as in the two
+    # tests above.)
     url = f"sqlite://{tmp_path / 'state.db'}"
     async with httpx2.AsyncClient(base_url=sim.base_url) as http:  # type: ignore[attr-defined]
         # The create the dead process sent, as useapi ran it.
@@ -237,11 +239,10 @@ async def test_a_server_killed_mid_create_leaves_a_check_the_restart_finishes(si
         )
         assert r.status_code == 200
     await _leave_pending(url, sim, PROMPT)
-    with http_server(env=server_env(sim, url)) as server:
-        async with mcp_over_http(server) as c:
-            tasks = listed(await c.call_tool("list_tasks", {})).tasks
-            assert [t.prompt for t in tasks] == [PROMPT]
-            done = task_of(await c.call_tool("get_task", {"taskId": tasks[0].taskId, "wait_seconds": 10}))
+    async with connect(sim, "auto", FAST_TUNING, store=url) as c:
+        tasks = listed(await c.call_tool("list_tasks", {})).tasks
+        assert [t.prompt for t in tasks] == [PROMPT]
+        done = task_of(await c.call_tool("get_task", {"taskId": tasks[0].taskId, "wait_seconds": 10}))
     assert done.status == "SUCCEEDED" and creates(sim) == 1
 
 
@@ -268,7 +269,7 @@ async def test_two_stdio_servers_on_one_sqlite_file_see_each_others_tasks(sim: S
     # Claude Desktop and Cursor each start their own frames-mcp: one user, one machine, one store.
     url = f"sqlite://{tmp_path / 'state.db'}"
     params = StdioServerParameters(command=console_script(), args=[], env=server_env(sim, url))
-    async with Client(params) as a, Client(params) as b:
+    async with entered_together(Client(params), Client(params)) as (a, b):  # the two start at once
         made = task_of(await a.call_tool("generate_frames", {"text_prompt": PROMPT, "wait_seconds": 0}))
         seen = listed(await b.call_tool("list_tasks", {})).tasks
         assert [(t.taskId, t.prompt) for t in seen] == [(made.taskId, PROMPT)]
@@ -284,7 +285,7 @@ async def test_two_stdio_servers_on_one_sqlite_file_see_each_others_tasks(sim: S
 async def test_two_replicas_on_one_redis_see_each_others_tasks(sim: Simulator, redis_url: str) -> None:
     # A fleet behind a load balancer: a task created through one replica is listed and finished by another.
     env = server_env(sim, redis_url)
-    with http_server(["--stateless"], env=env) as one, http_server(["--stateless"], env=env) as two:
+    with http_servers(2, ["--stateless"], env) as (one, two):  # started at once
         async with mcp_over_http(one) as a, mcp_over_http(two) as b:
             made = task_of(await a.call_tool("generate_frames", {"text_prompt": PROMPT, "wait_seconds": 0}))
             seen = listed(await b.call_tool("list_tasks", {})).tasks
@@ -372,7 +373,9 @@ async def test_a_store_that_stops_answering_never_costs_a_call_its_result(
 ) -> None:
     # Redis frozen (SIGSTOP): connections open but nothing answers. Each store operation gives up after its
     # timeout, the ledger then leaves the store alone, and the call still ends with its images and taskId.
-    async with connect(sim, "auto", FAST_TUNING, store=own_redis.url) as c:
+    # The timeout is 0.5 s here instead of 2 s, set in the URL (redis-py lets its options override the client's).
+    frozen = f"{own_redis.url}?socket_timeout=0.5&socket_connect_timeout=0.5"
+    async with connect(sim, "auto", FAST_TUNING, store=frozen) as c:
         assert own_redis.process is not None
         own_redis.process.send_signal(signal.SIGSTOP)
         try:
