@@ -114,14 +114,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     if settings.token is None and not settings.demo:
         log.warning("USEAPI_TOKEN is not set: tools will explain how to set it (or run with --demo)")
 
-    from frames_mcp.server.app import build_server  # after logging is set, so the SDK keeps our handler
     from frames_mcp.store import StoreError, open_store
 
-    try:  # opened before serving, so a store that cannot be opened is a start-up error, not a broken server
+    try:  # opened before serving (and before the SDK is imported): a store that cannot be opened ends the start
         store = open_store(settings.store_url)
     except StoreError as e:
         _refuse(ConfigurationError(f"FRAMES_MCP_STORE: {e.message}"))
     log.info("task records: %s", store.describe())
+
+    from frames_mcp.server.app import build_server  # after logging is set, so the SDK keeps our handler
+
     server = build_server(settings, store=store)
     if args.transport == "stdio":
         server.run("stdio")
