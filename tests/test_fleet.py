@@ -122,7 +122,7 @@ class Since:
 
 
 def client_of(server: HttpServer) -> AbstractAsyncContextManager[Client]:
-    return mcp_over_http(server, token=TOKEN, http_timeout=5.0)  # httpx2's default timeout
+    return mcp_over_http(server, token=TOKEN, http_timeout=20.0)  # a call waits out a 3 s [slow] task, then its own
 
 
 async def until(check: Any, seconds: float = 10.0) -> None:
@@ -138,14 +138,15 @@ def generate(prompt: str, **args: Any) -> dict[str, Any]:
 
 async def queued_second(first: Client, second: Client, since: Since) -> tuple[Any, list[str]]:
     """`first` starts a task; once it is created, `second` asks for one on the same account: its result and
-    the progress messages it heard."""
+    the progress messages it heard. The first task is a slow one (3 s): a 0.3 s task could end before a loaded
+    machine delivers the second call, which would then find the slot free and never queue."""
     messages: list[str] = []
 
     async def on_progress(progress: float, total: float | None, message: str | None) -> None:
         messages.append(message or "")
 
     async with anyio.create_task_group() as tg:
-        tg.start_soon(first.call_tool, "generate_frames", generate("first"))
+        tg.start_soon(first.call_tool, "generate_frames", generate("first [slow]"))
         await until(lambda: since.creates() == 1)
         result = await second.call_tool("generate_frames", generate("second"), progress_callback=on_progress)
     return result, messages
