@@ -115,9 +115,10 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 
 @pytest.fixture
-def sim() -> Iterator[Simulator]:
-    """A fresh simulator per test, so faults, task counts and request logs never leak between tests."""
-    with running_sim(**FAST) as simulator:
+def sim(request: pytest.FixtureRequest) -> Iterator[Simulator]:
+    """A fresh simulator per test, so faults, task counts and request logs never leak between tests. Its timings
+    are FAST unless the test module names others in SIMULATOR (e.g. BRISK)."""
+    with running_sim(**getattr(request.module, "SIMULATOR", FAST)) as simulator:
         yield simulator
 
 
@@ -164,8 +165,9 @@ async def connect(sim: Simulator, mode: str, tuning: Tuning | None = None, **ove
 
 
 @pytest.fixture
-async def client(sim: Simulator, mode: str) -> AsyncIterator[Client]:
-    async with connect(sim, mode, QUICK_POLLS) as c:
+async def client(sim: Simulator, mode: str, request: pytest.FixtureRequest) -> AsyncIterator[Client]:
+    """An in-memory client of a server polling on QUICK_POLLS, or on the module's POLLS (e.g. BRISK_POLLS)."""
+    async with connect(sim, mode, getattr(request.module, "POLLS", QUICK_POLLS)) as c:
         yield c
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from mcp import Client
@@ -16,7 +15,7 @@ from frames_mcp.server.results.schemas import TaskResult
 from frames_mcp.simulator import Fault, Simulator
 from frames_mcp.useapi.client import RetryPolicy
 
-from .conftest import BRISK, BRISK_POLLS, connect, creates, running_sim, settings_for, text_of
+from .conftest import BRISK, BRISK_POLLS, connect, creates, settings_for, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -26,17 +25,8 @@ pytestmark = pytest.mark.anyio
 QUICK_RETRIES = Tuning(schedule=BRISK_POLLS.schedule, retry=RetryPolicy(read_backoff=0.05, retry_after_min=0.1))
 
 
-@pytest.fixture
-def sim() -> Iterator[Simulator]:
-    """A fresh simulator per test whose tasks take 0.1 s: these tests are about how calls end, not how long."""
-    with running_sim(**BRISK) as simulator:
-        yield simulator
-
-
-@pytest.fixture
-async def client(sim: Simulator, mode: str) -> AsyncIterator[Client]:
-    async with connect(sim, mode, BRISK_POLLS) as c:
-        yield c
+SIMULATOR = BRISK  # tasks of 0.1 s: these tests are about how calls end, not how long (conftest's sim)
+POLLS = BRISK_POLLS  # the schedule for such tasks (conftest's client)
 
 
 async def test_wrong_token_is_401_with_what_to_do(sim: Simulator, mode: str) -> None:

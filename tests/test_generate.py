@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import AsyncIterator, Iterator
 
 import httpx2
 import pytest
@@ -14,22 +13,13 @@ from PIL import Image
 from frames_mcp.server.results.schemas import TaskResult
 from frames_mcp.simulator import Simulator
 
-from .conftest import BRISK, BRISK_POLLS, connect, creates, running_sim, wire
+from .conftest import BRISK, BRISK_POLLS, creates, wire
 
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def sim() -> Iterator[Simulator]:
-    """A fresh simulator per test whose tasks take 0.1 s (these tests need them finished, not slow)."""
-    with running_sim(**BRISK) as simulator:
-        yield simulator
-
-
-@pytest.fixture
-async def client(sim: Simulator, mode: str) -> AsyncIterator[Client]:
-    async with connect(sim, mode, BRISK_POLLS) as c:
-        yield c
+SIMULATOR = BRISK  # tasks of 0.1 s: these tests need them finished, not slow (conftest's sim)
+POLLS = BRISK_POLLS  # the schedule for such tasks (conftest's client)
 
 
 async def test_generate_returns_four_images_in_every_form(client: Client, sim: Simulator) -> None:
