@@ -264,33 +264,6 @@ def test_odd_or_loose_duration_brackets_are_dropped(low: float, high: float) -> 
     assert len(durations) == 0
 
 
-def test_a_run_aimed_at_from_its_first_reading_does_not_widen_the_window() -> None:
-    # A run read at 1 s and next at its finish ran "between 1 and 12.5 s": its middle (6.7 s) would open the
-    # window half a run early, and every later run would be polled densely from there.
-    durations = _known()
-    before = durations.window(Key(ACCOUNT, 4, False))
-    durations.record(Key(ACCOUNT, 4, False), 1.0, 12.5)
-    assert durations.window(Key(ACCOUNT, 4, False)) == before
-
-
-@pytest.mark.parametrize("queue", [0.0, 3.0])
-@pytest.mark.parametrize("name", CURVES)
-def test_a_long_running_server_stays_at_the_goal_round_after_round(name: str, queue: float) -> None:
-    # Ten rounds of six calls on one record of durations: what a server learns from its own (often well aimed)
-    # polls must not drift its window open. After the first two rounds, every round keeps to half a 1 s poller's
-    # GETs, and the delays of all those rounds together meet the goal.
-    durations = Durations()
-    later: list[tuple[float, int]] = []
-    for r in range(10):
-        counted = tasks(name, queue)[(r % 2) * 6 : (r % 2) * 6 + 6]
-        runs = [follow(Predictor(PollSchedule(), durations), task, latency) for task, latency in counted]
-        if r >= 2:
-            assert figures(runs, [fixed_poller_gets(t) for t, _ in counted])[2] <= 0.5, r
-            later += runs
-    median, p90, _ = figures(later, [1] * len(later))
-    assert median <= 0.5 and p90 <= 1.0, (median, p90)
-
-
 @pytest.mark.anyio
 async def test_the_wait_loop_learns_run_durations_from_the_simulator() -> None:
     # Through real HTTP: two waited-for runs of 0.4 s put a window around 0.4 s into the record (its own simulator:

@@ -42,10 +42,6 @@ log = logging.getLogger(__name__)
 KEEP = 20  # durations kept per key: recent enough to follow a change in Runway's speed
 MIN_SAMPLES = 2  # below this the record says nothing and the documented prior applies
 WIDEST = 30.0  # a bracket wider than this (seconds) says too little to keep (a fast run polled late still counts)
-# Nor does one wider than this share of its run (a run aimed at from its first reading: "between 1 and 12.5 s"):
-# its middle would drag the window open early, and the polls turn dense for every run after it.
-LOOSEST = 0.25
-TIGHT_FLOOR = 1.0  # seconds: a bracket this narrow is kept whatever the run's length (short simulated runs)
 KIND = "durations"  # the store's record kind, followed by the base URL's digest and the key
 TTL = 30 * 86_400.0  # seconds a process's record of a key outlives its last run; older runs are not used
 REFRESH = 30.0  # a key's records are read again before a wait once this many seconds have passed
@@ -242,10 +238,7 @@ class Durations:
 
 
 def _plausible(low: float, high: float) -> bool:
-    """A bracket that says how long the run took: finite, ordered, and tight (see `LOOSEST`)."""
-    if not (math.isfinite(low) and math.isfinite(high) and high > 0 and 0 <= low <= high):
-        return False
-    return high - low <= min(WIDEST, max(TIGHT_FLOOR, LOOSEST * high))
+    return math.isfinite(low) and math.isfinite(high) and high > 0 and 0 <= low <= high <= low + WIDEST
 
 
 def _bracket(item: Any) -> Bracket | None:
