@@ -268,11 +268,11 @@ NOTES = (
     "delay. Warm is the steady state of a running server: the durations it observed narrow the window to about "
     "a second, whatever the curve does. Those durations are kept in the store (per useapi base URL, account, "
     "images per task and Explore mode, for 30 days), so a restarted server reads them before its first wait: "
-    "only a brand-new install starts from the prior. A run aimed at from its first reading gives a loose "
-    'bracket ("between 1 and 12.5 s"), which is not learned: it would widen the window round after round. '
-    "The plateaus after a 3 s queue are the warm rows still late (about 0.7 s, with few GETs) where the same "
-    "schedule on a fake clock gives 0.37 s (tests/test_polling.py); the rest is on the server path and not yet "
-    "explained. Today's predictor trusts the rate it measured: a stall "
+    "only a brand-new install starts from the prior. Where warm or restarted rounds pay more GETs (the plateaus "
+    'here), runs found finished long after the read before have left loose brackets ("between 1 and 12.5 s") '
+    "whose middles open the window early; they are kept all the same, because a window that opens too late "
+    "(runs faster than the prior's 8 s) learns better from just such brackets. Today's predictor trusts the "
+    "rate it measured: a stall "
     "makes it wait the 12 s maximum, a plateau backs it off, and a slow tail keeps it predicting an imminent "
     "finish. Each row is one run of 6 calls per round on a 2-core machine shared with the simulator and the "
     "client, so a "
