@@ -65,6 +65,15 @@ def rows_table(rows: list[Row]) -> list[str]:
     ]
 
 
+def rows_section(start: str, end: str, title: str, intro: str, rows: list[Row], notes: str | None) -> str:
+    """A BENCHMARKS.md section of rows: its markers, the title, the paragraph saying how it was run, the table and
+    the notes that read it (none: no notes)."""
+    lines = [start, f"## {title}", "", intro, "", *rows_table(rows)]
+    if notes:
+        lines += ["", notes]
+    return "\n".join([*lines, end]) + "\n"
+
+
 def publish(section: str, start: str, end: str, *, write: bool) -> None:
     """Print the section and, unless told not to, put it into BENCHMARKS.md."""
     print(section)

@@ -37,7 +37,7 @@ import httpx2
 from mcp import Client, StdioServerParameters
 from pydantic import SecretStr
 
-from bench._report import Row, machine, publish, rows_table
+from bench._report import Row, machine, publish, rows_section
 from frames_mcp.config import Settings
 from frames_mcp.server.app import build_server
 from frames_mcp.server.results.schemas import TaskResult
@@ -382,19 +382,12 @@ NOTES = (
 
 
 def _table(rows: list[Row], command: str, machine: str) -> str:
-    lines = [
-        START,
-        "## Core: long-running calls, startup, overhead, memory",
-        "",
+    intro = (
         f"`{command}`, {datetime.now(UTC):%Y-%m-%d}. Machine: {machine}. The simulator runs in a thread of the "
-        "benchmark process; stdio servers are subprocesses. Each ratio is to the reference measured in the same run.",
-        "",
-        *rows_table(rows),
-    ]
-    if any(r.name.startswith("per-call") for r in rows):
-        lines += ["", NOTES]
-    lines += [END]
-    return "\n".join(lines) + "\n"
+        "benchmark process; stdio servers are subprocesses. Each ratio is to the reference measured in the same run."
+    )
+    notes = NOTES if any(r.name.startswith("per-call") for r in rows) else None
+    return rows_section(START, END, "Core: long-running calls, startup, overhead, memory", intro, rows, notes)
 
 
 SECTIONS = ("concurrency", "completion", "startup", "overhead", "memory")

@@ -43,7 +43,7 @@ import redis
 from mcp import Client, StdioServerParameters
 from redis.asyncio import Redis as AsyncRedis
 
-from bench._report import Row, publish, rows_table
+from bench._report import Row, publish, rows_section
 from bench._report import machine as host_line
 from frames_mcp.simulator import Simulator, SimulatorConfig, run_in_thread
 from frames_mcp.store.slots_redis import RedisSlots
@@ -366,17 +366,12 @@ NOTES = (
 
 
 def _table(rows: list[Row], command: str, machine: str) -> str:
-    lines = [
-        START,
-        "## Fleet: admission shared through the store",
-        "",
+    intro = (
         f"`{command}`, {datetime.now(UTC):%Y-%m-%d}. Machine: {machine}. The simulator (one account) runs in a "
         "thread of the benchmark process; every frames-mcp is a subprocess; redis-server is Debian's, persistence "
-        "off. Each ratio is to the reference measured in the same run.",
-        "",
-        *rows_table(rows),
-    ]
-    return "\n".join([*lines, "", NOTES, END]) + "\n"
+        "off. Each ratio is to the reference measured in the same run."
+    )
+    return rows_section(START, END, "Fleet: admission shared through the store", intro, rows, NOTES)
 
 
 SECTIONS = ("machine", "fleet", "sigkill")

@@ -36,7 +36,7 @@ import anyio
 from mcp import Client
 from pydantic import SecretStr
 
-from bench._report import Row, machine, publish, rows_table
+from bench._report import Row, machine, publish, rows_section
 from bench.core import BARE, _frames_command, _interleaved_medians, _params, _spawn_to_tools_list
 from frames_mcp.config import Settings
 from frames_mcp.server.app import build_server
@@ -262,18 +262,12 @@ def _children_cpu() -> float:
 
 
 def _table(rows: list[Row], command: str) -> str:
-    lines = [
-        START,
-        "## Store: restart, cost per call, startup",
-        "",
+    intro = (
         f"`{command}`, {datetime.now(UTC):%Y-%m-%d}. Machine: {machine('mcp', 'redis')}; redis-server on "
         "loopback with persistence off; SQLite files on the local disk (WAL). Each ratio is to the reference "
-        "measured in the same run.",
-        "",
-        *rows_table(rows),
-    ]
-    lines += ["", NOTES, END]
-    return "\n".join(lines) + "\n"
+        "measured in the same run."
+    )
+    return rows_section(START, END, "Store: restart, cost per call, startup", intro, rows, NOTES)
 
 
 async def _run(args: argparse.Namespace) -> list[Row]:

@@ -28,7 +28,7 @@ import anyio
 import httpx2
 from mcp import Client
 
-from bench._report import Row, machine, publish, rows_table
+from bench._report import Row, machine, publish, rows_section
 from bench.core import ACCOUNT, BARE, REFERENCE_ACCOUNT, _env, _frames_command, _gets, _params
 from frames_mcp.server.tasks_client import TasksClient, get_task
 from frames_mcp.server.tasks_wire import CreateTaskResult, DetailedTask
@@ -191,18 +191,12 @@ NOTES = (
 
 
 def _table(rows: list[Row], command: str, host: str) -> str:
-    lines = [
-        START,
-        "## MCP tasks: time to the handle, polling",
-        "",
+    intro = (
         f"`{command}`, {datetime.now(UTC):%Y-%m-%d}. Machine: {host}. frames-mcp runs over stdio as a subprocess; "
         "the simulator runs in a thread of the benchmark process. Each ratio is to the reference measured in the same "
-        "run.",
-        "",
-        *rows_table(rows),
-    ]
-    lines += ["", NOTES, END]
-    return "\n".join(lines) + "\n"
+        "run."
+    )
+    return rows_section(START, END, "MCP tasks: time to the handle, polling", intro, rows, NOTES)
 
 
 async def _run(quick: bool) -> list[Row]:
