@@ -22,12 +22,12 @@ from typing import TypeVar
 import anyio
 import httpx2
 import pytest
-from mcp import Client
+from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
 from frames_mcp.useapi.client import shared_tls
 
-from .conftest import console_script
+from ._warm import server_pid, warm_command
 
 REPO = Path(__file__).resolve().parent.parent
 NODE_MODULES = REPO / "node_modules"
@@ -75,6 +75,18 @@ def _session_state_dir() -> str:
     if not _STATE_DIR:
         _STATE_DIR.append(tempfile.TemporaryDirectory(prefix="frames-mcp-state-"))  # removed when the run ends
     return _STATE_DIR[0].name
+
+
+def frames_mcp_argv(*args: str) -> list[str]:
+    """argv of `frames-mcp ARGS` started warm (tests/_warm.py): for tests whose subject is not the start itself."""
+    return [*warm_command(), *args]
+
+
+def stdio_server(env: Mapping[str, str], *args: str) -> StdioServerParameters:
+    """The SDK's stdio parameters for `frames-mcp ARGS` started warm, with `env` as its whole environment
+    (beside the few variables the SDK always passes)."""
+    command, *argv = frames_mcp_argv(*args)
+    return StdioServerParameters(command=command, args=argv, env=dict(env))
 
 
 def free_port() -> int:
@@ -135,7 +147,7 @@ def _spawn(
     command: Sequence[str] | None, args: Sequence[str], env: Mapping[str, str] | None, stderr_path: Path
 ) -> HttpServer:
     port = free_port()
-    argv = [*(command or [console_script(), "--transport", "http"]), "--port", str(port), *args]
+    argv = [*(command or frames_mcp_argv("--transport", "http")), "--port", str(port), *args]
     with stderr_path.open("wb") as stderr:
         proc = subprocess.Popen(
             argv, env=clean_env(**(env or {})), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr
@@ -193,7 +205,7 @@ def _wait_healthy(server: HttpServer, timeout: float, *, retry_if_taken: bool = 
         try:
             # Ours only once our process listens on the port: until then a server of another test that took the
             # port meanwhile would answer /healthz in its place (a caller's own command may run a child instead).
-            bound = server.custom or _listens(server.process.pid, int(server.base.rsplit(":", 1)[1]))
+            bound = server.custom or _listens(server_pid(server.process.pid), int(server.base.rsplit(":", 1)[1]))
             if bound and httpx2.get(f"{server.base}/healthz", timeout=1.0, verify=shared_tls()).status_code == 200:
                 return True
         except httpx2.TransportError:

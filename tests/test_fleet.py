@@ -21,13 +21,13 @@ from typing import Any
 import anyio
 import httpx2
 import pytest
-from mcp import Client, StdioServerParameters
+from mcp import Client
 
 from frames_mcp.simulator import Simulator
 
 from ._redis import RedisServer, running_redis
-from ._tools import HttpServer, all_entered, entered_together, http_server, http_servers, mcp_over_http
-from .conftest import connect, console_script, creates, running_sim, sim_task_ids, text_of
+from ._tools import HttpServer, all_entered, entered_together, http_server, http_servers, mcp_over_http, stdio_server
+from .conftest import connect, creates, running_sim, sim_task_ids, text_of
 
 pytestmark = pytest.mark.anyio
 TOKEN = "fleet-test-token"
@@ -60,7 +60,7 @@ def env_for(sim: Simulator, store: str, **extra: str) -> dict[str, str]:
 
 
 def stdio(env: dict[str, str]) -> Client:
-    return Client(StdioServerParameters(command=console_script(), args=[], env=env))
+    return Client(stdio_server(env))
 
 
 @pytest.fixture(scope="module")

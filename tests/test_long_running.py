@@ -11,17 +11,17 @@ from typing import Any
 import anyio
 import httpx2
 import pytest
-from mcp import Client, MCPError, StdioServerParameters
+from mcp import Client, MCPError
 
 from frames_mcp.server.results.schemas import TaskListResult, TaskResult
 from frames_mcp.simulator import Fault, Simulator
 
+from ._tools import stdio_server
 from .conftest import (
     BRISK,
     BRISK_TUNING,
     FAST_TUNING,
     connect,
-    console_script,
     creates,
     running_sim,
     sim_task_ids,
@@ -206,7 +206,7 @@ async def test_a_real_stdio_client_receives_progress(one_slot: Simulator) -> Non
     async def on_progress(progress: float, total: float | None, message: str | None) -> None:
         seen.append(message or "")
 
-    async with Client(StdioServerParameters(command=console_script(), args=[], env=env)) as c:
+    async with Client(stdio_server(env)) as c:
         r = await c.call_tool(
             "generate_frames", {"text_prompt": "a kite", "num_images": 1}, progress_callback=on_progress
         )

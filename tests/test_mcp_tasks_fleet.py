@@ -16,7 +16,7 @@ import anyio
 import httpx2
 import pytest
 import uvicorn
-from mcp import Client, MCPError, StdioServerParameters
+from mcp import Client, MCPError
 from mcp.client.streamable_http import streamable_http_client
 from mcp.types import CallToolResult
 
@@ -29,8 +29,8 @@ from frames_mcp.simulator import Simulator
 from frames_mcp.store import open_store
 
 from ._redis import RedisServer, own_redis, redis_server, redis_url  # noqa: F401 (fixtures)
-from ._tools import clean_env, free_port
-from .conftest import FAST_TUNING, console_script, creates, running_sim, settings_for, sim_task_ids, text_of
+from ._tools import clean_env, free_port, stdio_server
+from .conftest import FAST_TUNING, creates, running_sim, settings_for, sim_task_ids, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -216,7 +216,7 @@ def _raw_tasks_get(url: str, task_id: str, *, mcp_name: str) -> dict[str, Any]:
 async def test_stdio_runs_generate_frames_as_a_task(sim: Simulator) -> None:
     # The process that spawned the server is the principal: its own handles resolve, over a real pipe.
     env = clean_env(USEAPI_TOKEN=sim.config.token, USEAPI_BASE_URL=sim.base_url)  # type: ignore[attr-defined]
-    params = StdioServerParameters(command=console_script(), args=[], env=env)
+    params = stdio_server(env)
     async with Client(params, extensions=[TasksClient()]) as c:
         handle = await start(c)
         final = await wait_for(c.session, handle)

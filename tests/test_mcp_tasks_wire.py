@@ -13,8 +13,7 @@ import pytest
 
 from frames_mcp.simulator import Simulator
 
-from ._tools import clean_env
-from .conftest import console_script
+from ._tools import clean_env, frames_mcp_argv
 
 MODERN_META = {
     "io.modelcontextprotocol/protocolVersion": "2026-07-28",
@@ -56,7 +55,7 @@ def exchange(sim: Simulator, messages: list[dict[str, Any]], tasks: str) -> list
     """The raw lines a frames-mcp process answers to `messages`, one request at a time."""
     env = clean_env(USEAPI_TOKEN=sim.config.token, USEAPI_BASE_URL=sim.base_url, FRAMES_MCP_TASKS=tasks)  # type: ignore[attr-defined]
     proc = subprocess.Popen(
-        [console_script()], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True
+        frames_mcp_argv(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True
     )
     assert proc.stdin is not None and proc.stdout is not None
     lines = []

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from mcp import Client, StdioServerParameters
+from mcp import Client
 from mcp.types import CallToolResult
 from PIL import Image
 
@@ -24,7 +24,7 @@ from frames_mcp.media.saving import SAFE_NAME, file_stem
 from frames_mcp.server.results.schemas import TaskResult
 from frames_mcp.simulator import Fault, Simulator
 
-from ._tools import clean_env
+from ._tools import clean_env, stdio_server
 from .conftest import connect, console_script, running_sim, wire
 
 pytestmark = pytest.mark.anyio
@@ -270,7 +270,7 @@ async def test_a_stdio_client_gets_links_schema_valid_content_a_sheet_and_files(
         USEAPI_BASE_URL=sim.base_url,  # type: ignore[attr-defined]
         FRAMES_MCP_OUTPUT_DIR=str(tmp_path),
     )
-    async with Client(StdioServerParameters(command=console_script(), env=env)) as c:
+    async with Client(stdio_server(env)) as c:
         schema = next(t for t in (await c.list_tools()).tools if t.name == "generate_frames").output_schema
         r = await c.call_tool("generate_frames", {"text_prompt": "a paper boat"})
     assert schema is not None

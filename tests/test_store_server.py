@@ -17,7 +17,7 @@ import anyio
 import httpx2
 import pytest
 import redis
-from mcp import Client, StdioServerParameters
+from mcp import Client
 
 from frames_mcp.jobs.service import Tuning
 from frames_mcp.server.results.schemas import TaskListResult, TaskResult
@@ -25,7 +25,7 @@ from frames_mcp.simulator import Fault, Simulator
 from frames_mcp.store import PendingCreate, open_store
 
 from ._redis import RedisServer
-from ._tools import clean_env, entered_together, http_server, http_servers, mcp_over_http
+from ._tools import clean_env, entered_together, http_server, http_servers, mcp_over_http, stdio_server
 from .conftest import FAST_TUNING, connect, console_script, creates, text_of
 
 pytestmark = pytest.mark.anyio
@@ -268,7 +268,7 @@ async def test_a_server_restarted_after_sigkill_lists_and_finishes_its_task(sim:
 async def test_two_stdio_servers_on_one_sqlite_file_see_each_others_tasks(sim: Simulator, tmp_path: Path) -> None:
     # Claude Desktop and Cursor each start their own frames-mcp: one user, one machine, one store.
     url = f"sqlite://{tmp_path / 'state.db'}"
-    params = StdioServerParameters(command=console_script(), args=[], env=server_env(sim, url))
+    params = stdio_server(server_env(sim, url))
     async with entered_together(Client(params), Client(params)) as (a, b):  # the two start at once
         made = task_of(await a.call_tool("generate_frames", {"text_prompt": PROMPT, "wait_seconds": 0}))
         seen = listed(await b.call_tool("list_tasks", {})).tasks

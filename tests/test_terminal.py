@@ -16,13 +16,12 @@ from PIL import Image
 from frames_mcp.simulator import Simulator
 from frames_mcp.simulator._app import SIM_JWT_PREFIX, SIM_PASSWORD_PREFIX
 
-from ._tools import clean_env
-from .conftest import console_script
+from ._tools import clean_env, frames_mcp_argv
 
 
 def frames_mcp(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [console_script(), *args], env=clean_env(**env), capture_output=True, text=True, timeout=120, check=False
+        frames_mcp_argv(*args), env=clean_env(**env), capture_output=True, text=True, timeout=120, check=False
     )
 
 
