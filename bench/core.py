@@ -44,6 +44,7 @@ from frames_mcp.server.results.schemas import TaskResult
 from frames_mcp.simulator import Simulator, SimulatorConfig, run_in_thread
 from frames_mcp.useapi.client import UseapiClient
 from frames_mcp.useapi.models import FramesRequest
+from tests._tools import frames_mcp_argv
 
 REPO = Path(__file__).resolve().parent.parent
 START, END = "<!-- core:start -->", "<!-- core:end -->"
@@ -52,9 +53,14 @@ REFERENCE_ACCOUNT = "reference@frames.local"
 BARE = [sys.executable, str(REPO / "bench" / "bare_server.py")]
 
 
-def _frames_command() -> str:
-    found = Path(sys.prefix) / "bin" / "frames-mcp"
-    return str(found) if found.exists() else "frames-mcp"
+# A --quick run only checks that a benchmark still works (its figures are thrown away, and the test suite runs
+# four): core, fleet and tasks then start frames-mcp warm, forked from a process that has imported it
+# (tests/_warm.py), instead of paying 1.5 s of CPU for each start's imports.
+WARM_STARTS = [False]
+
+
+def _frames_command() -> list[str]:
+    return frames_mcp_argv(warm=WARM_STARTS[0])
 
 
 def _env(sim: Simulator, url: str) -> dict[str, str]:
@@ -208,7 +214,7 @@ async def _spawn_to_tools_list(params: StdioServerParameters) -> float:
 async def startup(runs: int) -> list[Row]:
     sim = Simulator()
     with run_in_thread(sim) as url:
-        frames, bare = _params([_frames_command()], _env(sim, url)), _params(BARE)
+        frames, bare = _params(_frames_command(), _env(sim, url)), _params(BARE)
         await _spawn_to_tools_list(frames)  # warm the disk cache for both
         await _spawn_to_tools_list(bare)
         ours, theirs = [], []
@@ -248,7 +254,7 @@ async def overhead(calls: int) -> list[Row]:
         async with (
             httpx2.AsyncClient(base_url=url) as http,
             Client(_params(BARE)) as bare,
-            Client(_params([_frames_command()], _env(sim, url))) as frames,
+            Client(_params(_frames_command(), _env(sim, url))) as frames,
         ):
             useapi = UseapiClient(http, SecretStr(sim.config.token))
             four = await useapi.create_frames(FramesRequest(text_prompt="a still life"))
@@ -339,7 +345,7 @@ async def memory(calls: int) -> list[Row]:
             await bare.call_tool("echo", {"text": "x"})
             bare_mb = _peak_rss_mb(_child_pid())
         env = _env(sim, url)
-        async with Client(_params([_frames_command(), "--log-level", "WARNING"], env)) as frames:
+        async with Client(_params([*_frames_command(), "--log-level", "WARNING"], env)) as frames:
             pid = _child_pid()
             waiting = [0]
             wait = 8
@@ -395,6 +401,7 @@ SECTIONS = ("concurrency", "completion", "startup", "overhead", "memory")
 
 async def _run(args: argparse.Namespace) -> list[Row]:
     quick = args.quick
+    WARM_STARTS[0] = quick
     wanted = args.only.split(",") if args.only else list(SECTIONS)
     rows: list[Row] = []
     for name in wanted:

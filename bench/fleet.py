@@ -40,11 +40,12 @@ from typing import Any
 import anyio
 import httpx2
 import redis
-from mcp import Client, StdioServerParameters
+from mcp import Client
 from redis.asyncio import Redis as AsyncRedis
 
 from bench._report import Row, publish, rows_section
 from bench._report import machine as host_line
+from bench.core import WARM_STARTS, _frames_command, _params
 from frames_mcp.simulator import Simulator, SimulatorConfig, run_in_thread
 from frames_mcp.store.slots_redis import RedisSlots
 from tests._redis import RedisServer
@@ -142,11 +143,6 @@ async def _spread(openers: Sequence[Opener], calls: int) -> tuple[float, list[Ou
     return time.perf_counter() - began, [outcomes[i] for i in range(calls)]
 
 
-def _frames_command() -> str:
-    found = Path(sys.prefix) / "bin" / "frames-mcp"
-    return str(found) if found.exists() else "frames-mcp"
-
-
 def _makespan_rows(label: str, makespan: float, ideal: float, outcomes: list[Outcome], busy: int) -> list[Row]:
     failed = sum(1 for o in outcomes if not o.ok)
     return [
@@ -161,7 +157,7 @@ def _makespan_rows(label: str, makespan: float, ideal: float, outcomes: list[Out
 
 
 async def _stdio_run(sim: Simulator, url: str, store: str, processes: int, calls: int) -> tuple[float, list[Outcome]]:
-    params = StdioServerParameters(command=_frames_command(), args=QUIET, env=_env(sim, url, store))
+    params = _params([*_frames_command(), *QUIET], _env(sim, url, store))
     return await _spread([lambda: Client(params)] * processes, processes * calls)
 
 
@@ -211,12 +207,12 @@ class _Fleet:
         self._stack: list[Any] = []
         self.servers: list[HttpServer] = []
         if together:
-            cm: Any = http_servers(count, ["--stateless", *QUIET], env)
+            cm: Any = http_servers(count, ["--stateless", *QUIET], env, warm=WARM_STARTS[0])
             self.servers = cm.__enter__()
             self._stack.append(cm)
             return
         for _ in range(count):
-            cm = http_server(["--stateless", *QUIET], env)
+            cm = http_server(["--stateless", *QUIET], env, warm=WARM_STARTS[0])
             self.servers.append(cm.__enter__())
             self._stack.append(cm)
 
@@ -379,6 +375,7 @@ SECTIONS = ("machine", "fleet", "sigkill")
 
 async def _run(args: argparse.Namespace) -> list[Row]:
     q = args.quick
+    WARM_STARTS[0] = q
     wanted = args.only.split(",") if args.only else list(SECTIONS)
     rows: list[Row] = []
     server = RedisServer() if {"fleet", "sigkill"} & set(wanted) else None

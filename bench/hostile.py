@@ -27,10 +27,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import anyio
-from mcp import Client, StdioServerParameters
+from mcp import Client
 
 from bench._report import machine, publish
-from bench.core import _child_pid, _frames_command, _peak_rss_mb
+from bench.core import _child_pid, _frames_command, _params, _peak_rss_mb
 from tests.hostile import CANARY, Reply, Upstream, big_png, endless_json, serving
 
 START, END = "<!-- hostile:start -->", "<!-- hostile:end -->"
@@ -87,7 +87,7 @@ async def run_case(case: Case) -> list[str]:
         case.script(up)
         env = {"USEAPI_TOKEN": CANARY, "USEAPI_BASE_URL": up.base_url, "PATH": os.environ.get("PATH", "")}
         args = {"text_prompt": "a heron", **case.args} if case.tool == "generate_frames" else {"taskId": up.task_id}
-        params = StdioServerParameters(command=_frames_command(), args=[], env=env)
+        params = _params(_frames_command(), env)
         async with Client(params) as c:
             pid = _child_pid()
             start = time.monotonic()

@@ -255,7 +255,7 @@ def run(args: argparse.Namespace) -> int:
         task_id = create_task(sim_url, sim.config.token)
         env = {"USEAPI_BASE_URL": sim_url, "USEAPI_TOKEN": sim.config.token, "FRAMES_MCP_AUTH_TOKEN": TOKEN}
         print(f"frames-mcp: {args.clients} clients for {args.duration:g} s ...", file=sys.stderr)
-        with http_server(env=env) as server:
+        with http_server(env=env, warm=False) as server:
             calls: list[Call] = [("list_styles", {}), ("get_task", {"taskId": task_id})]
             auth = {"Authorization": f"Bearer {TOKEN}"}
             frames = measured(server, lambda: asyncio.run(measure(server.url, auth, calls)))

@@ -74,7 +74,7 @@ def _env(sim: Simulator, url: str, store: str) -> dict[str, str]:
 async def _start_to_list(env: dict[str, str]) -> tuple[float, TaskListResult, HttpServer, Any]:
     """Spawn a server and time it to its first list_tasks answer; the server is left running (caller stops)."""
     began = time.perf_counter()
-    cm = http_server(env=env)
+    cm = http_server(env=env, warm=False)
     server = cm.__enter__()
     async with mcp_over_http(server) as c:
         listed = TaskListResult.model_validate((await c.call_tool("list_tasks", {})).structured_content)
@@ -85,7 +85,7 @@ async def restart(tmp: Path) -> list[Row]:
     sim = Simulator(SimulatorConfig(queue_seconds=1.0, run_seconds=3.0, image_px=32))
     with run_in_thread(sim) as url:
         env = _env(sim, url, f"sqlite://{tmp / 'restart.db'}")
-        with http_server(env=env) as first:
+        with http_server(env=env, warm=False) as first:
             async with mcp_over_http(first) as c:
                 r = await c.call_tool("generate_frames", {"text_prompt": PROMPT, "wait_seconds": 0})
                 created = TaskResult.model_validate(r.structured_content)
@@ -221,7 +221,7 @@ async def startup(tmp: Path, redis_url: str, runs: int) -> list[Row]:
     with run_in_thread(sim) as url:
         sqlite = f"sqlite://{tmp / 'startup.db'}"
         servers = {
-            name: _params([_frames_command()], _env(sim, url, store))
+            name: _params(_frames_command(), _env(sim, url, store))
             for name, store in (("memory", "memory"), ("SQLite", sqlite), ("Redis", redis_url))
         }
         bare = _params(BARE)

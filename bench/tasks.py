@@ -29,7 +29,7 @@ import httpx2
 from mcp import Client
 
 from bench._report import Row, machine, publish, rows_section
-from bench.core import ACCOUNT, BARE, REFERENCE_ACCOUNT, _env, _frames_command, _gets, _params
+from bench.core import ACCOUNT, BARE, REFERENCE_ACCOUNT, WARM_STARTS, _env, _frames_command, _gets, _params
 from frames_mcp.server.tasks_client import TasksClient, get_task
 from frames_mcp.server.tasks_wire import CreateTaskResult, DetailedTask
 from frames_mcp.simulator import Simulator, SimulatorConfig, run_in_thread
@@ -57,7 +57,7 @@ async def handle(rounds: int, together: bool = False) -> list[Row]:
     sim = Simulator(SimulatorConfig(queue_seconds=0.05, run_seconds=0.15, image_px=32, accounts=accounts))
     with run_in_thread(sim) as url:
         headers = {"Authorization": f"Bearer {sim.config.token}"}
-        frames_client = Client(_params([_frames_command()], _env(sim, url)), extensions=[TasksClient()])
+        frames_client = Client(_params(_frames_command(), _env(sim, url)), extensions=[TasksClient()])
         async with (
             httpx2.AsyncClient(base_url=url, headers=headers) as http,
             _clients(Client(_params(BARE)), frames_client, together=together) as (bare, frames),
@@ -117,8 +117,8 @@ async def polling(generations: int, queue: float, run: float, stagger: float, to
     with run_in_thread(sim) as url:
         env = _env(sim, url)
         clients = (
-            Client(_params([_frames_command()], env), extensions=[TasksClient()]),
-            Client(_params([_frames_command()], env)),
+            Client(_params(_frames_command(), env), extensions=[TasksClient()]),
+            Client(_params(_frames_command(), env)),
         )
         async with _clients(*clients, together=together) as (tasks_client, sync_client):
 
@@ -214,6 +214,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     host = machine("mcp", "httpx2")
+    WARM_STARTS[0] = args.quick
     rows: Any = anyio.run(_run, args.quick)
     section = _table(rows, "uv run python -m bench.tasks" + (" --quick" if args.quick else ""), host)
     publish(section, START, END, write=not args.no_write)

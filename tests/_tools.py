@@ -28,6 +28,7 @@ from mcp.client.streamable_http import streamable_http_client
 from frames_mcp.useapi.client import shared_tls
 
 from ._warm import server_pid, warm_command
+from .conftest import console_script
 
 REPO = Path(__file__).resolve().parent.parent
 NODE_MODULES = REPO / "node_modules"
@@ -77,9 +78,10 @@ def _session_state_dir() -> str:
     return _STATE_DIR[0].name
 
 
-def frames_mcp_argv(*args: str) -> list[str]:
-    """argv of `frames-mcp ARGS` started warm (tests/_warm.py): for tests whose subject is not the start itself."""
-    return [*warm_command(), *args]
+def frames_mcp_argv(*args: str, warm: bool = True) -> list[str]:
+    """argv of `frames-mcp ARGS`, started warm (tests/_warm.py) for tests whose subject is not the start itself;
+    `warm=False` runs the console script (the benchmarks, which time starts)."""
+    return [*(warm_command() if warm else [console_script()]), *args]
 
 
 def stdio_server(env: Mapping[str, str], *args: str) -> StdioServerParameters:
@@ -119,16 +121,18 @@ def http_server(
     *,
     command: Sequence[str] | None = None,
     startup_timeout: float = 30.0,
+    warm: bool = True,
 ) -> Iterator[HttpServer]:
     """Start `frames-mcp --transport http` (or `command`, which must take --port and serve /healthz) on a free
     loopback port; wait for /healthz; always stop it (TERM, then KILL).
 
     The port is free when picked but only bound once the server has started, a second later: meanwhile
     another test (tests run in parallel) or an outgoing connection may take it. Such a start is retried on a
-    new port, at most twice."""
+    new port, at most twice. `warm`: see frames_mcp_argv."""
     with tempfile.TemporaryDirectory() as tmp:
         for attempt in range(3):
-            server = _spawn(command, args, env, Path(tmp) / "stderr.log")
+            argv = [*(command or frames_mcp_argv("--transport", "http", warm=warm)), *args]
+            server = _spawn(argv, env, Path(tmp) / "stderr.log", custom=command is not None)
             try:
                 healthy = _wait_healthy(server, startup_timeout, retry_if_taken=attempt < 2)
             except BaseException:
@@ -143,16 +147,14 @@ def http_server(
             stop(server.process)
 
 
-def _spawn(
-    command: Sequence[str] | None, args: Sequence[str], env: Mapping[str, str] | None, stderr_path: Path
-) -> HttpServer:
+def _spawn(args: Sequence[str], env: Mapping[str, str] | None, stderr_path: Path, *, custom: bool) -> HttpServer:
     port = free_port()
-    argv = [*(command or frames_mcp_argv("--transport", "http")), "--port", str(port), *args]
+    argv = [*args, "--port", str(port)]
     with stderr_path.open("wb") as stderr:
         proc = subprocess.Popen(
             argv, env=clean_env(**(env or {})), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr
         )
-    return HttpServer(f"http://127.0.0.1:{port}", proc, stderr_path, custom=command is not None)
+    return HttpServer(f"http://127.0.0.1:{port}", proc, stderr_path, custom)
 
 
 @asynccontextmanager
@@ -237,10 +239,10 @@ def all_entered(*managers: AbstractContextManager[T]) -> Iterator[list[T]]:
 
 
 def http_servers(
-    count: int, args: Sequence[str] = (), env: Mapping[str, str] | None = None
+    count: int, args: Sequence[str] = (), env: Mapping[str, str] | None = None, *, warm: bool = True
 ) -> AbstractContextManager[list[HttpServer]]:
     """`count` servers as `http_server` starts each, all started at once."""
-    return all_entered(*(http_server(args, env) for _ in range(count)))
+    return all_entered(*(http_server(args, env, warm=warm) for _ in range(count)))
 
 
 @asynccontextmanager

@@ -42,6 +42,7 @@ PRELOAD = (
     "frames_mcp.terminal",
 )
 _WARM: list[tuple[subprocess.Popen[bytes], Path]] = []
+_STARTING = threading.Lock()  # servers are started from several threads at once (tests._tools.all_entered)
 
 
 def warm_command() -> list[str]:
@@ -58,8 +59,13 @@ def server_pid(pid: int) -> int:
 
 
 def _socket() -> Path:
-    if _WARM and _WARM[0][0].poll() is None:
+    with _STARTING:
+        if not (_WARM and _WARM[0][0].poll() is None):
+            _WARM[:] = [_start_warm()]
         return _WARM[0][1]
+
+
+def _start_warm() -> tuple[subprocess.Popen[bytes], Path]:
     from ._tools import REPO, clean_env  # not at import: _tools imports this module
 
     folder = Path(tempfile.mkdtemp(prefix="frames-warm-"))
@@ -71,9 +77,8 @@ def _socket() -> Path:
     assert process.stdout is not None
     if process.stdout.readline() != b"ready\n":
         raise RuntimeError(f"the warm frames-mcp process did not start (exit {process.wait()})")
-    _WARM[:] = [(process, path)]
     atexit.register(_stop, process)
-    return path
+    return process, path
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
