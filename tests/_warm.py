@@ -1,13 +1,14 @@
 """Warm starts: frames-mcp server processes forked from one that has already imported frames-mcp and the SDK.
 
 A fresh `frames-mcp` spends about 1.5 s of CPU importing the MCP SDK and its own modules before it reads a byte,
-and the suite starts dozens on 2 cores. Tests whose subject is not the start itself run `warm_command()` in
-place of the console script. What runs is the same `frames_mcp.cli.main`, with the same arguments, environment,
-working directory and stdio pipes, in a process of its own that the test can signal and kill as any other
-(tests/_warm_launch.py stands in for it); only its imports were done before it started. Tests of the start
-itself keep the console script: stdout carrying only the protocol, --version and --help, a refused
-configuration, the installed wheel, a memory limit, the real clients' own launches (test_transports,
-test_release, test_hostile, test_claude_code, test_ecosystem), and test_warm compares the two starts' wire bytes.
+and the suite starts dozens on 2 cores. Tests whose subject is not the start itself run `warm_command()` (through
+tests._tools.frames_mcp_argv) in place of the console script. What runs is the same `frames_mcp.cli.main`, with
+the same arguments, environment, working directory and stdio pipes, in a process of its own that the test can
+signal and kill as any other (tests/_warm_launch.py stands in for it); only its imports were done before it
+started. Tests of the start itself keep the console script: stdout carrying only the protocol, --version and
+--help, a configuration refused before the SDK is imported, the installed wheel, a memory limit, real clients'
+own launches (test_transports, test_release, test_hostile, test_claude_code, test_ecosystem), and the timed
+starts of the benchmarks. test_warm holds a warm start to a cold one: wire bytes, exit codes and words, signals.
 
 One warm process per test process (xdist worker), started on first use; it ends when the test process does
 (its stdin is a pipe from it)."""

@@ -20,8 +20,7 @@ from frames_mcp.media.guard import is_loopback
 from frames_mcp.server.http import GRACEFUL_SHUTDOWN_SECONDS, transport_security
 from frames_mcp.useapi.errors import ConfigurationError
 
-from ._tools import HttpServer, clean_env, http_server, stop
-from .conftest import console_script
+from ._tools import HttpServer, clean_env, frames_mcp_argv, http_server, stop
 
 pytestmark = pytest.mark.anyio
 
@@ -168,7 +167,7 @@ def test_configured_hosts_and_origins_replace_the_loopback_defaults() -> None:
 def test_all_interfaces_without_token_and_allowed_hosts_refuses_to_start(env: dict[str, str], missing: str) -> None:
     # The SDK would serve 0.0.0.0 with no Host/Origin check at all; frames-mcp exits 2 and says what to set.
     proc = subprocess.run(
-        [console_script(), "--transport", "http", "--host", "0.0.0.0", "--port", "1"],
+        frames_mcp_argv("--transport", "http", "--host", "0.0.0.0", "--port", "1"),
         env=clean_env(**env),
         capture_output=True,
         text=True,

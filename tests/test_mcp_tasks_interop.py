@@ -16,8 +16,8 @@ from frames_mcp.server.tasks_client import TasksClient, wait_for
 from frames_mcp.server.tasks_wire import CreateTaskResult
 from frames_mcp.simulator import Simulator
 
-from ._tools import clean_env, http_server, require
-from .conftest import console_script, creates
+from ._tools import clean_env, frames_mcp_argv, http_server, require
+from .conftest import creates
 
 pytestmark = pytest.mark.anyio
 
@@ -53,7 +53,7 @@ def check(seen: dict[str, Any], sim: Simulator) -> None:
 
 
 def test_fastmcp_client_drives_frames_mcp_over_stdio(sim: Simulator) -> None:
-    check(run_peer("client", "stdio", console_script(), env=sim_env(sim)), sim)
+    check(run_peer("client", "stdio", *frames_mcp_argv(), env=sim_env(sim)), sim)
 
 
 def test_fastmcp_client_drives_frames_mcp_over_http(sim: Simulator) -> None:
