@@ -10,18 +10,20 @@ started. Tests of the start itself keep the console script: stdout carrying only
 own launches (test_transports, test_release, test_hostile, test_claude_code, test_ecosystem), and the timed
 starts of the benchmarks. test_warm holds a warm start to a cold one: wire bytes, exit codes and words, signals.
 
-One warm process per test process (xdist worker), started on first use; it ends when the test process does
-(its stdin is a pipe from it)."""
+One warm process per test session, started by the first test process (xdist worker) that needs it, shared by
+all of them; it ends with the session's main process."""
 
 from __future__ import annotations
 
 import atexit
 import contextlib
+import fcntl
 import importlib
 import json
 import os
 import select
 import selectors
+import shutil
 import signal
 import socket
 import subprocess
@@ -42,7 +44,10 @@ PRELOAD = (
     "frames_mcp.store",
     "frames_mcp.terminal",
 )
-_WARM: list[tuple[subprocess.Popen[bytes], Path]] = []
+# One warm process for the whole test session, shared by its workers (and the benchmarks they run): it lives in a
+# folder named after the session's main process, and ends when that process does.
+SESSION = "FRAMES_MCP_TESTS_SESSION"  # set by tests/conftest.py in the main process; servers never see it
+_SPAWNED: list[subprocess.Popen[bytes]] = []
 _STARTING = threading.Lock()  # servers are started from several threads at once (tests._tools.all_entered)
 
 
@@ -53,78 +58,100 @@ def warm_command() -> list[str]:
 
 def server_pid(pid: int) -> int:
     """The server's own pid for a warm start's launcher `pid` (a cold start's pid is the server's)."""
-    if _WARM:
-        with contextlib.suppress(OSError, ValueError):
-            return int((_WARM[0][1].parent / f"{pid}.pid").read_text())
+    with contextlib.suppress(OSError, ValueError):
+        return int((_folder() / f"{pid}.pid").read_text())
     return pid
 
 
+def _folder() -> Path:
+    return Path(tempfile.gettempdir()) / f"frames-warm-{os.environ.get(SESSION, os.getpid())}"
+
+
 def _socket() -> Path:
+    folder = _folder()
     with _STARTING:
-        if not (_WARM and _WARM[0][0].poll() is None):
-            _WARM[:] = [_start_warm()]
-        return _WARM[0][1]
+        if not _alive(folder):
+            folder.mkdir(exist_ok=True)
+            with (folder / "lock").open("w") as lock:  # one start among the session's processes
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                if not _alive(folder):
+                    _start_warm(folder)
+    return folder / "warm.sock"
 
 
-def _start_warm() -> tuple[subprocess.Popen[bytes], Path]:
+def _alive(folder: Path) -> bool:
+    try:
+        pid = int((folder / "pid").read_text())
+    except (OSError, ValueError):
+        return False
+    if _SPAWNED and _SPAWNED[0].pid == pid:
+        return _SPAWNED[0].poll() is None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _start_warm(folder: Path) -> None:
     from ._tools import REPO, clean_env  # not at import: _tools imports this module
 
-    folder = Path(tempfile.mkdtemp(prefix="frames-warm-"))
-    path = folder / "warm.sock"
+    session = os.environ.get(SESSION, str(os.getpid()))
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests._warm", str(path)], cwd=REPO, env=clean_env(), stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
+        [sys.executable, "-m", "tests._warm", str(folder), session], cwd=REPO, env=clean_env(),
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
     )  # fmt: skip
     assert process.stdout is not None
     if process.stdout.readline() != b"ready\n":
         raise RuntimeError(f"the warm frames-mcp process did not start (exit {process.wait()})")
-    atexit.register(_stop, process)
-    return process, path
+    process.stdout.close()
+    _SPAWNED[:] = [process]
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(OSError):
-        assert process.stdin is not None
-        process.stdin.close()  # its cue to end
-    try:
-        process.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        process.kill()
+# --- the warm process: `python -m tests._warm FOLDER SESSION_PID` --------------------------------------------
 
 
-# --- the warm process: `python -m tests._warm SOCKET` -------------------------------------------------------
-
-
-def serve(path: Path) -> None:
-    """Import what a start needs, then fork a server for each launcher that connects, until stdin closes."""
+def serve(folder: Path, session: int) -> None:
+    """Import what a start needs, then fork a server for each launcher that connects, until the session ends."""
     for name in PRELOAD:
         importlib.import_module(name)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(str(path))
+    listener.bind(str(folder / "warm.sock"))
     listener.listen(64)
     sel = selectors.DefaultSelector()
     sel.register(listener, selectors.EVENT_READ, "start")
-    sel.register(sys.stdin.fileno(), selectors.EVENT_READ, "end")
+    sel.register(os.pidfd_open(session), selectors.EVENT_READ, "end")
+    (folder / "pid").write_text(str(os.getpid()))
     sys.stdout.write("ready\n")
     sys.stdout.flush()
-    while True:
-        for key, _ in sel.select():
-            if key.data == "end":
-                return
-            if key.data == "start":
-                _start(listener.accept()[0], sel, path.parent)
-            else:
-                _reap(key, sel, path.parent)
+    os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # the pipe it said so on belongs to the process that started it
+    try:
+        while True:
+            for key, _ in sel.select():
+                if key.data == "end":
+                    return
+                if key.data == "start":
+                    _start(listener.accept()[0], sel, folder)
+                else:
+                    _reap(key, sel, folder)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _start(conn: socket.socket, sel: selectors.BaseSelector, folder: Path) -> None:
     data, fds, _, _ = socket.recv_fds(conn, 1 << 16, 3)
-    while not data.endswith(b"\n"):
+    while data and not data.endswith(b"\n"):
         more = conn.recv(1 << 16)
         if not more:
             break
         data += more
-    start = json.loads(data)
+    try:
+        start = json.loads(data)
+    except ValueError:  # not a launcher, or one that died mid-sentence: nothing to start
+        for fd in fds:
+            os.close(fd)
+        conn.close()
+        return
     pid = os.fork()
     if pid == 0:
         _become_server(start, fds, conn, sel)  # never returns
@@ -191,7 +218,7 @@ def _close_warm_handles(conn: socket.socket, sel: selectors.BaseSelector) -> Non
             key.data[1].close()
         if isinstance(key.fileobj, socket.socket):
             key.fileobj.close()
-        elif key.data != "end":
+        else:
             os.close(key.fd)
     sel.close()
 
@@ -208,4 +235,4 @@ def _die_with(launcher: int) -> None:
 
 
 if __name__ == "__main__":
-    serve(Path(sys.argv[1]))
+    serve(Path(sys.argv[1]), int(sys.argv[2]))

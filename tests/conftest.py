@@ -28,6 +28,9 @@ from frames_mcp.useapi.client import RetryPolicy, shared_tls
 # of this test process (subprocesses get one through tests._tools.clean_env).
 os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="frames-mcp-test-state-")
 
+# The session's one warm process for server starts (tests/_warm.py) is named after this, the main process.
+os.environ.setdefault("FRAMES_MCP_TESTS_SESSION", str(os.getpid()))
+
 # A real Redis server for the store's tests (redis_server, redis_url, own_redis).
 pytest_plugins = ["tests._redis"]
 
