@@ -123,15 +123,8 @@ class Durations:
             self._dirty[key] = self._dirty.get(key, 0) + 1
 
     def window(self, key: Key) -> Window | None:
-        """Where this key's run durations fall, if known: the bracket middles, widened by a quarter of a
-        typical bracket (the outer tenth of the middles left out once there are ten)."""
-        seen = self._runs(key)
-        if len(seen) < MIN_SAMPLES:
-            return None
-        middles = sorted((low + high) / 2 for low, high, _ in seen)
-        slack = statistics.median(high - low for low, high, _ in seen) / 4
-        cut = len(seen) // 10
-        return Window(max(0.0, middles[cut] - slack), middles[-1 - cut] + slack)
+        """Where this key's run durations fall, if known: see `_window`, of the brackets that say something."""
+        return _window(_informative(self._runs(key)))
 
     def __len__(self) -> int:
         return sum(len(self._runs(key)) for key in {*self._own, *self._others})
@@ -235,6 +228,34 @@ class Durations:
         if self._failing:
             self._failing = False
             log.info("the store answers again: run durations are shared through it again")
+
+
+def _window(runs: Sequence[Bracket]) -> Window | None:
+    """The bracket middles, widened by a quarter of a typical bracket (the outer tenth of the middles left out
+    once there are ten); None below `MIN_SAMPLES` runs."""
+    if len(runs) < MIN_SAMPLES:
+        return None
+    middles = sorted((low + high) / 2 for low, high, _ in runs)
+    slack = statistics.median(high - low for low, high, _ in runs) / 4
+    cut = len(runs) // 10
+    return Window(max(0.0, middles[cut] - slack), middles[-1 - cut] + slack)
+
+
+def _informative(runs: Sequence[Bracket]) -> list[Bracket]:
+    """The runs that say something, tightest first. A run found finished long after the read before leaves a
+    loose bracket ("between 1 and 12.5 s"), whose middle would drag the window open: one more than twice as wide
+    as the window the tighter runs give, that holds that window's middle, agrees with them and says less, so it
+    is left out. Loose brackets still count while fewer than `MIN_SAMPLES` tighter runs are known (runs far
+    faster than the prior teach through them) and when they disagree with the tighter ones (runs got faster)."""
+    kept: list[Bracket] = []
+    for low, high, at in sorted(runs, key=lambda b: b[1] - b[0]):
+        window = _window(kept)
+        if window is not None:
+            middle, width = (window.shortest + window.longest) / 2, window.longest - window.shortest
+            if high - low > 2 * width and low <= middle <= high:
+                continue
+        kept.append((low, high, at))
+    return kept
 
 
 def _plausible(low: float, high: float) -> bool:
