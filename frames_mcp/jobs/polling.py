@@ -59,7 +59,7 @@ class PollSchedule:
     shortest: float = 8.0  # seconds: 4 images take under 20 s on average, 20-30 s by other accounts [I]
     longest: float = 60.0  # seconds: a normal run is expected to be over by then
     explore_factor: float = 2.0  # Explore mode queues at lower priority and runs longer
-    dense: float = 0.8  # the widest gap inside a known window (or when overdue): the delay a result may have
+    dense: float = 0.5  # the widest gap inside a known window (or when overdue): the delay a result may have
     spread: float = 0.05  # inside a window, gaps of at most this fraction of its width (when wider than dense)
     late: float = 0.25  # once overdue, gaps are at least this fraction of how long it has been overdue
 
@@ -256,6 +256,8 @@ class Predictor:
             target = predicted.end + predicted.error + s.margin
         elif predicted is not None:  # measure again; once within the prediction's own error, every `dense`
             target = min(now + s.refine * (predicted.end - now), max(predicted.end - predicted.error, now + s.dense))
+            if self._slowed is not None:
+                target = max(target, now + self._crawl_left())
         if now < opens:  # before the window: only an aim polls early, else the first poll lands at its start
             self._aimed = sure and target < opens
             return target if self._aimed else opens
@@ -264,25 +266,27 @@ class Predictor:
         if now >= closes:  # past the window: gaps grow with how late the task is
             gap = max(s.dense, s.late * (now - closes))
         elif self._slowed is not None and predicted is None:  # a plateau or a slowdown, no rate yet
-            gap = min(gap, max(s.dense, s.late * (now - self._slowed), s.refine * self._crawl_left()))
+            gap = min(gap, max(s.dense, s.late * (now - self._slowed), self._crawl_left()))
         if self._missed:  # it was due: the finish is most likely just ahead
             gap = min(gap, s.dense / 2)
         self._aimed = sure and target <= now + gap
         return min(target, now + gap)
 
     def _crawl_left(self) -> float:
-        """After a slowdown, while too little rise is seen to measure it: if progress still creeps up, the
-        least time left at the fastest rate the readings allow (0 on a plateau, which may end in a jump)."""
+        """After a slowdown, once three readings show progress still creeping up: the least time left at the
+        fastest rate those readings allow, rounding included (no poll is worth sending before it). 0 on a plateau,
+        which may end in a jump, and on fewer readings: one step may be noise before a jump."""
         q = self.schedule.ratio_step / 2
-        readings = [o for o in self.observations[self._regime - 1 :] if o.running]
-        if len(readings) < 2:
+        readings = [o for o in self.observations[self._regime :] if o.running]
+        if len(readings) < 3:
             return 0.0
         first, last = readings[0], readings[-1]
-        rise = max(o.ratio or 0.0 for o in readings) - (first.ratio or 0.0)
+        top = max(o.ratio or 0.0 for o in readings)
+        rise = top - (first.ratio or 0.0)
         if rise <= 0 or last.at <= first.at:
             return 0.0
         fastest = (rise + 2 * q) / (last.at - first.at)
-        return max(0.0, 1.0 - (last.ratio or 0.0) - 2 * q) / fastest
+        return max(0.0, 1.0 - top - q) / fastest
 
     # ---- learning durations -----------------------------------------------------------------------
 
