@@ -10,7 +10,8 @@ on the same SQLite file and every replica on one Redis poll with what any of the
 one record per key with the last `KEEP` runs it saw finish, under an id of its own: processes never overwrite
 each other's runs. A record is kept `TTL` (30 days) after its last run, and runs older than that are not used.
 Before a wait on a key, a process reads that key's records (the first time, then at most every `REFRESH` s), so
-`window()` answers from memory; each run seen finishing is written after its wait. A brand-new install (or a key
+`window()` answers from memory; each run seen finishing is written after its wait, in the session's background
+(the result does not wait for it; what is left is written at the session's end). A brand-new install (or a key
 with fewer than `MIN_SAMPLES` runs in 30 days) starts from the documented prior (see `polling`); with the memory
 store, runs are this process's alone. A store that fails costs the poll schedule nothing but what the others
 saw: the failure is logged once, and the process goes on with the runs it knows (see `guard` for the rest
@@ -31,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import anyio
+from anyio.abc import TaskGroup
 
 from frames_mcp.jobs.guard import StoreGuard
 from frames_mcp.store import JsonObject, StoreError, TaskRecords
@@ -102,6 +104,7 @@ class Durations:
         self._writer = uuid.uuid4().hex  # this process's records' key: no other process writes them
         self._dirty: dict[Key, int] = {}  # keys with runs not yet written -> how many runs were added
         self._saving = False
+        self._group: TaskGroup | None = None  # where `save` writes (see `write_in`)
         self._read_at: dict[Key, float] = {}  # clock time a key's records were last read
         self._reading: dict[Key, anyio.Event] = {}  # reads under way: a second wait on the key waits for it
         self._failing = False  # the store failed and has not answered since (logged once)
@@ -165,10 +168,23 @@ class Durations:
             del self._reading[key]
             done.set()
 
+    def write_in(self, group: TaskGroup | None) -> None:
+        """From now on `save` only starts the write in `group` (the session's background work), off the path of
+        the result that waited for it; None: `save` writes before it returns again (then `flush` what is left)."""
+        self._group = group
+
     async def save(self) -> None:
-        """After a wait: write the runs this process saw finish and has not written yet, one record per key.
-        Never raises for a store failure (logged; the runs are written with the next save). While a save is
-        under way another returns at once: the one under way writes what was added meanwhile."""
+        """After a wait: write the runs this process saw finish and has not written yet (see `flush`), in the
+        group `write_in` gave, or before returning without one."""
+        if self._group is not None:
+            self._group.start_soon(self.flush)
+        else:
+            await self.flush()
+
+    async def flush(self) -> None:
+        """Write the runs this process saw finish and has not written yet, one record per key. Never raises for
+        a store failure (logged; the runs are written with the next save). While a write is under way another
+        returns at once: the one under way writes what was added meanwhile."""
         if self._records is None or self._saving:
             return
         self._saving = True
