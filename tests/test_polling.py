@@ -181,15 +181,11 @@ def test_a_step_back_does_not_move_the_next_poll_later() -> None:
 
 def test_the_first_poll_after_a_slow_tail_shows_comes_within_dense() -> None:
     # Fast to 0.9, then a crawl: the rate of the fast part would aim too early and again and again; once the
-    # readings show the slowdown, gaps are short (dense) until the crawl's own rate is measured.
+    # readings show the slowdown (here at the prior window's start), gaps are short (dense) until the crawl's own
+    # rate is measured.
     predictor = Predictor(PollSchedule())
-    task = FakeTask(0.0, RUN, curve("slow-tail", 1))
-    now = 0.01
-    predictor.record(task.at(now), now)
-    for _ in range(3):
-        now = predictor.next_poll(now)
-        predictor.record(task.at(now), now)
-    assert predictor.next_poll(now) - now <= PollSchedule().dense + 1e-9
+    target = _read(predictor, [(0.0, "0"), (1.0, "0.38"), (8.0, "0.96")])  # the slow tail's 12 s run
+    assert target - 8.0 <= PollSchedule().dense + 1e-9
 
 
 @pytest.mark.parametrize(
@@ -337,3 +333,18 @@ def test_one_small_rise_after_a_slowdown_is_no_crawl_to_wait_for() -> None:
     predictor = Predictor(PollSchedule())
     target = _read(predictor, [(0.0, "0"), (1.0, "0.07"), (13.7, "0.93"), (14.2, "0.93"), (14.8, "0.94")])
     assert target - 14.8 <= PollSchedule().dense + 1e-9
+
+
+def test_a_run_far_faster_than_the_prior_is_found_when_its_progress_says_it_ends() -> None:
+    # A fresh server: the prior's window opens 8 s into the run. A 1.5 s run read at a third of the way after 1 s
+    # (after a 0.5 s queue) is looked at once just after the finish its rate predicts, not at 8 s.
+    delay, gets = follow(Predictor(PollSchedule()), FakeTask(0.5, 1.5, curve("linear", 1)), 0.05)
+    assert delay <= 0.5 and gets == 2, (delay, gets)
+
+
+def test_once_runs_were_seen_to_finish_an_early_rate_does_not_look_before_the_window() -> None:
+    # Runs of this kind took 12 s: a fast start (0.4 after 1 s, as on the slow tail) no longer earns a look
+    # before the learned window opens, as it does under the prior.
+    readings = [(0.0, "0"), (1.0, "0.4")]
+    known, prior = Predictor(PollSchedule(), _known()), Predictor(PollSchedule())
+    assert _read(known, readings) >= known.window().shortest - 0.5 > _read(prior, readings)

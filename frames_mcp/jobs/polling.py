@@ -115,6 +115,7 @@ class Predictor:
         self._aimed = False  # the last poll was aimed at a confident predicted finish
         self._missed = False  # and the task was not finished then
         self._errors = 0  # polls failed in a row since the last answer
+        self._probed: int | None = None  # the regime whose predicted finish before the window was looked at
 
     # ---- what is known -------------------------------------------------------------------------------
 
@@ -168,12 +169,15 @@ class Predictor:
 
     def window(self) -> Window:
         """The run durations this task is likely to fall between: observed ones, else the prior."""
-        known = self.durations.window(self._key) if self.durations is not None and self._key else None
+        known = self._observed()
         if known is not None:
             return known
         s = self.schedule
         factor = s.explore_factor if self._key is not None and self._key.explore else 1.0
         return Window(s.shortest * factor, s.longest * factor)
+
+    def _observed(self) -> Window | None:
+        return self.durations.window(self._key) if self.durations is not None and self._key else None
 
     def finish(self) -> Prediction | None:
         """When the run should finish, from the rate of its latest rise, if measurable."""
@@ -260,7 +264,9 @@ class Predictor:
                 target = max(target, now + self._crawl_left())
         if now < opens:  # before the window: only an aim polls early, else the first poll lands at its start
             self._aimed = sure and target < opens
-            return target if self._aimed else opens
+            if self._aimed:
+                return target
+            return self._probe(predicted, opens)
         width = window.longest - window.shortest + (start.high - start.low if start is not None else 0.0)
         gap = max(min(s.dense, width / 3), s.spread * width)
         if now >= closes:  # past the window: gaps grow with how late the task is
@@ -271,6 +277,18 @@ class Predictor:
             gap = min(gap, s.dense / 2)
         self._aimed = sure and target <= now + gap
         return min(target, now + gap)
+
+    def _probe(self, predicted: Prediction | None, opens: float) -> float:
+        """Before the window, with no aim: its start; but while the window is the documented prior (no run of the
+        kind seen to finish), progress that says the run ends before it (one far faster than the prior) is
+        looked at once just after that finish, once per rate measured."""
+        if predicted is None or self._probed == self._regime or self._observed() is not None:
+            return opens
+        probe = predicted.end + predicted.error + self.schedule.margin
+        if probe >= opens:
+            return opens
+        self._probed = self._regime
+        return probe
 
     def _crawl_left(self) -> float:
         """After a slowdown, once three readings show progress still creeping up: the least time left at the
