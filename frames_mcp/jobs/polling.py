@@ -10,11 +10,13 @@ Two kinds of knowledge decide a poll:
   starts a new rate (a stall ended, a tail slowed, a plateau began).
 
 The evidence may pull a poll earlier, never past the window: before the window only a prediction from
-two agreeing stretches polls (else the first poll lands at the window's start); inside it polls come at
-most `dense` apart, or a third of a narrow window, or `spread` of a wide one, and half `dense` after a
-confident aim that missed. Past the window, and on a plateau or slowdown with no rate yet, gaps start at
-`dense` and grow with how late the task is (`late`). Every gap stays within [minimum, maximum], and the
-last poll lands before the budget ends. Nothing polls outside `wait_for_task`: when it returns or is
+two agreeing stretches polls (else the first poll lands at the window's start), and, under the prior, one
+look just after a finish the progress predicts before the window (a run far faster than the prior); inside
+it polls come at most `dense` apart, or a third of a narrow window, or `spread` of a wide one, and half
+`dense` after a confident aim that missed. Past the window, and on a plateau or slowdown with no rate yet,
+gaps start at `dense` and grow with how late the task is (`late`); a crawl that three readings measured is
+not polled before the least time left at its fastest possible rate. Every gap stays within [minimum,
+maximum], and the last poll lands before the budget ends. Nothing polls outside `wait_for_task`: when it returns or is
 cancelled, polling is over. No MCP types here.
 """
 
