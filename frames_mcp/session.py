@@ -72,8 +72,13 @@ async def open_session(
         # The run durations that set the poll schedule's window, shared by every process of the store, per upstream;
         # one rest after a store failure for both.
         jobs.durations.use(store.records, base_url, ledger.guard)
+        # Runs seen finishing are written in the background (off the results' path); what is left, at the end,
+        # after the background work and before the store closes.
+        stack.push_async_callback(jobs.durations.flush)
         # The lease on this process's places and slots in the line is renewed for as long as the session lasts.
         background = await stack.enter_async_context(anyio.create_task_group())
-        stack.callback(background.cancel_scope.cancel)  # runs first at the end: nothing waits on it
+        stack.callback(background.cancel_scope.cancel)  # nothing waits on it at the end
+        stack.callback(jobs.durations.write_in, None)  # runs first at the end
+        jobs.durations.write_in(background)
         background.start_soon(slots.keep_renewed, line, jobs.admission.retry_releases)
         yield Session(client, downloads, jobs, base_url, store)

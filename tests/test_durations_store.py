@@ -18,15 +18,17 @@ from mcp import Client
 
 from frames_mcp.jobs.durations import TTL, Durations, Key
 from frames_mcp.jobs.guard import StoreGuard
+from frames_mcp.server.app import build_server
 from frames_mcp.server.results.schemas import TaskResult
 from frames_mcp.simulator import Simulator
-from frames_mcp.store import open_store
+from frames_mcp.store import JsonObject, Store, open_store
 from frames_mcp.store.memory import MemoryRecords
 from frames_mcp.store.redis import RETRIES, TIMEOUT
+from frames_mcp.useapi.ids import account_of
 
 from ._redis import RedisServer
 from ._tools import clean_env
-from .conftest import FAST_TUNING, ManualClock, connect, running_sim
+from .conftest import FAST_TUNING, ManualClock, connect, running_sim, settings_for
 
 pytestmark = pytest.mark.anyio
 
@@ -61,7 +63,8 @@ async def test_durations_written_to_a_sqlite_file_set_the_window_after_a_restart
 _OTHER_PROCESS = """
 import sys, anyio
 from frames_mcp.jobs.durations import TTL, Durations, Key
-from frames_mcp.store import open_store
+from frames_mcp.server.app import build_server
+from frames_mcp.store import JsonObject, Store, open_store
 
 async def main(url, upstream, account):
     store = open_store(url)
@@ -238,3 +241,34 @@ async def test_a_server_restarted_on_its_sqlite_file_polls_its_first_call_with_t
     assert warm.status == "SUCCEEDED" and all(c.status == "SUCCEEDED" for c in cold)
     polled = [_gets(sim, c.taskId) for c in cold]
     assert _gets(sim, warm.taskId) < min(polled), (polled, _gets(sim, warm.taskId))
+
+
+class _SlowDurationWrites(MemoryRecords):
+    """The memory store, but a write of run durations takes `delay` s (a store slow to write, or a busy one)."""
+
+    def __init__(self, delay: float) -> None:
+        super().__init__()
+        self.delay = delay
+
+    async def put_record(self, kind: str, key: str, value: JsonObject, ttl: float | None = None) -> None:
+        if kind.startswith("durations"):
+            await anyio.sleep(self.delay)
+        await super().put_record(kind, key, value, ttl)
+
+
+async def test_a_result_does_not_wait_for_its_run_durations_to_be_written() -> None:
+    # The write of the run a call saw finish is the server's own business: the result is on its way first, and
+    # the write still lands before the server stops (here a write takes 3 s, the whole call well under that).
+    records = _SlowDurationWrites(delay=3.0)
+    args = {"text_prompt": "a kite over the dunes", "num_images": 1, "preview": False, "wait_seconds": 10}
+    with running_sim(queue_seconds=0.05, run_seconds=0.3, image_px=32) as sim:
+        server = build_server(settings_for(sim), FAST_TUNING, store=Store("memory", "memory", records))
+        async with Client(server, mode="auto") as client:  # type: ignore[arg-type]
+            started = time.monotonic()
+            result = await _generate(client, args)
+            took = time.monotonic() - started
+    assert result.status == "SUCCEEDED" and took < 2.5, took
+    reader = Durations()
+    reader.use(records, sim.base_url)  # type: ignore[attr-defined]
+    await reader.refresh(Key(account_of(result.taskId) or "", 1, False))
+    assert len(reader) == 1

@@ -10,7 +10,8 @@ on the same SQLite file and every replica on one Redis poll with what any of the
 one record per key with the last `KEEP` runs it saw finish, under an id of its own: processes never overwrite
 each other's runs. A record is kept `TTL` (30 days) after its last run, and runs older than that are not used.
 Before a wait on a key, a process reads that key's records (the first time, then at most every `REFRESH` s), so
-`window()` answers from memory; each run seen finishing is written after its wait. A brand-new install (or a key
+`window()` answers from memory; each run seen finishing is written after its wait, in the session's background
+(the result does not wait for it; what is left is written at the session's end). A brand-new install (or a key
 with fewer than `MIN_SAMPLES` runs in 30 days) starts from the documented prior (see `polling`); with the memory
 store, runs are this process's alone. A store that fails costs the poll schedule nothing but what the others
 saw: the failure is logged once, and the process goes on with the runs it knows (see `guard` for the rest
@@ -31,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import anyio
+from anyio.abc import TaskGroup
 
 from frames_mcp.jobs.guard import StoreGuard
 from frames_mcp.store import JsonObject, StoreError, TaskRecords
@@ -102,6 +104,7 @@ class Durations:
         self._writer = uuid.uuid4().hex  # this process's records' key: no other process writes them
         self._dirty: dict[Key, int] = {}  # keys with runs not yet written -> how many runs were added
         self._saving = False
+        self._group: TaskGroup | None = None  # where `save` writes (see `write_in`)
         self._read_at: dict[Key, float] = {}  # clock time a key's records were last read
         self._reading: dict[Key, anyio.Event] = {}  # reads under way: a second wait on the key waits for it
         self._failing = False  # the store failed and has not answered since (logged once)
@@ -123,15 +126,8 @@ class Durations:
             self._dirty[key] = self._dirty.get(key, 0) + 1
 
     def window(self, key: Key) -> Window | None:
-        """Where this key's run durations fall, if known: the bracket middles, widened by a quarter of a
-        typical bracket (the outer tenth of the middles left out once there are ten)."""
-        seen = self._runs(key)
-        if len(seen) < MIN_SAMPLES:
-            return None
-        middles = sorted((low + high) / 2 for low, high, _ in seen)
-        slack = statistics.median(high - low for low, high, _ in seen) / 4
-        cut = len(seen) // 10
-        return Window(max(0.0, middles[cut] - slack), middles[-1 - cut] + slack)
+        """Where this key's run durations fall, if known: see `_window`, of the brackets that say something."""
+        return _window(_informative(self._runs(key)))
 
     def __len__(self) -> int:
         return sum(len(self._runs(key)) for key in {*self._own, *self._others})
@@ -172,10 +168,23 @@ class Durations:
             del self._reading[key]
             done.set()
 
+    def write_in(self, group: TaskGroup | None) -> None:
+        """From now on `save` only starts the write in `group` (the session's background work), off the path of
+        the result that waited for it; None: `save` writes before it returns again (then `flush` what is left)."""
+        self._group = group
+
     async def save(self) -> None:
-        """After a wait: write the runs this process saw finish and has not written yet, one record per key.
-        Never raises for a store failure (logged; the runs are written with the next save). While a save is
-        under way another returns at once: the one under way writes what was added meanwhile."""
+        """After a wait: write the runs this process saw finish and has not written yet (see `flush`), in the
+        group `write_in` gave, or before returning without one."""
+        if self._group is not None:
+            self._group.start_soon(self.flush)
+        else:
+            await self.flush()
+
+    async def flush(self) -> None:
+        """Write the runs this process saw finish and has not written yet, one record per key. Never raises for
+        a store failure (logged; the runs are written with the next save). While a write is under way another
+        returns at once: the one under way writes what was added meanwhile."""
         if self._records is None or self._saving:
             return
         self._saving = True
@@ -235,6 +244,34 @@ class Durations:
         if self._failing:
             self._failing = False
             log.info("the store answers again: run durations are shared through it again")
+
+
+def _window(runs: Sequence[Bracket]) -> Window | None:
+    """The bracket middles, widened by a quarter of a typical bracket (the outer tenth of the middles left out
+    once there are ten); None below `MIN_SAMPLES` runs."""
+    if len(runs) < MIN_SAMPLES:
+        return None
+    middles = sorted((low + high) / 2 for low, high, _ in runs)
+    slack = statistics.median(high - low for low, high, _ in runs) / 4
+    cut = len(runs) // 10
+    return Window(max(0.0, middles[cut] - slack), middles[-1 - cut] + slack)
+
+
+def _informative(runs: Sequence[Bracket]) -> list[Bracket]:
+    """The runs that say something, tightest first. A run found finished long after the read before leaves a
+    loose bracket ("between 1 and 12.5 s"), whose middle would drag the window open: one more than twice as wide
+    as the window the tighter runs give, that holds that window's middle, agrees with them and says less, so it
+    is left out. Loose brackets still count while fewer than `MIN_SAMPLES` tighter runs are known (runs far
+    faster than the prior teach through them) and when they disagree with the tighter ones (runs got faster)."""
+    kept: list[Bracket] = []
+    for low, high, at in sorted(runs, key=lambda b: b[1] - b[0]):
+        window = _window(kept)
+        if window is not None:
+            middle, width = (window.shortest + window.longest) / 2, window.longest - window.shortest
+            if high - low > 2 * width and low <= middle <= high:
+                continue
+        kept.append((low, high, at))
+    return kept
 
 
 def _plausible(low: float, high: float) -> bool:

@@ -10,11 +10,13 @@ Two kinds of knowledge decide a poll:
   starts a new rate (a stall ended, a tail slowed, a plateau began).
 
 The evidence may pull a poll earlier, never past the window: before the window only a prediction from
-two agreeing stretches polls (else the first poll lands at the window's start); inside it polls come at
-most `dense` apart, or a third of a narrow window, or `spread` of a wide one, and half `dense` after a
-confident aim that missed. Past the window, and on a plateau or slowdown with no rate yet, gaps start at
-`dense` and grow with how late the task is (`late`). Every gap stays within [minimum, maximum], and the
-last poll lands before the budget ends. Nothing polls outside `wait_for_task`: when it returns or is
+two agreeing stretches polls (else the first poll lands at the window's start), and, under the prior, one
+look just after a finish the progress predicts before the window (a run far faster than the prior); inside
+it polls come at most `dense` apart, or a third of a narrow window, or `spread` of a wide one, and half
+`dense` after a confident aim that missed. Past the window, and on a plateau or slowdown with no rate yet,
+gaps start at `dense` and grow with how late the task is (`late`); a crawl that three readings measured is
+not polled before the least time left at its fastest possible rate. Every gap stays within [minimum,
+maximum], and the last poll lands before the budget ends. Nothing polls outside `wait_for_task`: when it returns or is
 cancelled, polling is over. No MCP types here.
 """
 
@@ -59,7 +61,7 @@ class PollSchedule:
     shortest: float = 8.0  # seconds: 4 images take under 20 s on average, 20-30 s by other accounts [I]
     longest: float = 60.0  # seconds: a normal run is expected to be over by then
     explore_factor: float = 2.0  # Explore mode queues at lower priority and runs longer
-    dense: float = 0.8  # the widest gap inside a known window (or when overdue): the delay a result may have
+    dense: float = 0.5  # the widest gap inside a known window (or when overdue): the delay a result may have
     spread: float = 0.05  # inside a window, gaps of at most this fraction of its width (when wider than dense)
     late: float = 0.25  # once overdue, gaps are at least this fraction of how long it has been overdue
 
@@ -115,6 +117,7 @@ class Predictor:
         self._aimed = False  # the last poll was aimed at a confident predicted finish
         self._missed = False  # and the task was not finished then
         self._errors = 0  # polls failed in a row since the last answer
+        self._probed: int | None = None  # the regime whose predicted finish before the window was looked at
 
     # ---- what is known -------------------------------------------------------------------------------
 
@@ -168,12 +171,15 @@ class Predictor:
 
     def window(self) -> Window:
         """The run durations this task is likely to fall between: observed ones, else the prior."""
-        known = self.durations.window(self._key) if self.durations is not None and self._key else None
+        known = self._observed()
         if known is not None:
             return known
         s = self.schedule
         factor = s.explore_factor if self._key is not None and self._key.explore else 1.0
         return Window(s.shortest * factor, s.longest * factor)
+
+    def _observed(self) -> Window | None:
+        return self.durations.window(self._key) if self.durations is not None and self._key else None
 
     def finish(self) -> Prediction | None:
         """When the run should finish, from the rate of its latest rise, if measurable."""
@@ -256,33 +262,51 @@ class Predictor:
             target = predicted.end + predicted.error + s.margin
         elif predicted is not None:  # measure again; once within the prediction's own error, every `dense`
             target = min(now + s.refine * (predicted.end - now), max(predicted.end - predicted.error, now + s.dense))
+            if self._slowed is not None:
+                target = max(target, now + self._crawl_left())
         if now < opens:  # before the window: only an aim polls early, else the first poll lands at its start
             self._aimed = sure and target < opens
-            return target if self._aimed else opens
+            if self._aimed:
+                return target
+            return self._probe(predicted, opens)
         width = window.longest - window.shortest + (start.high - start.low if start is not None else 0.0)
         gap = max(min(s.dense, width / 3), s.spread * width)
         if now >= closes:  # past the window: gaps grow with how late the task is
             gap = max(s.dense, s.late * (now - closes))
         elif self._slowed is not None and predicted is None:  # a plateau or a slowdown, no rate yet
-            gap = min(gap, max(s.dense, s.late * (now - self._slowed), s.refine * self._crawl_left()))
+            gap = min(gap, max(s.dense, s.late * (now - self._slowed), self._crawl_left()))
         if self._missed:  # it was due: the finish is most likely just ahead
             gap = min(gap, s.dense / 2)
         self._aimed = sure and target <= now + gap
         return min(target, now + gap)
 
+    def _probe(self, predicted: Prediction | None, opens: float) -> float:
+        """Before the window, with no aim: its start; but while the window is the documented prior (no run of the
+        kind seen to finish), progress that says the run ends before it (one far faster than the prior) is
+        looked at once just after that finish, once per rate measured."""
+        if predicted is None or self._probed == self._regime or self._observed() is not None:
+            return opens
+        probe = predicted.end + predicted.error + self.schedule.margin
+        if probe >= opens:
+            return opens
+        self._probed = self._regime
+        return probe
+
     def _crawl_left(self) -> float:
-        """After a slowdown, while too little rise is seen to measure it: if progress still creeps up, the
-        least time left at the fastest rate the readings allow (0 on a plateau, which may end in a jump)."""
+        """After a slowdown, once three readings show progress still creeping up: the least time left at the
+        fastest rate those readings allow, rounding included (no poll is worth sending before it). 0 on a plateau,
+        which may end in a jump, and on fewer readings: one step may be noise before a jump."""
         q = self.schedule.ratio_step / 2
-        readings = [o for o in self.observations[self._regime - 1 :] if o.running]
-        if len(readings) < 2:
+        readings = [o for o in self.observations[self._regime :] if o.running]
+        if len(readings) < 3:
             return 0.0
         first, last = readings[0], readings[-1]
-        rise = max(o.ratio or 0.0 for o in readings) - (first.ratio or 0.0)
+        top = max(o.ratio or 0.0 for o in readings)
+        rise = top - (first.ratio or 0.0)
         if rise <= 0 or last.at <= first.at:
             return 0.0
         fastest = (rise + 2 * q) / (last.at - first.at)
-        return max(0.0, 1.0 - (last.ratio or 0.0) - 2 * q) / fastest
+        return max(0.0, 1.0 - top - q) / fastest
 
     # ---- learning durations -----------------------------------------------------------------------
 

@@ -314,7 +314,8 @@ class Jobs:
     async def _wait(self, task: Task, seen: float, wait_until: float, on_event: OnEvent) -> Run:
         """Report the task as first seen (at `seen`), then poll it until it is final or the budget ends. The run
         durations other processes of the store observed are read before, and the ones this wait observed written
-        after (neither raises: a failing store leaves the schedule with what this process knows)."""
+        after, in the session's background, so the result does not wait for the store (neither raises: a failing
+        store leaves the schedule with what this process knows)."""
         await on_event(task)
         if not task.is_terminal:
             await self.durations.refresh(Key.of(task))
