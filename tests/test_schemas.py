@@ -7,10 +7,13 @@ from typing import Any
 
 import pytest
 from mcp import Client
+from mcp.server.mcpserver import MCPServer
 
+from frames_mcp.server import declare
+from frames_mcp.simulator import Simulator
 from frames_mcp.useapi.models import STYLES
 
-from .conftest import wire
+from .conftest import connect, text_of, wire
 
 pytestmark = pytest.mark.anyio
 
@@ -148,3 +151,31 @@ async def test_server_explains_the_flow(client: Client) -> None:
     assert client.instructions is not None
     assert "get_task" in client.instructions
     assert "pays for a second task" in client.instructions
+
+
+async def test_servers_of_one_process_each_declare_their_own_settings(sim: Simulator, mode: str) -> None:
+    # Tool declarations are made once per process and reused (declare.tool): a setting that shapes a schema,
+    # here the default wait, must still reach each server's tools/list.
+    async with connect(sim, mode, wait_seconds=10) as ten, connect(sim, mode, wait_seconds=30) as thirty:
+        waits = [
+            (await _tools(c))["generate_frames"]["inputSchema"]["properties"]["wait_seconds"] for c in (ten, thirty)
+        ]
+    assert [w["default"] for w in waits] == [10, 30]
+
+
+async def test_a_reused_declaration_calls_the_function_of_its_own_server() -> None:
+    # Two servers declare a tool of the same name, description and signature whose bodies differ (as closures
+    # over each server's settings do): each server runs its own.
+    def server(answer: str) -> MCPServer[Any]:
+        mcp: MCPServer[Any] = MCPServer("t")
+
+        @declare.tool(mcp)
+        async def echo(word: str) -> str:
+            """Says which server answered."""
+            return f"{answer}: {word}"
+
+        return mcp
+
+    async with Client(server("first")) as first, Client(server("second")) as second:
+        said = [text_of(await c.call_tool("echo", {"word": "hi"})) for c in (first, second)]
+    assert said == ["first: hi", "second: hi"]

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from mcp import MCPError
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.prompts import Prompt
+from mcp.server.mcpserver.tools import Tool
 from mcp.types import INVALID_PARAMS, ToolAnnotations
 from pydantic import BaseModel, Field
 
@@ -75,15 +76,31 @@ def ctx_param() -> inspect.Parameter:
     return inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=Context)
 
 
+# The SDK generates a tool's argument model and its schemas from the signature at every registration: most of
+# build_server's time. A process that builds several servers (the tests, the in-process benchmarks, an application
+# that embeds frames-mcp) declares each distinct tool once; a later registration with the same name, description,
+# options and signature (its repr names every annotation, default and constraint) takes a copy with its own function.
+_DECLARED: dict[str, Tool] = {}
+
+
 def tool(mcp: MCPServer[Any], **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """mcp.tool with the docstring, dedented, as the description the model reads, and a lean input schema."""
 
     def register(fn: Callable[..., Any]) -> Callable[..., Any]:
-        registered = mcp.tool(description=inspect.cleandoc(fn.__doc__ or ""), **kwargs)(fn)
-        # The SDK keeps the schema it generated on its Tool; the pinned mcp 2.3.0 has no public way to replace it.
-        declared = mcp._tool_manager.get_tool(kwargs.get("name") or fn.__name__)
+        description = inspect.cleandoc(fn.__doc__ or "")
+        name = kwargs.get("name") or fn.__name__
+        key = repr((name, description, sorted(kwargs.items()), inspect.signature(fn)))
+        # The SDK keeps the schema it generated on its Tool; the pinned mcp 2.3.0 has no public way to replace it,
+        # nor to add a Tool already made.
+        tools = mcp._tool_manager._tools
+        if (known := _DECLARED.get(key)) is not None and name not in tools:
+            tools[name] = known.model_copy(update={"fn": fn})
+            return fn
+        registered = mcp.tool(description=description, **kwargs)(fn)
+        declared = tools.get(name)
         if declared is not None:
             declared.parameters = lean_schema(declared.parameters)
+            _DECLARED[key] = declared
         return registered
 
     return register
