@@ -20,7 +20,7 @@ from frames_mcp import __version__
 from frames_mcp.config import Settings
 from frames_mcp.jobs.ledger import Ledger
 from frames_mcp.jobs.service import Jobs, Tuning
-from frames_mcp.server import arguments, catalog, completions, gallery, prompt, references, tasks
+from frames_mcp.server import arguments, catalog, completions, declare, gallery, prompt, references, tasks
 from frames_mcp.server.mcp_tasks import McpTasks, TaskTuning
 from frames_mcp.server.state import AppState
 from frames_mcp.server.task_handles import StoreHandles
@@ -69,7 +69,7 @@ def build_server(
     task_ext = McpTasks(tasks.resume, tuning=task_tuning) if settings.tasks else None
     ledger = Ledger(rest=tuning.store_rest)  # made here, not in the lifespan: completions get no lifespan context
     apps = gallery.Gallery(settings)  # the MCP Apps view of generate_frames and get_task results
-    mcp: MCPServer[AppState] = MCPServer(
+    mcp: MCPServer[AppState] = declare.DeclaringOnce(
         "frames-mcp",
         title="Runway Frames",
         version=__version__,

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from mcp import MCPError
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.prompts import Prompt
 from mcp.server.mcpserver.tools import Tool
-from mcp.types import INVALID_PARAMS, ToolAnnotations
+from mcp.types import INVALID_PARAMS, Icon, ToolAnnotations
 from pydantic import BaseModel, Field
 
 from frames_mcp.config import WAIT_MAX
+
+LifespanT = TypeVar("LifespanT")
 
 # The annotations clients use to decide what to auto-approve: only generate_frames and upload_image change
 # anything (and only upstream); every other tool reads.
@@ -76,34 +78,49 @@ def ctx_param() -> inspect.Parameter:
     return inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=Context)
 
 
-# The SDK generates a tool's argument model and its schemas from the signature at every registration: most of
-# build_server's time. A process that builds several servers (the tests, the in-process benchmarks, an application
-# that embeds frames-mcp) declares each distinct tool once; a later registration with the same name, description,
-# options and signature (its repr names every annotation, default and constraint) takes a copy with its own function.
-_DECLARED: dict[str, Tool] = {}
-
-
 def tool(mcp: MCPServer[Any], **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """mcp.tool with the docstring, dedented, as the description the model reads, and a lean input schema."""
 
     def register(fn: Callable[..., Any]) -> Callable[..., Any]:
-        description = inspect.cleandoc(fn.__doc__ or "")
-        name = kwargs.get("name") or fn.__name__
-        key = repr((name, description, sorted(kwargs.items()), inspect.signature(fn)))
-        # The SDK keeps the schema it generated on its Tool; the pinned mcp 2.3.0 has no public way to replace it,
-        # nor to add a Tool already made.
-        tools = mcp._tool_manager._tools
-        if (known := _DECLARED.get(key)) is not None and name not in tools:
-            tools[name] = known.model_copy(update={"fn": fn})
-            return fn
-        registered = mcp.tool(description=description, **kwargs)(fn)
-        declared = tools.get(name)
+        registered = mcp.tool(description=inspect.cleandoc(fn.__doc__ or ""), **kwargs)(fn)
+        # The SDK keeps the schema it generated on its Tool; the pinned mcp 2.3.0 has no public way to replace it.
+        declared = mcp._tool_manager.get_tool(kwargs.get("name") or fn.__name__)
         if declared is not None:
             declared.parameters = lean_schema(declared.parameters)
-            _DECLARED[key] = declared
         return registered
 
     return register
+
+
+# The SDK generates a tool's argument model and its schemas from the signature at every registration: most of
+# build_server's time. A process that builds several servers (the tests, the in-process benchmarks, an application
+# that embeds frames-mcp) declares each distinct tool once.
+_DECLARED: dict[str, Tool] = {}
+
+
+class DeclaringOnce(MCPServer[LifespanT]):
+    """MCPServer whose tools (its own and its extensions') are declared once per process: a later registration
+    with the same name, options and signature (whose repr names every annotation, default and constraint) takes
+    a copy of the first declaration, with its own function."""
+
+    def add_tool(
+        self,
+        fn: Callable[..., Any],
+        name: str | None = None,
+        title: str | None = None,
+        description: str | None = None,
+        annotations: ToolAnnotations | None = None,
+        icons: list[Icon] | None = None,
+        meta: dict[str, Any] | None = None,
+        structured_output: bool | None = None,
+    ) -> None:
+        options = (title, description, annotations, icons, meta, structured_output)
+        key, tools = repr((name or fn.__name__, options, inspect.signature(fn))), self._tool_manager._tools
+        if (known := _DECLARED.get(key)) is not None and known.name not in tools:
+            tools[known.name] = known.model_copy(update={"fn": fn})  # no public way in mcp 2.3.0
+            return
+        super().add_tool(fn, name, title, description, annotations, icons, meta, structured_output)
+        _DECLARED[key] = tools[name or fn.__name__]
 
 
 def lean_schema(schema: dict[str, Any]) -> dict[str, Any]:
