@@ -115,6 +115,7 @@ def serve(folder: Path, session: int) -> None:
     """Import what a start needs, then fork a server for each launcher that connects, until the session ends."""
     for name in PRELOAD:
         importlib.import_module(name)
+    _declare_tools()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(str(folder / "warm.sock"))
     listener.listen(64)
@@ -136,6 +137,16 @@ def serve(folder: Path, session: int) -> None:
                     _reap(key, sel, folder)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _declare_tools() -> None:
+    """Build one server with the default settings, as a process that builds a second one would have: its tool
+    declarations are made once per process (frames_mcp.server.declare.DeclaringOnce), so servers forked with
+    the same settings reuse them. test_warm holds the tools/list of a warm start to a cold one's."""
+    from frames_mcp.config import Settings
+    from frames_mcp.server.app import build_server
+
+    build_server(Settings.from_env(demo=False))
 
 
 def _start(conn: socket.socket, sel: selectors.BaseSelector, folder: Path) -> None:
