@@ -27,6 +27,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 from frames_mcp.useapi.client import shared_tls
 
+from ._warm import SUPPORTED as WARM_SUPPORTED
 from ._warm import server_pid, warm_command
 from .conftest import console_script
 
@@ -90,7 +91,7 @@ def _session_state_dir() -> str:
 def frames_mcp_argv(*args: str, warm: bool = True) -> list[str]:
     """argv of `frames-mcp ARGS`, started warm (tests/_warm.py) for tests whose subject is not the start itself;
     `warm=False` runs the console script (the benchmarks, which time starts)."""
-    return [*(warm_command() if warm else [console_script()]), *args]
+    return [*(warm_command() if warm and WARM_SUPPORTED else [console_script()]), *args]
 
 
 def stdio_server(env: Mapping[str, str], *args: str) -> StdioServerParameters:

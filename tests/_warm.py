@@ -35,6 +35,8 @@ from pathlib import Path
 from typing import Any
 
 LAUNCH = Path(__file__).with_name("_warm_launch.py")
+# Linux (pidfd, 5.3+): elsewhere every start is a cold one.
+SUPPORTED = hasattr(os, "pidfd_open") and hasattr(socket, "send_fds")
 # What a start may import after parsing its arguments (the server, HTTP, demo, store and terminal paths).
 PRELOAD = (
     "frames_mcp.cli",

@@ -9,10 +9,13 @@ import signal
 import subprocess
 import time
 
+import pytest
+
 from ._tools import INITIALIZE, INITIALIZED, clean_env, frames_mcp_argv, http_server, stop
-from ._warm import server_pid
+from ._warm import SUPPORTED, server_pid
 from .conftest import console_script
 
+pytestmark = pytest.mark.skipif(not SUPPORTED, reason="warm starts need Linux (pidfd); every start is cold here")
 LISTS = ["tools/list", "prompts/list", "resources/list", "resources/templates/list"]
 HELLO = [
     INITIALIZE,
