@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import stat
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -220,6 +221,28 @@ def test_a_store_of_a_newer_schema_is_refused(tmp_path: Path) -> None:
     store.connection.close()
     with pytest.raises(StoreError, match="newer frames-mcp"):
         open_store(url)
+
+
+def test_two_openers_of_a_new_sqlite_file_at_once_both_open_it(tmp_path: Path) -> None:
+    # Two clients spawning their servers at the same moment on a first run: turning the new file to WAL mode at
+    # once used to fail one of them ("database is locked") about one time in four. Threads stand in for processes.
+    refused: list[StoreError] = []
+    for i in range(60):
+        url, together = f"sqlite://{tmp_path / f'state{i}.db'}", threading.Barrier(2)
+
+        def open_it(url: str = url, together: threading.Barrier = together) -> None:
+            together.wait()
+            try:
+                open_store(url).connection.close()
+            except StoreError as e:
+                refused.append(e)
+
+        openers = [threading.Thread(target=open_it) for _ in range(2)]
+        for t in openers:
+            t.start()
+        for t in openers:
+            t.join()
+    assert not refused, refused[0].message
 
 
 def test_an_unopenable_sqlite_path_is_a_store_error(tmp_path: Path) -> None:

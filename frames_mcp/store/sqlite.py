@@ -68,7 +68,7 @@ class Database:
             os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
             self._conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False)
             self._conn.create_function("casefold", 1, _casefold, deterministic=True)
-            self._conn.execute("PRAGMA journal_mode=WAL")
+            _wal(self._conn)
             self._conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across a process crash
             self._conn.execute("CREATE TABLE IF NOT EXISTS schema_versions (component TEXT PRIMARY KEY, version INT)")
         except (OSError, sqlite3.Error) as e:
@@ -268,6 +268,20 @@ class SqliteRecords:
         )
         rows = await self._db.run(lambda c: c.execute(sql, (kind, self._wall(), limit)).fetchall(), write=False)
         return [(str(k), _object(v)) for k, v in rows]
+
+
+def _wal(conn: sqlite3.Connection) -> None:
+    """WAL mode. Two processes turning a new file to WAL at once can get "database is locked" at once: SQLite
+    skips the busy timeout where waiting could deadlock. So it is tried again, for as long as the timeout."""
+    deadline = time.monotonic() + BUSY_TIMEOUT
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if e.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)
 
 
 def open_sqlite(path: Path) -> Store:
