@@ -7,6 +7,7 @@ file, two replicas on one Redis) is in test_store_server.py.
 from __future__ import annotations
 
 import os
+import sqlite3
 import stat
 import threading
 from collections.abc import AsyncIterator
@@ -198,6 +199,41 @@ async def test_sqlite_store_survives_reopening(tmp_path: Path) -> None:
         assert [p.id for p in await second.records.claim_pending(now=1.0, hold=1.0)] == ["p1"]
     finally:
         await second.close()
+
+
+async def test_a_sqlite_write_waits_for_another_process_without_stopping_the_event_loop(tmp_path: Path) -> None:
+    # Writes run at once on the event loop when the file is free; one that finds another process's write lock
+    # waits for it in a worker thread, while every other call of the server goes on.
+    path = tmp_path / "state.db"
+    store = open_store(f"sqlite://{path}")
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # another process, in the middle of its own transaction
+        ticks, written = 0, anyio.Event()
+
+        async def tick() -> None:
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await anyio.sleep(0.01)
+
+        async def write() -> None:
+            await store.records.add_task(record(1))
+            written.set()
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(tick)
+            with anyio.fail_after(5):
+                tg.start_soon(write)
+                await anyio.sleep(0.3)
+                assert ticks >= 10 and not written.is_set()  # the loop went on while the write waited
+                other.execute("COMMIT")
+                await written.wait()
+            assert await store.records.get_task(record(1).taskId) == record(1)
+            tg.cancel_scope.cancel()
+    finally:
+        other.close()
+        await store.close()
 
 
 async def test_sqlite_file_is_private_and_in_wal_mode(tmp_path: Path) -> None:
