@@ -14,8 +14,8 @@ artifact URLs use: Runway's CDN by default, plus `FRAMES_MCP_IMAGE_ORIGINS`, plu
 result (logged once, so an operator can pin it); in demo mode the simulator's origin instead of the CDN.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: the SDK reads the annotations of every tool at each start,
+# and as strings they would be evaluated there again, twice per tool (startup, BENCHMARKS.md).
 import functools
 import importlib.resources
 import ipaddress

@@ -2,8 +2,8 @@
 
 Each handler validates, hands the call to the jobs service and renders what comes back (results/)."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: the SDK reads the annotations of every tool at each start,
+# and as strings they would be evaluated there again, twice per tool (startup, BENCHMARKS.md).
 import json
 from typing import Annotated, Any
 
