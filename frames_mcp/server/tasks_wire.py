@@ -7,8 +7,8 @@ A `CreateTaskResult` is flat (`resultType: "task"` beside the task's fields); `t
 `DetailedTask` (`resultType: "complete"`) that inlines the tool's `CallToolResult` once `completed`.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: pydantic evaluates every string annotation of a model when
+# the class is made, and these are made at each start (startup, BENCHMARKS.md).
 from typing import Any, Literal
 
 from mcp_types import RequestParams, Result
