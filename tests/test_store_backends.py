@@ -7,7 +7,9 @@ file, two replicas on one Redis) is in test_store_server.py.
 from __future__ import annotations
 
 import os
+import sqlite3
 import stat
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -199,6 +201,41 @@ async def test_sqlite_store_survives_reopening(tmp_path: Path) -> None:
         await second.close()
 
 
+async def test_a_sqlite_write_waits_for_another_process_without_stopping_the_event_loop(tmp_path: Path) -> None:
+    # Writes run at once on the event loop when the file is free; one that finds another process's write lock
+    # waits for it in a worker thread, while every other call of the server goes on.
+    path = tmp_path / "state.db"
+    store = open_store(f"sqlite://{path}")
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # another process, in the middle of its own transaction
+        ticks, written = 0, anyio.Event()
+
+        async def tick() -> None:
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await anyio.sleep(0.01)
+
+        async def write() -> None:
+            await store.records.add_task(record(1))
+            written.set()
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(tick)
+            with anyio.fail_after(5):
+                tg.start_soon(write)
+                await anyio.sleep(0.3)
+                assert ticks >= 10 and not written.is_set()  # the loop went on while the write waited
+                other.execute("COMMIT")
+                await written.wait()
+            assert await store.records.get_task(record(1).taskId) == record(1)
+            tg.cancel_scope.cancel()
+    finally:
+        other.close()
+        await store.close()
+
+
 async def test_sqlite_file_is_private_and_in_wal_mode(tmp_path: Path) -> None:
     # Prompts are the user's own: the file (and its WAL) is readable by its owner alone.
     path = tmp_path / "sub" / "state.db"
@@ -220,6 +257,28 @@ def test_a_store_of_a_newer_schema_is_refused(tmp_path: Path) -> None:
     store.connection.close()
     with pytest.raises(StoreError, match="newer frames-mcp"):
         open_store(url)
+
+
+def test_two_openers_of_a_new_sqlite_file_at_once_both_open_it(tmp_path: Path) -> None:
+    # Two clients spawning their servers at the same moment on a first run: turning the new file to WAL mode at
+    # once used to fail one of them ("database is locked") about one time in four. Threads stand in for processes.
+    refused: list[StoreError] = []
+    for i in range(60):
+        url, together = f"sqlite://{tmp_path / f'state{i}.db'}", threading.Barrier(2)
+
+        def open_it(url: str = url, together: threading.Barrier = together) -> None:
+            together.wait()
+            try:
+                open_store(url).connection.close()
+            except StoreError as e:
+                refused.append(e)
+
+        openers = [threading.Thread(target=open_it) for _ in range(2)]
+        for t in openers:
+            t.start()
+        for t in openers:
+            t.join()
+    assert not refused, refused[0].message
 
 
 def test_an_unopenable_sqlite_path_is_a_store_error(tmp_path: Path) -> None:

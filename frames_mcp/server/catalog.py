@@ -1,7 +1,7 @@
 """What the model may ask for: styles, aspect ratios and ranges (the list_styles tool and frames://styles)."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: the SDK reads the annotations of every tool at each start,
+# and as strings they would be evaluated there again, twice per tool (startup, BENCHMARKS.md).
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import MCPServer

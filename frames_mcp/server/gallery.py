@@ -14,8 +14,8 @@ artifact URLs use: Runway's CDN by default, plus `FRAMES_MCP_IMAGE_ORIGINS`, plu
 result (logged once, so an operator can pin it); in demo mode the simulator's origin instead of the CDN.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: the SDK reads the annotations of every tool at each start,
+# and as strings they would be evaluated there again, twice per tool (startup, BENCHMARKS.md).
 import functools
 import importlib.resources
 import ipaddress
@@ -34,10 +34,8 @@ from mcp.types import CallToolRequestParams, CallToolResult
 
 from frames_mcp import __version__
 from frames_mcp.config import Settings
-from frames_mcp.media.guard import is_loopback
 from frames_mcp.server import declare
 from frames_mcp.server.progress import ignore
-from frames_mcp.server.results.render import render_run
 from frames_mcp.server.results.schemas import TaskResult
 from frames_mcp.server.state import require_token, state_of
 from frames_mcp.useapi.errors import FramesError
@@ -152,6 +150,8 @@ class Gallery(Apps):
                 origin = origin_of(url if isinstance(url, str) else None)
                 if origin is None or origin in self.image_origins or len(self._learned) >= _LEARNED_MAX:
                     continue
+                from frames_mcp.media.guard import is_loopback  # at the first result, not at the start
+
                 if not (origin.startswith("https://") or is_loopback(urlsplit(origin).hostname or "")):
                     continue
                 log.warning(
@@ -199,4 +199,6 @@ async def refresh_image_links(taskId: TaskId, ctx: Context[Any]) -> Annotated[Ca
         run = await state.jobs.follow(taskId, 0, ignore)
     except FramesError as e:
         raise ToolError(f"{e.describe()} (taskId {taskId})") from None
+    from frames_mcp.server.results.render import render_run  # at the first result, not at the start
+
     return await render_run(run, requested=None, simulated=state.settings.demo, how=None)

@@ -5,8 +5,8 @@ Academy's shot vocabulary, useapi's reference-image convention); the style notes
 preset names, as catalog.py says.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: the SDK reads the annotations of every tool at each start,
+# and as strings they would be evaluated there again, twice per tool (startup, BENCHMARKS.md).
 from typing import Annotated, Any
 
 from mcp import MCPError

@@ -1,7 +1,7 @@
 """Reference images for generate_frames' imageAssetId1..3: upload_image and describe_image."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: the SDK reads the annotations of every tool at each start,
+# and as strings they would be evaluated there again, twice per tool (startup, BENCHMARKS.md).
 from typing import Annotated
 
 from mcp.server.mcpserver import Context, MCPServer

@@ -7,8 +7,8 @@ reads, when the owning process expects news, and, once the tool has finished, it
 records with their TTL.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: pydantic evaluates every string annotation of a model when
+# the class is made, and these are made at each start (startup, BENCHMARKS.md).
 import time
 from collections.abc import Callable
 from typing import Any, Protocol

@@ -2,8 +2,8 @@
 
 Each handler validates, hands the call to the jobs service and renders what comes back (results/)."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: the SDK reads the annotations of every tool at each start,
+# and as strings they would be evaluated there again, twice per tool (startup, BENCHMARKS.md).
 import json
 from typing import Annotated, Any
 
@@ -18,7 +18,6 @@ from frames_mcp.server import declare, gallery
 from frames_mcp.server.mcp_tasks import Background, background
 from frames_mcp.server.progress import Progress, progress_of
 from frames_mcp.server.results.lists import account_task, ledger_task, task_list_result
-from frames_mcp.server.results.render import render_run, task_result
 from frames_mcp.server.results.schemas import ListedStatus, TaskListResult, TaskResult
 from frames_mcp.server.state import AppState, require_token, state_of
 from frames_mcp.server.task_handles import Handle
@@ -82,6 +81,8 @@ def _generate_frames(mcp: MCPServer[AppState], settings: Settings) -> None:
             raise ToolError(e.describe()) from None
         if task is not None:
             run = await _wait_on(state, run, task.wait_seconds, on_event)
+        from frames_mcp.server.results.render import render_run  # at the first result: tools/list needs none of it
+
         simulated = state.settings.demo
         how = state.delivery(preview, save)
         return await _remember_files(
@@ -117,6 +118,8 @@ def _get_task(mcp: MCPServer[AppState], settings: Settings) -> None:
             run = await state.jobs.follow(taskId, task.wait_seconds if task is not None else wait_seconds, on_event)
         except FramesError as e:
             raise ToolError(f"{e.describe()} (taskId {taskId})") from None
+        from frames_mcp.server.results.render import render_run  # at the first result: tools/list needs none of it
+
         how = state.delivery(preview, save)
         return await _remember_files(
             state, await render_run(run, requested=None, simulated=state.settings.demo, how=how)
@@ -189,6 +192,8 @@ def _task_resource(mcp: MCPServer[AppState]) -> None:
             raise ResourceNotFoundError(f"No task {taskId} on this useapi.net account.") from None
         except FramesError as e:
             raise ResourceError(e.describe()) from None
+        from frames_mcp.server.results.render import task_result  # at the first read, not at the start
+
         return json.dumps(task_result(task, simulated=state.settings.demo).wire(), indent=2)
 
 
@@ -219,6 +224,8 @@ async def resume(state: AppState, handle: Handle, task: Background) -> CallToolR
     except FramesError as e:  # what get_task answers then: a tool error (completed, isError), not a failed task
         text = f"{e.describe()} (taskId {handle.upstream})"
         return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
+    from frames_mcp.server.results.render import render_run  # at the first result, not at the start
+
     return await render_run(run, requested=requested, simulated=settings.demo, how=state.delivery(preview, save))
 
 

@@ -12,26 +12,37 @@ turns that handle back into the tool's `CallToolResult`, polling `tasks/get` at 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import anyio
 from mcp.client.extension import ClaimContext, ClientExtension, ResultClaim
 from mcp.client.session import ClientSession
 from mcp.types import CallToolResult, Result
+from mcp_types import Request
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from frames_mcp.server.tasks_wire import (
     EXTENSION_ID,
     TERMINAL_STATUSES,
-    CancelTaskRequest,
     CreateTaskResult,
     DetailedTask,
-    GetTaskRequest,
     TaskIdParams,
 )
 
 DEFAULT_POLL_SECONDS = 1.0  # when a server names no pollIntervalMs
 MIN_POLL_SECONDS = 0.05  # a server asking for 0 must not make the client spin
+
+
+class GetTaskRequest(Request[TaskIdParams, Literal["tasks/get"]]):
+    method: Literal["tasks/get"] = "tasks/get"
+    params: TaskIdParams
+    name_param = "taskId"  # the SDK mirrors it into the Mcp-Name header over HTTP, as SEP-2663 requires
+
+
+class CancelTaskRequest(Request[TaskIdParams, Literal["tasks/cancel"]]):
+    method: Literal["tasks/cancel"] = "tasks/cancel"
+    params: TaskIdParams
+    name_param = "taskId"
 
 
 class TaskFailed(RuntimeError):

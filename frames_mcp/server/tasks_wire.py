@@ -1,16 +1,17 @@
 """Wire shapes of the `io.modelcontextprotocol/tasks` extension (SEP-2663, protocol 2026-07-28).
 
 mcp 2.3.0 ships only the 2025-11-25 task types (nested `task`, `ttl`), so the 2026 shapes are defined here,
-once, for both halves: the server (`mcp_tasks`) dumps them, the client (`tasks_client`) reads them.
+once, for both halves: the server (`mcp_tasks`) dumps them, the client (`tasks_client`) reads them. The
+requests only a client sends are in tasks_client.py, so a server's start does not build them.
 A `CreateTaskResult` is flat (`resultType: "task"` beside the task's fields); `tasks/get` answers a
 `DetailedTask` (`resultType: "complete"`) that inlines the tool's `CallToolResult` once `completed`.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: pydantic evaluates every string annotation of a model when
+# the class is made, and these are made at each start (startup, BENCHMARKS.md).
 from typing import Any, Literal
 
-from mcp_types import Request, RequestParams, Result
+from mcp_types import RequestParams, Result
 from pydantic import ConfigDict, Field
 
 EXTENSION_ID = "io.modelcontextprotocol/tasks"
@@ -60,18 +61,6 @@ class UpdateTaskParams(TaskIdParams):
     """Params of `tasks/update` (no frames-mcp task ever asks for input, so it is only acknowledged)."""
 
     input_responses: dict[str, Any] = Field(default_factory=dict)
-
-
-class GetTaskRequest(Request[TaskIdParams, Literal["tasks/get"]]):
-    method: Literal["tasks/get"] = "tasks/get"
-    params: TaskIdParams
-    name_param = "taskId"  # the SDK mirrors it into the Mcp-Name header over HTTP, as SEP-2663 requires
-
-
-class CancelTaskRequest(Request[TaskIdParams, Literal["tasks/cancel"]]):
-    method: Literal["tasks/cancel"] = "tasks/cancel"
-    params: TaskIdParams
-    name_param = "taskId"
 
 
 def wire(fields: TaskFields) -> dict[str, Any]:

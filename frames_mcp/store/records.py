@@ -5,8 +5,8 @@ Plain JSON-able data only: never the useapi token, nothing from GET /accounts. T
 types either (this package imports nothing from the rest of frames_mcp): the jobs layer converts.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: pydantic evaluates every string annotation of a model when
+# the class is made, and these are made at each start (startup, BENCHMARKS.md).
 from collections.abc import Sequence
 from typing import Any, Protocol
 

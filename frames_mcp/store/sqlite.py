@@ -1,9 +1,11 @@
 """The SQLite backend, the default: one file per user and machine that every stdio process shares with no
-setup. WAL mode (readers never wait for the writer), short transactions run off the event loop, the file
-created 0600, and a schema version per component with forward-only migrations."""
+setup. WAL mode (readers never wait for the writer), short transactions that never wait on the event loop (run
+there when the file is free, in a worker thread when another process holds it), the file created 0600, and a
+schema version per component with forward-only migrations."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -20,6 +22,9 @@ from frames_mcp.store.records import JsonObject, PendingCreate, TaskRecord, Task
 
 T = TypeVar("T")
 BUSY_TIMEOUT = 5.0  # seconds a write waits for another process's transaction before failing
+# Writes between checkpoints (each a few pages): the WAL stays under the 1000 pages at which SQLite would
+# checkpoint in the middle of a write, which now runs on the event loop.
+CHECKPOINT_EVERY = 100
 
 # Forward-only: entry i takes the component from version i to i + 1. Never edit a shipped entry; append.
 RECORDS_MIGRATIONS: tuple[str, ...] = (
@@ -68,12 +73,13 @@ class Database:
             os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
             self._conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False)
             self._conn.create_function("casefold", 1, _casefold, deterministic=True)
-            self._conn.execute("PRAGMA journal_mode=WAL")
+            _wal(self._conn)
             self._conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across a process crash
             self._conn.execute("CREATE TABLE IF NOT EXISTS schema_versions (component TEXT PRIMARY KEY, version INT)")
         except (OSError, sqlite3.Error) as e:
             raise StoreError(f"cannot open the SQLite store {path}: {e}") from None
         self._lock = threading.Lock()
+        self._writes = 0
 
     def ensure_schema(self, component: str, migrations: Sequence[str]) -> None:
         """Bring `component`'s tables to the newest version; refuses a store written by a newer frames-mcp."""
@@ -124,8 +130,61 @@ class Database:
                 raise StoreError(f"the SQLite store {self.path} failed: {e}") from None
 
     async def run(self, fn: Callable[[sqlite3.Connection], T], *, write: bool = True) -> T:
-        """`transact` (or `read`) in a worker thread, so a busy file never blocks the event loop."""
-        return await anyio.to_thread.run_sync(self.transact if write else self.read, fn)
+        """`transact` (or `read`) on the event loop when the file is free: a short transaction takes tens of
+        microseconds, a hop to a worker thread several times that, and a generation makes five. When another
+        process holds the write lock (or this connection is in use), in a worker thread with the busy timeout,
+        so a busy file never blocks the event loop."""
+        done = self._at_once(fn, write)
+        if done is None:
+            done = (await anyio.to_thread.run_sync(self.transact if write else self.read, fn),)
+        if write:
+            self._writes += 1
+            if self._writes % CHECKPOINT_EVERY == 0:
+                await anyio.to_thread.run_sync(self._checkpoint)
+        return done[0]
+
+    def _at_once(self, fn: Callable[[sqlite3.Connection], T], write: bool) -> tuple[T] | None:
+        """`fn`'s result if it ran here and now without waiting; None when the file or the connection was busy
+        (then nothing of it ran, or, for a read, nothing it did counts)."""
+        if not self._lock.acquire(blocking=False):
+            return None
+        conn = self._conn
+        try:
+            conn.execute("PRAGMA busy_timeout = 0")
+            try:
+                return self._now(conn, fn, write)
+            finally:
+                if conn.in_transaction:  # a failed COMMIT
+                    conn.execute("ROLLBACK")
+                conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
+        except sqlite3.Error as e:
+            raise StoreError(f"the SQLite store {self.path} failed: {e}") from None
+        finally:
+            self._lock.release()
+
+    @staticmethod
+    def _now(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T], write: bool) -> tuple[T] | None:
+        try:
+            if not write:
+                return (fn(conn),)
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as e:
+            if _busy(e):
+                return None  # a read is run again in the worker thread; a write has not begun
+            raise
+        try:
+            result = fn(conn)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return (result,)
+
+    def _checkpoint(self) -> None:
+        """Copy the WAL back into the file now, in a worker thread: otherwise the write that makes it long does it,
+        on the event loop. A failure is left to the next one (SQLite's own, at 1000 pages, is the safety net)."""
+        with self._lock, contextlib.suppress(sqlite3.Error):
+            self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     def close(self) -> None:
         with self._lock:
@@ -268,6 +327,24 @@ class SqliteRecords:
         )
         rows = await self._db.run(lambda c: c.execute(sql, (kind, self._wall(), limit)).fetchall(), write=False)
         return [(str(k), _object(v)) for k, v in rows]
+
+
+def _busy(e: sqlite3.OperationalError) -> bool:
+    return e.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY
+
+
+def _wal(conn: sqlite3.Connection) -> None:
+    """WAL mode. Two processes turning a new file to WAL at once can get "database is locked" at once: SQLite
+    skips the busy timeout where waiting could deadlock. So it is tried again, for as long as the timeout."""
+    deadline = time.monotonic() + BUSY_TIMEOUT
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if not _busy(e) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)
 
 
 def open_sqlite(path: Path) -> Store:

@@ -5,8 +5,8 @@ its field descriptions quote the useapi docs (POST /v1/runwayml/frames/create) w
 them. `Task`, `Artifact` and `Asset` read what useapi answers, leniently.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: pydantic evaluates every string annotation of a model when
+# the class is made, and these are made at each start (startup, BENCHMARKS.md).
 import math
 import re
 from typing import Annotated, Any, Literal, get_args

@@ -37,6 +37,12 @@ def _compact(schema: Any, handler: GetJsonSchemaHandler, inlining: frozenset[str
     return out
 
 
+# A compact schema holds no $ref, so it does not depend on the generation it was made in: made once per model
+# and generator, it is copied for every other tool that returns the model (three return TaskResult), which
+# keeps the start short (BENCHMARKS.md compares it with a bare MCPServer's).
+_made: dict[tuple[type[BaseModel], type[Any], str, bool], JsonSchemaValue] = {}
+
+
 class CompactSchema(BaseModel):
     """Publishes a schema with no $defs and no null types: the same constraints, which a client checks every
     result against (the Python SDK client, with jsonschema, where $ref resolution and anyOf branches
@@ -44,8 +50,13 @@ class CompactSchema(BaseModel):
 
     @classmethod
     def __get_pydantic_json_schema__(cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        generator = getattr(handler, "generate_json_schema", None)
+        key = (cls, type(generator), handler.mode, bool(getattr(generator, "by_alias", True)))
+        if key in _made:
+            return copy.deepcopy(_made[key])
         schema = handler.resolve_ref_schema(handler(core_schema))
         compact = _compact(schema, handler)
         schema.clear()
         schema.update(compact)
+        _made[key] = copy.deepcopy(schema)
         return schema

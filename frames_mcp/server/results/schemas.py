@@ -3,8 +3,8 @@
 The single source of those schemas; `CompactSchema` publishes them without $defs or anyOf-null wrappers.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: pydantic evaluates every string annotation of a model when
+# the class is made, and these are made at each start (startup, BENCHMARKS.md).
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
