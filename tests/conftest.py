@@ -76,10 +76,10 @@ class ManualClock:
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
-    """`-n auto` (pyproject's addopts): two workers per CPU. A test spends about half its time waiting (simulated
-    runs, servers it spawned starting on the other CPU), so one worker per CPU left them half idle (208 s against
-    157 s for the suite on 2 CPUs)."""
-    return 2 * (os.cpu_count() or 1)
+    """`-n auto` (pyproject's addopts): three workers per CPU. Since servers start warm (tests/_warm.py) most of a
+    test's time is waiting (simulated runs, leases, other processes): on 2 CPUs, without the browser and Node
+    tests, the suite took 100 s with 4 workers, 77 s with 6 and 74 s with 8, which also crowd timing tests more."""
+    return 3 * (os.cpu_count() or 1)
 
 
 @pytest.fixture
