@@ -43,6 +43,8 @@ TRANSIENT_ERRORS: tuple[type[FramesError], ...] = (UpstreamError, TransportError
 
 
 BARELY_BEGUN = 0.05  # a run first seen at this progress or less began at most half a second before
+CAPPED = 0.99  # useapi sends at most this while a task runs: a reading of it may be anything up to the end
+CRAWL_POINTS = 6  # a crawl's earliest end is found from its first readings and at most this many latest ones
 
 
 @dataclass(frozen=True)
@@ -262,8 +264,9 @@ class Predictor:
             target = predicted.end + predicted.error + s.margin
         elif predicted is not None:  # measure again; once within the prediction's own error, every `dense`
             target = min(now + s.refine * (predicted.end - now), max(predicted.end - predicted.error, now + s.dense))
-            if self._slowed is not None:
-                target = max(target, now + self._crawl_left())
+            crawl = self._crawl_end() if self._slowed is not None else None
+            if crawl is not None:  # the first poll past the earliest end covers `dense`, as every other one does
+                target = max(target, crawl + s.dense)
         if now < opens:  # before the window: only an aim polls early, else the first poll lands at its start
             self._aimed = sure and target < opens
             if self._aimed:
@@ -274,7 +277,9 @@ class Predictor:
         if now >= closes:  # past the window: gaps grow with how late the task is
             gap = max(s.dense, s.late * (now - closes))
         elif self._slowed is not None and predicted is None:  # a plateau or a slowdown, no rate yet
-            gap = min(gap, max(s.dense, s.late * (now - self._slowed), self._crawl_left()))
+            crawl = self._crawl_end()
+            wait = 0.0 if crawl is None else crawl + s.dense - now
+            gap = min(gap, max(s.dense, s.late * (now - self._slowed), wait))
         if self._missed:  # it was due: the finish is most likely just ahead
             gap = min(gap, s.dense / 2)
         self._aimed = sure and target <= now + gap
@@ -292,21 +297,23 @@ class Predictor:
         self._probed = self._regime
         return probe
 
-    def _crawl_left(self) -> float:
-        """After a slowdown, once three readings show progress still creeping up: the least time left at the
-        fastest rate those readings allow, rounding included (no poll is worth sending before it). 0 on a plateau,
-        which may end in a jump, and on fewer readings: one step may be noise before a jump."""
-        q = self.schedule.ratio_step / 2
+    def _crawl_end(self) -> float | None:
+        """After a slowdown, once three readings show progress still creeping up: the earliest the run can end if
+        the crawl holds its course (a straight line through every reading since the one before the slowdown,
+        rounding included), so that no poll is worth sending before it. None on a plateau, which may end in a
+        jump, and on fewer readings: one step may be noise before a jump."""
         readings = [o for o in self.observations[self._regime :] if o.running]
-        if len(readings) < 3:
-            return 0.0
-        first, last = readings[0], readings[-1]
-        top = max(o.ratio or 0.0 for o in readings)
-        rise = top - (first.ratio or 0.0)
-        if rise <= 0 or last.at <= first.at:
-            return 0.0
-        fastest = (rise + 2 * q) / (last.at - first.at)
-        return max(0.0, 1.0 - top - q) / fastest
+        if len(readings) < 3 or max(o.ratio or 0.0 for o in readings) <= (readings[0].ratio or 0.0):
+            return None
+        q = self.schedule.ratio_step / 2
+        points = [(o.at, o.ratio or 0.0) for o in readings]
+        points = points[:1] + points[1:][-CRAWL_POINTS:]
+        before = self.observations[self._regime - 1] if self._regime > 0 else None
+        if before is not None and before.running:  # the crawl may have begun there: a longer baseline, if it fits
+            end = earliest_end([(before.at, before.ratio or 0.0), *points], q)
+            if end is not None:
+                return end
+        return earliest_end(points, q)
 
     # ---- learning durations -----------------------------------------------------------------------
 
@@ -317,6 +324,31 @@ class Predictor:
             return
         shortest = max(0.0, self.observations[-2].at - start.high)  # 0 when it was never seen running
         self.durations.record(self._key, shortest, finished_by - start.low)
+
+
+def earliest_end(points: list[tuple[float, float]], q: float) -> float | None:
+    """The earliest time a straight rise through every reading (t, ratio), each within its rounding q (a capped
+    reading anywhere up to 1), reaches 1; None if no rising line fits them all.
+
+    The lines fitting the readings form a convex polygon in (value at the last reading, rate); the earliest end
+    lies at one of its corners, so every crossing of two constraints is tried (a handful of readings: cheap)."""
+    last = points[-1][0]
+    sides: list[tuple[float, float, float]] = [(0.0, -1.0, 0.0)]  # a*value + b*rate <= c; first: rate >= 0
+    for t, ratio in points:
+        low, high = (CAPPED - q, 1.0) if ratio >= CAPPED else (ratio - q, ratio + q)
+        sides += [(1.0, t - last, high), (-1.0, last - t, -low)]
+    best: float | None = None
+    for i, (a1, b1, c1) in enumerate(sides):
+        for a2, b2, c2 in sides[i + 1 :]:
+            det = a1 * b2 - a2 * b1
+            if abs(det) < 1e-12:
+                continue
+            value, rate = (c1 * b2 - c2 * b1) / det, (a1 * c2 - a2 * c1) / det
+            if rate <= 1e-9 or any(a * value + b * rate > c + 1e-9 for a, b, c in sides):
+                continue
+            end = last + (1.0 - value) / rate
+            best = end if best is None else min(best, end)
+    return best
 
 
 async def wait_for_task(
