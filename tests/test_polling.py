@@ -328,7 +328,8 @@ def test_a_measured_crawl_is_not_polled_before_it_can_end() -> None:
 
 def test_one_small_rise_after_a_slowdown_is_no_crawl_to_wait_for() -> None:
     # A steady 0.07/s up to 0.93, then 0.93 again (a slowdown) and 0.94: a crawl, or noise before a jump to the
-    # end. One step right after the slowdown is not a rate to wait on, so the next poll stays within `dense`.
+    # end. One step right after the slowdown, whose crawl could not end for 3 s, is not a rate to wait on, so the
+    # next poll stays within `dense`.
     predictor = Predictor(PollSchedule())
     target = _read(predictor, [(0.0, "0"), (1.0, "0.07"), (13.7, "0.93"), (14.2, "0.93"), (14.8, "0.94")])
     assert target - 14.8 <= PollSchedule().dense + 1e-9
@@ -381,3 +382,11 @@ def test_a_plateau_right_after_a_step_is_no_crawl() -> None:
     readings = [(0.0, "0"), (1.0, "0.07"), (13.0, "0.91"), (13.6, "0.92"), (14.1, "0.92"), (14.6, "0.92")]
     target = _read(Predictor(PollSchedule()), readings)
     assert target - 14.6 <= PollSchedule().dense + 1e-9, target
+
+
+def test_two_readings_of_a_crawl_that_can_end_soon_are_waited_on() -> None:
+    # 0.96 at 8 s, as a steady 0.12/s said, then 0.96 and 0.97: even at the fastest rate these allow, the last
+    # 0.025 takes until 9.71 s, within `near` of the last reading; a jump there would be found at most that late.
+    readings = [(0.0, "0"), (1.0, "0.12"), (8.0, "0.96"), (8.25, "0.96"), (8.76, "0.97")]
+    target = _read(Predictor(PollSchedule()), readings)
+    assert target >= 9.7 + PollSchedule().dense, target

@@ -14,8 +14,9 @@ two agreeing stretches polls (else the first poll lands at the window's start), 
 look just after a finish the progress predicts before the window (a run far faster than the prior); inside
 it polls come at most `dense` apart, or a third of a narrow window, or `spread` of a wide one, and half
 `dense` after a confident aim that missed. Past the window, and on a plateau or slowdown with no rate yet,
-gaps start at `dense` and grow with how late the task is (`late`); a crawl that three readings measured is
-not polled before the least time left at its fastest possible rate. Every gap stays within [minimum,
+gaps start at `dense` and grow with how late the task is (`late`); a crawl that three readings measured (or
+two, if it can end `near`) is not polled before the earliest it can end on a straight course through their
+rounding (a capped 0.99 standing for anything up to 1), and first `dense` after that. Every gap stays within [minimum,
 maximum], and the last poll lands before the budget ends. Nothing polls outside `wait_for_task`: when it returns or is
 cancelled, polling is over. No MCP types here.
 """
@@ -66,6 +67,7 @@ class PollSchedule:
     dense: float = 0.5  # the widest gap inside a known window (or when overdue): the delay a result may have
     spread: float = 0.05  # inside a window, gaps of at most this fraction of its width (when wider than dense)
     late: float = 0.25  # once overdue, gaps are at least this fraction of how long it has been overdue
+    near: float = 1.5  # a crawl only two readings show is waited on if it can end no later than this after them
 
 
 @dataclass(frozen=True)
@@ -298,13 +300,20 @@ class Predictor:
         return probe
 
     def _crawl_end(self) -> float | None:
-        """After a slowdown, once three readings show progress still creeping up: the earliest the run can end if
-        the crawl holds its course (a straight line through every reading since the one before the slowdown,
-        rounding included), so that no poll is worth sending before it. None on a plateau, which may end in a
-        jump, and on fewer readings: one step may be noise before a jump."""
+        """After a slowdown, once readings show progress still creeping up: the earliest the run can end if the
+        crawl holds its course (a straight line through every reading since the one before the slowdown, rounding
+        included), so that no poll is worth sending before it. None on a plateau, which may end in a jump; from
+        only two readings, None unless that end is `near`: one step may be noise before a jump, which then comes
+        at most that late."""
         readings = [o for o in self.observations[self._regime :] if o.running]
-        if len(readings) < 3 or max(o.ratio or 0.0 for o in readings) <= (readings[0].ratio or 0.0):
+        if len(readings) < 2 or max(o.ratio or 0.0 for o in readings) <= (readings[0].ratio or 0.0):
             return None
+        end = self._straight_end(readings)
+        if end is not None and len(readings) == 2 and end - readings[-1].at > self.schedule.near:
+            return None
+        return end
+
+    def _straight_end(self, readings: list[Observation]) -> float | None:
         q = self.schedule.ratio_step / 2
         points = [(o.at, o.ratio or 0.0) for o in readings]
         points = points[:1] + points[1:][-CRAWL_POINTS:]
