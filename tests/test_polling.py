@@ -4,7 +4,8 @@ A fake task follows one of the simulator's own curves (`simulator._curves`, roun
 capped at 0.99 as useapi sends it); the predictor decides every poll, and each poll reads the task at
 that fake instant. So the figures below are exact and repeatable, not timings: the goal of issue 14
 (median delay <= 0.5 s, p90 <= 1.0 s, at most half the GETs of a 1 s poller, 12 s runs, queue 0 or 3 s)
-is held on every curve once the server has seen runs finish, and its delay part before that.
+is held on every curve once the server has seen runs finish, and before that on every curve but the slow tail
+after no queue, whose runs of varied length cost a little more than half the GETs.
 """
 
 from __future__ import annotations

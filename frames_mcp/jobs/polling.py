@@ -16,8 +16,8 @@ it polls come at most `dense` apart, or a third of a narrow window, or `spread` 
 `dense` after a confident aim that missed. Past the window, and on a plateau or slowdown with no rate yet,
 gaps start at `dense` and grow with how late the task is (`late`); a crawl that three readings measured (or
 two, if it can end `near`) is not polled before the earliest it can end on a straight course through their
-rounding (a capped 0.99 standing for anything up to 1), and first `dense` after that. Every gap stays within [minimum,
-maximum], and the last poll lands before the budget ends. Nothing polls outside `wait_for_task`: when it returns or is
+rounding (`crawl`), and first `dense` after that. Every gap stays within [minimum, maximum], and the last poll
+lands before the budget ends. Nothing polls outside `wait_for_task`: when it returns or is
 cancelled, polling is over. No MCP types here.
 """
 
@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 import anyio
 
+from frames_mcp.jobs.crawl import earliest_end
 from frames_mcp.jobs.durations import Durations, Key, Window
 from frames_mcp.jobs.events import Run
 from frames_mcp.useapi.errors import FramesError, InvalidResponseError, TransportError, UpstreamError
@@ -44,7 +45,6 @@ TRANSIENT_ERRORS: tuple[type[FramesError], ...] = (UpstreamError, TransportError
 
 
 BARELY_BEGUN = 0.05  # a run first seen at this progress or less began at most half a second before
-CAPPED = 0.99  # useapi sends at most this while a task runs: a reading of it may be anything up to the end
 CRAWL_POINTS = 6  # a crawl's earliest end is found from its first readings and at most this many latest ones
 
 
@@ -333,31 +333,6 @@ class Predictor:
             return
         shortest = max(0.0, self.observations[-2].at - start.high)  # 0 when it was never seen running
         self.durations.record(self._key, shortest, finished_by - start.low)
-
-
-def earliest_end(points: list[tuple[float, float]], q: float) -> float | None:
-    """The earliest time a straight rise through every reading (t, ratio), each within its rounding q (a capped
-    reading anywhere up to 1), reaches 1; None if no rising line fits them all.
-
-    The lines fitting the readings form a convex polygon in (value at the last reading, rate); the earliest end
-    lies at one of its corners, so every crossing of two constraints is tried (a handful of readings: cheap)."""
-    last = points[-1][0]
-    sides: list[tuple[float, float, float]] = [(0.0, -1.0, 0.0)]  # a*value + b*rate <= c; first: rate >= 0
-    for t, ratio in points:
-        low, high = (CAPPED - q, 1.0) if ratio >= CAPPED else (ratio - q, ratio + q)
-        sides += [(1.0, t - last, high), (-1.0, last - t, -low)]
-    best: float | None = None
-    for i, (a1, b1, c1) in enumerate(sides):
-        for a2, b2, c2 in sides[i + 1 :]:
-            det = a1 * b2 - a2 * b1
-            if abs(det) < 1e-12:
-                continue
-            value, rate = (c1 * b2 - c2 * b1) / det, (a1 * c2 - a2 * c1) / det
-            if rate <= 1e-9 or any(a * value + b * rate > c + 1e-9 for a, b, c in sides):
-                continue
-            end = last + (1.0 - value) / rate
-            best = end if best is None else min(best, end)
-    return best
 
 
 async def wait_for_task(
