@@ -14,9 +14,10 @@ two agreeing stretches polls (else the first poll lands at the window's start), 
 look just after a finish the progress predicts before the window (a run far faster than the prior); inside
 it polls come at most `dense` apart, or a third of a narrow window, or `spread` of a wide one, and half
 `dense` after a confident aim that missed. Past the window, and on a plateau or slowdown with no rate yet,
-gaps start at `dense` and grow with how late the task is (`late`); a crawl that three readings measured is
-not polled before the least time left at its fastest possible rate. Every gap stays within [minimum,
-maximum], and the last poll lands before the budget ends. Nothing polls outside `wait_for_task`: when it returns or is
+gaps start at `dense` and grow with how late the task is (`late`); a crawl that three readings measured (or
+two, if it can end `near`) is not polled before the earliest it can end on a straight course through their
+rounding (`crawl`), and first `dense` after that. Every gap stays within [minimum, maximum], and the last poll
+lands before the budget ends. Nothing polls outside `wait_for_task`: when it returns or is
 cancelled, polling is over. No MCP types here.
 """
 
@@ -29,6 +30,7 @@ from dataclasses import dataclass
 
 import anyio
 
+from frames_mcp.jobs.crawl import earliest_end
 from frames_mcp.jobs.durations import Durations, Key, Window
 from frames_mcp.jobs.events import Run
 from frames_mcp.useapi.errors import FramesError, InvalidResponseError, TransportError, UpstreamError
@@ -43,6 +45,7 @@ TRANSIENT_ERRORS: tuple[type[FramesError], ...] = (UpstreamError, TransportError
 
 
 BARELY_BEGUN = 0.05  # a run first seen at this progress or less began at most half a second before
+CRAWL_POINTS = 6  # a crawl's earliest end is found from its first readings and at most this many latest ones
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,7 @@ class PollSchedule:
     dense: float = 0.5  # the widest gap inside a known window (or when overdue): the delay a result may have
     spread: float = 0.05  # inside a window, gaps of at most this fraction of its width (when wider than dense)
     late: float = 0.25  # once overdue, gaps are at least this fraction of how long it has been overdue
+    near: float = 1.5  # a crawl only two readings show is waited on if it can end no later than this after them
 
 
 @dataclass(frozen=True)
@@ -262,8 +266,9 @@ class Predictor:
             target = predicted.end + predicted.error + s.margin
         elif predicted is not None:  # measure again; once within the prediction's own error, every `dense`
             target = min(now + s.refine * (predicted.end - now), max(predicted.end - predicted.error, now + s.dense))
-            if self._slowed is not None:
-                target = max(target, now + self._crawl_left())
+            crawl = self._crawl_end() if self._slowed is not None else None
+            if crawl is not None:  # the first poll past the earliest end covers `dense`, as every other one does
+                target = max(target, crawl + s.dense)
         if now < opens:  # before the window: only an aim polls early, else the first poll lands at its start
             self._aimed = sure and target < opens
             if self._aimed:
@@ -274,7 +279,9 @@ class Predictor:
         if now >= closes:  # past the window: gaps grow with how late the task is
             gap = max(s.dense, s.late * (now - closes))
         elif self._slowed is not None and predicted is None:  # a plateau or a slowdown, no rate yet
-            gap = min(gap, max(s.dense, s.late * (now - self._slowed), self._crawl_left()))
+            crawl = self._crawl_end()
+            wait = 0.0 if crawl is None else crawl + s.dense - now
+            gap = min(gap, max(s.dense, s.late * (now - self._slowed), wait))
         if self._missed:  # it was due: the finish is most likely just ahead
             gap = min(gap, s.dense / 2)
         self._aimed = sure and target <= now + gap
@@ -292,21 +299,30 @@ class Predictor:
         self._probed = self._regime
         return probe
 
-    def _crawl_left(self) -> float:
-        """After a slowdown, once three readings show progress still creeping up: the least time left at the
-        fastest rate those readings allow, rounding included (no poll is worth sending before it). 0 on a plateau,
-        which may end in a jump, and on fewer readings: one step may be noise before a jump."""
-        q = self.schedule.ratio_step / 2
+    def _crawl_end(self) -> float | None:
+        """After a slowdown, once readings show progress still creeping up: the earliest the run can end if the
+        crawl holds its course (a straight line through every reading since the one before the slowdown, rounding
+        included), so that no poll is worth sending before it. None on a plateau, which may end in a jump; from
+        only two readings, None unless that end is `near`: one step may be noise before a jump, which then comes
+        at most that late."""
         readings = [o for o in self.observations[self._regime :] if o.running]
-        if len(readings) < 3:
-            return 0.0
-        first, last = readings[0], readings[-1]
-        top = max(o.ratio or 0.0 for o in readings)
-        rise = top - (first.ratio or 0.0)
-        if rise <= 0 or last.at <= first.at:
-            return 0.0
-        fastest = (rise + 2 * q) / (last.at - first.at)
-        return max(0.0, 1.0 - top - q) / fastest
+        if len(readings) < 2 or max(o.ratio or 0.0 for o in readings) <= (readings[0].ratio or 0.0):
+            return None
+        end = self._straight_end(readings)
+        if end is not None and len(readings) == 2 and end - readings[-1].at > self.schedule.near:
+            return None
+        return end
+
+    def _straight_end(self, readings: list[Observation]) -> float | None:
+        q = self.schedule.ratio_step / 2
+        points = [(o.at, o.ratio or 0.0) for o in readings]
+        points = points[:1] + points[1:][-CRAWL_POINTS:]
+        before = self.observations[self._regime - 1] if self._regime > 0 else None
+        if before is not None and before.running:  # the crawl may have begun there: a longer baseline, if it fits
+            end = earliest_end([(before.at, before.ratio or 0.0), *points], q)
+            if end is not None:
+                return end
+        return earliest_end(points, q)
 
     # ---- learning durations -----------------------------------------------------------------------
 
