@@ -19,7 +19,8 @@ from frames_mcp.config import Settings
 from frames_mcp.jobs.ledger import Ledger
 from frames_mcp.jobs.service import Jobs, Tuning
 from frames_mcp.store import Store, open_store, slots
-from frames_mcp.useapi.client import LazyTransport, UseapiClient
+from frames_mcp.useapi.client import UseapiClient
+from frames_mcp.useapi.transport import LazyTransport
 
 log = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
-from frames_mcp.useapi.client import shared_tls
+from frames_mcp.useapi.transport import shared_tls
 
 from ._warm import SUPPORTED as WARM_SUPPORTED
 from ._warm import server_pid, warm_command

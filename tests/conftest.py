@@ -22,7 +22,8 @@ from frames_mcp.jobs.polling import PollSchedule
 from frames_mcp.jobs.service import Tuning
 from frames_mcp.server.app import build_server
 from frames_mcp.simulator import Simulator, SimulatorConfig, ThreadedServer, run_in_thread
-from frames_mcp.useapi.client import RetryPolicy, shared_tls
+from frames_mcp.useapi.client import RetryPolicy
+from frames_mcp.useapi.transport import shared_tls
 
 # No test touches the developer's own state: the default SQLite store of in-process servers lives in a directory
 # of this test process (subprocesses get one through tests._tools.clean_env).

@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import itertools
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 import httpx2
 import pytest
 from pydantic import SecretStr
@@ -9,10 +16,12 @@ from pydantic import SecretStr
 from frames_mcp.useapi.client import UseapiClient, task_path
 from frames_mcp.useapi.errors import BadRequestError, BusyError, TransportError, UnauthorizedError, error_for_status
 from frames_mcp.useapi.models import FramesRequest, Task
+from frames_mcp.useapi.transport import LazyTransport
 
 pytestmark = pytest.mark.anyio
 
 TOKEN = "user:1234-verysecretvalue"
+API = "/v1/runwayml"
 
 
 def test_progress_ratio_as_string_or_number() -> None:
@@ -122,3 +131,36 @@ async def test_busy_backoff_honours_retry_after_and_cuts_the_documented_wait_to_
         assert all(10.0 <= d <= 30.0 for d in drawn) and max(drawn) - min(drawn) > 1.0  # jittered
         assert client.busy_delay(silent, until=106.0) == pytest.approx(5.0)  # cut to leave a second for the retry
         assert client.busy_delay(silent, until=101.5) is None  # too short to be worth a retry
+
+
+@asynccontextmanager
+async def forgetful_server() -> AsyncIterator[str]:
+    """An HTTP/1.1 server that answers the first request of each connection and keeps it open, then drops the
+    connection when the next request on it arrives: what a server's idle timeout does to a request sent at
+    the moment it strikes (uvicorn, the simulator's server, closes idle connections after 5 s)."""
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            for served in itertools.count():
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = re.search(rb"(?i)content-length: *(\d+)", head)
+                await reader.readexactly(int(length.group(1)) if length else 0)
+                if served:
+                    break
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
+                await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    async with server:
+        yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+
+
+async def test_a_post_never_rides_a_pooled_connection() -> None:
+    # A frames/create that fails after being sent cannot be retried (it may have run): 1 call in 240 of the
+    # polling benchmark failed so, its create sent on a connection the simulator was closing. A POST now opens
+    # a connection of its own; reads keep the pool.
+    async with forgetful_server() as url, httpx2.AsyncClient(base_url=url, transport=LazyTransport()) as http:
+        assert (await http.get(f"{API}/tasks/")).status_code == 200  # leaves a pooled connection
+        assert (await http.post(f"{API}/frames/create", json={"text_prompt": "x"})).status_code == 200
+        assert (await http.post(f"{API}/frames/create", json={"text_prompt": "y"})).status_code == 200

@@ -11,10 +11,8 @@ httpx2 timeout cut to the time left) and no retry or backoff sleeps past it.
 
 from __future__ import annotations
 
-import functools
 import logging
 import random
-import ssl
 import time
 from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
@@ -85,33 +83,6 @@ class RetryPolicy:
     answer_max_bytes: int = 512 * 1024  # a task answer is a few KB: anything far larger is not one
     list_max_bytes: int = 8 * 1024 * 1024  # GET tasks/ (up to 100 tasks here)
     max_depth: int = 32  # JSON nesting: a task is about 5 levels deep
-
-
-@functools.cache
-def shared_tls() -> ssl.SSLContext:
-    """httpx2's default TLS settings (its trust store, SSL_CERT_FILE honoured), loaded once per process: each
-    load of the trust store costs about 50 ms of CPU, and every session has two clients."""
-    return httpx2.create_ssl_context()
-
-
-class LazyTransport(httpx2.AsyncBaseTransport):
-    """httpx2's default transport, built at the first request instead of at startup.
-
-    Building it imports the connection pool and loads the TLS trust store, a good part of the server's
-    start: clients list tools right after spawning a server, long before its first generation.
-    """
-
-    def __init__(self) -> None:
-        self._transport: httpx2.AsyncHTTPTransport | None = None
-
-    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-        if self._transport is None:
-            self._transport = httpx2.AsyncHTTPTransport(verify=shared_tls())
-        return await self._transport.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        if self._transport is not None:
-            await self._transport.aclose()
 
 
 def task_path(task_id: str) -> str:
