@@ -112,13 +112,7 @@ class Database:
         with self._lock:
             try:
                 self._conn.execute("BEGIN IMMEDIATE")
-                try:
-                    result = fn(self._conn)
-                except BaseException:
-                    self._conn.execute("ROLLBACK")
-                    raise
-                self._conn.execute("COMMIT")
-                return result
+                return _commit(self._conn, fn)
             except sqlite3.Error as e:
                 raise StoreError(f"the SQLite store {self.path} failed: {e}") from None
 
@@ -172,13 +166,7 @@ class Database:
             if _busy(e):
                 return None  # a read is run again in the worker thread; a write has not begun
             raise
-        try:
-            result = fn(conn)
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-        return (result,)
+        return (_commit(conn, fn),)
 
     def _checkpoint(self) -> None:
         """Copy the WAL back into the file now, in a worker thread: otherwise the write that makes it long does it,
@@ -327,6 +315,17 @@ class SqliteRecords:
         )
         rows = await self._db.run(lambda c: c.execute(sql, (kind, self._wall(), limit)).fetchall(), write=False)
         return [(str(k), _object(v)) for k, v in rows]
+
+
+def _commit(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
+    """`fn` inside the write transaction just begun: committed, or rolled back if it raises."""
+    try:
+        result = fn(conn)
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    return result
 
 
 def _busy(e: sqlite3.OperationalError) -> bool:
