@@ -114,13 +114,16 @@ class DeclaringOnce(MCPServer[LifespanT]):
         meta: dict[str, Any] | None = None,
         structured_output: bool | None = None,
     ) -> None:
+        tool_name, tools = name or fn.__name__, self._tool_manager._tools
+        if tool_name in tools:  # the SDK's answer to a second tool of one name (a warning, the first kept)
+            return super().add_tool(fn, name, title, description, annotations, icons, meta, structured_output)
         options = (title, description, annotations, icons, meta, structured_output)
-        key, tools = repr((name or fn.__name__, options, inspect.signature(fn))), self._tool_manager._tools
-        if (known := _DECLARED.get(key)) is not None and known.name not in tools:
-            tools[known.name] = known.model_copy(update={"fn": fn})  # no public way in mcp 2.3.0
+        key = repr((tool_name, options, inspect.signature(fn)))
+        if (known := _DECLARED.get(key)) is not None:
+            tools[tool_name] = known.model_copy(update={"fn": fn})  # no public way in mcp 2.3.0
             return
         super().add_tool(fn, name, title, description, annotations, icons, meta, structured_output)
-        _DECLARED[key] = tools[name or fn.__name__]
+        _DECLARED[key] = tools[tool_name]
 
 
 def lean_schema(schema: dict[str, Any]) -> dict[str, Any]:
