@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from ._tools import REPO, HttpServer, http_server, node_env, node_tool, require
+from ._tools import REPO, HttpServer, clean_env, http_server, node_env, node_tool, require
 from .conftest import console_script
 
 TOKEN = "ecosystem-test-token"  # only the loopback servers of this module accept it
@@ -94,8 +94,11 @@ def test_the_bundle_starts_with_its_own_mcp_config(bundle: Path, tmp_path: Path)
     passthrough = [k for k in os.environ if k.startswith("UV_") or k in ("SSL_CERT_FILE", "SSL_CERT_DIR")]
     env_args = [a for k in passthrough for a in ("-e", f"{k}={os.environ[k]}")]
     env_args += [a for k, v in config["env"].items() if expand(v) for a in ("-e", f"{k}={expand(v)}")]
+    env_args += ["-e", f"XDG_STATE_HOME={clean_env()['XDG_STATE_HOME']}"]  # the test session's state, not the user's
     command = [expand(config["command"]), *(expand(a) for a in config["args"])]
-    inspector = [*node_tool("inspector"), "--cli", *env_args]
+    # The first start builds the bundle's environment and compiles it (a host waits for that once): under a
+    # loaded CI run it took longer than the Inspector's default 15 s to answer initialize.
+    inspector = [*node_tool("inspector"), "--cli", "--connect-timeout", "120000", *env_args]
     listed = ok_json(run([*inspector, *command, "--method", "tools/list"], timeout=300))
     assert {t["name"] for t in listed["tools"]} >= TOOLS
 
