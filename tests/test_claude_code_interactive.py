@@ -213,7 +213,12 @@ class Terminal:
 
 
 def _lines(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    """The complete lines of a JSONL file another process is appending to.
+
+    A request body is larger than one write, so a read can end inside a line: that line is not yet a record.
+    """
+    text = path.read_text() if path.exists() else ""
+    return [json.loads(line) for line in text.split("\n")[:-1]]
 
 
 def _seed_home(home: Path, work: Path, api_key: str) -> None:
