@@ -23,6 +23,7 @@ No MCP types here.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -117,11 +118,11 @@ class Admission:
         if self._waiting.get(account):
             return True
         now = self._clock()
-        at, waiting = self._line_read.get(account, (-LINE_TTL, 0))
+        at, waiting = self._line_read.get(account, (-math.inf, 0))
         if now - at < LINE_TTL:
             return waiting > 0
         self._line_read[account] = (now, waiting)  # the reads that ask meanwhile take the last count
-        with anyio.move_on_after(CLEANUP_SECONDS):
+        with anyio.move_on_after(LINE_TTL):  # a slow store must not hold a poll back: the last count stands
             try:
                 waiting = (await self.line.counts(account))[1]
             except StoreError as e:
