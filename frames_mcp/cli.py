@@ -4,6 +4,7 @@ generate run from terminal.py."""
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import sys
 from collections.abc import Sequence
@@ -125,6 +126,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     from frames_mcp.server.app import build_server  # after logging is set, so the SDK keeps our handler
 
     server = build_server(settings, store=store)
+    # What is loaded by now (the SDK, pydantic, the tools) lives as long as the process: left out of every
+    # collection, including the one at exit, which on all of it made a stdio server take 0.6 s to go away.
+    gc.freeze()
     if args.transport == "stdio":
         server.run("stdio")
         return

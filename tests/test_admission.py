@@ -218,3 +218,16 @@ async def _orphan(adm: Admission, task_id: str, *, check_at: float) -> Slot:
     slot.bind(task_id)
     await slot.abandon(check_at)
     return slot
+
+
+async def test_an_account_is_contended_while_a_call_waits_in_its_line() -> None:
+    # The poll schedule asks this of a slot's task: with nobody in line it is not; with a call waiting it is.
+    adm = admission()
+    holder = await adm.acquire(ACCOUNT, 1, now() + 50)
+    assert holder is not None
+    assert not await adm.contended(ACCOUNT)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(call(adm, "waiter", []))
+        await settle()
+        assert await adm.contended(ACCOUNT)
+        await holder.release()

@@ -200,6 +200,22 @@ async def test_a_change_in_another_process_wakes_a_waiter_promptly(backend: str,
         assert time.monotonic() - began < 5.0  # woken by the change, not by the 10 s timeout
 
 
+@SHARED
+async def test_a_call_waiting_in_another_process_makes_the_account_contended(backend: str, lines: Lines) -> None:
+    # A process whose own calls all hold slots still learns from the store that another process's call waits,
+    # so it polls its tasks as one with a call in line would.
+    async with lines() as one, lines() as two:
+        mine, theirs = Admission(one), Admission(two)
+        slot = await mine.acquire(A, 1, time.monotonic() + 10)
+        assert slot is not None
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(theirs.acquire, A, 1, time.monotonic() + 10)
+            await anyio.sleep(0.3)  # in line
+            assert await mine.contended(A)
+            tg.cancel_scope.cancel()
+        await slot.release()
+
+
 async def test_wait_ends_at_its_timeout_when_nothing_changes(lines: Lines) -> None:
     # A waiter with nothing to wake it still returns at its own deadline.
     async with lines() as one:

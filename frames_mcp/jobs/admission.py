@@ -23,6 +23,7 @@ No MCP types here.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 OnQueued = Callable[[int, int, int], Awaitable[None]]  # (calls ahead, slots in use, limit)
 Refresh = Callable[[list[str], float], Awaitable[None]]  # (orphaned taskIds, deadline): read them, report finished
 CLEANUP_SECONDS = 5.0  # bookkeeping in a `finally` (a cancelled call's) gets this long, shielded
+LINE_TTL = 1.0  # seconds the store's count of an account's waiting calls is trusted (`contended`)
 
 
 @dataclass(eq=False)
@@ -98,6 +100,8 @@ class Admission:
         self._wall = wall
         self._bound: dict[str, Slot] = {}  # taskId -> the slot of a call still waiting on it, in this process
         self._undone: set[tuple[str, str, str]] = set()  # ("release" | "leave", account, id) that failed
+        self._waiting: dict[str, int] = {}  # account -> this process's calls in `acquire`
+        self._line_read: dict[str, tuple[float, int]] = {}  # account -> (clock time, calls waiting in the store)
 
     def to_wall(self, at: float) -> float:
         """A time on the monotonic clock as wall-clock seconds (what the store keeps)."""
@@ -106,6 +110,26 @@ class Admission:
     async def counts(self, account: str) -> tuple[int, int]:
         """(slots held, calls waiting) on `account`, every process's."""
         return await self.line.counts(account)
+
+    async def contended(self, account: str) -> bool:
+        """Whether a call waits in line on `account`: this process's at once, another's as the store counted them
+        at most `LINE_TTL` ago (one read per account at most that often, however many tasks ask). A slot's task
+        is then worth seeing finish sooner: the time its slot sits idle is that call's. Never raises."""
+        if self._waiting.get(account):
+            return True
+        now = self._clock()
+        at, waiting = self._line_read.get(account, (-math.inf, 0))
+        if now - at < LINE_TTL:
+            return waiting > 0
+        self._line_read[account] = (now, waiting)  # the reads that ask meanwhile take the last count
+        with anyio.move_on_after(LINE_TTL):  # a slow store must not hold a poll back: the last count stands
+            try:
+                waiting = (await self.line.counts(account))[1]
+            except StoreError as e:
+                log.debug("could not count the calls in line: %s", e)
+                waiting = 0
+            self._line_read[account] = (now, waiting)
+        return waiting > 0
 
     async def finished(self, task_id: str) -> None:
         """A task was seen in a final state (by anyone): free its slot, whichever process holds it."""
@@ -127,6 +151,7 @@ class Admission:
         """A slot on `account` once fewer than `limit - held` callers are ahead in line; None if `deadline`
         comes first. Cancellation leaves the line at once."""
         ticket, slot, in_line, join = new_id(), new_id(), True, True
+        self._waiting[account] = self._waiting.get(account, 0) + 1
         try:
             told: tuple[int, int] | None = None
             while True:
@@ -163,6 +188,7 @@ class Admission:
             await self._give_back("release", account, slot)  # if the lost answer had taken it
             return Slot(account, None, self)
         finally:
+            self._waiting[account] -= 1
             if in_line:
                 await self._give_back("leave", account, ticket)
 

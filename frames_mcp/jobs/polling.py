@@ -52,6 +52,7 @@ CRAWL_POINTS = 6  # a crawl's earliest end is found from its first readings and 
 class PollSchedule:
     first: float = 1.0  # the first poll after create comes this soon at the latest
     minimum: float = 0.25  # never poll one task more often than this
+    contended: float = 0.1  # ... unless a call waits in line for the task's slot: then this (the idle slot is theirs)
     maximum: float = 12.0  # never leave a task unpolled longer than this
     growth: float = 1.6  # while queued with no news, and after failed polls, gaps grow by this factor
     margin: float = 0.05  # aim this long after a confident predicted finish
@@ -122,6 +123,8 @@ class Predictor:
         self._missed = False  # and the task was not finished then
         self._errors = 0  # polls failed in a row since the last answer
         self._probed: int | None = None  # the regime whose predicted finish before the window was looked at
+        self._contended = False  # the poll being chosen: a call waits in line for this task's slot
+        self._planned: float | None = None  # a look after a fast run's finish, put off for one more reading
 
     # ---- what is known -------------------------------------------------------------------------------
 
@@ -224,10 +227,11 @@ class Predictor:
 
     # ---- when to poll --------------------------------------------------------------------------------
 
-    def next_poll(self, now: float) -> float:
-        """The clock time of the next poll (not yet cut to any budget)."""
+    def next_poll(self, now: float, contended: bool = False) -> float:
+        """The clock time of the next poll (not yet cut to any budget); `contended`: a call waits for the slot."""
         s = self.schedule
         last = self.observations[-1]
+        self._contended = contended
         target = self._queued(now) if last.queued else self._running(now)
         if len(self.observations) == 1:  # only the create response so far: look soon
             target = min(target, now + s.first)
@@ -235,7 +239,7 @@ class Predictor:
             target = max(target, now + s.first * s.growth ** (self._errors - 1))
         if not math.isfinite(target):  # nothing predicts it (odd numbers upstream): look again soon
             target = now + s.first
-        return min(max(target, now + s.minimum), now + s.maximum)
+        return min(max(target, now + (s.contended if contended else s.minimum)), now + s.maximum)
 
     def _queued(self, now: float) -> float:
         s = self.schedule
@@ -273,7 +277,7 @@ class Predictor:
             self._aimed = sure and target < opens
             if self._aimed:
                 return target
-            return self._probe(predicted, opens)
+            return self._probe(predicted, opens, now)
         width = window.longest - window.shortest + (start.high - start.low if start is not None else 0.0)
         gap = max(min(s.dense, width / 3), s.spread * width)
         if now >= closes:  # past the window: gaps grow with how late the task is
@@ -287,17 +291,31 @@ class Predictor:
         self._aimed = sure and target <= now + gap
         return min(target, now + gap)
 
-    def _probe(self, predicted: Prediction | None, opens: float) -> float:
+    def _probe(self, predicted: Prediction | None, opens: float, now: float) -> float:
         """Before the window, with no aim: its start; but while the window is the documented prior (no run of the
         kind seen to finish), progress that says the run ends before it (one far faster than the prior) is
-        looked at once just after that finish, once per rate measured."""
+        looked at once just after that finish, once per rate measured. While a call waits for the task's slot,
+        one more reading comes first (it narrows the finish from the error of the run's start to rounding); the
+        look planned before it and the one it plans both come, the earlier first, until the task is seen final."""
+        if self._planned is not None and self._planned <= now:
+            self._planned = None
+        planned = self._planned
         if predicted is None or self._probed == self._regime or self._observed() is not None:
-            return opens
-        probe = predicted.end + predicted.error + self.schedule.margin
+            self._planned = None
+            return planned if planned is not None and planned < opens else opens
+        s = self.schedule
+        probe = predicted.end + predicted.error + s.margin
         if probe >= opens:
             return opens
+        mid = now + s.refine * (predicted.end - now)
+        if self._contended and planned is None and not predicted.sure and mid >= now + s.dense:
+            self._planned = probe
+            return mid
         self._probed = self._regime
-        return probe
+        if planned is None:
+            return probe
+        first, self._planned = sorted((probe, planned))  # the later look is kept in case the first one is early
+        return first
 
     def _crawl_end(self) -> float | None:
         """After a slowdown, once readings show progress still creeping up: the earliest the run can end if the
@@ -345,13 +363,15 @@ async def wait_for_task(
     schedule: PollSchedule | None = None,
     durations: Durations | None = None,
     seen_at: float | None = None,
+    contended: Callable[[], Awaitable[bool]] | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> Run:
     """Poll until the task is final or the deadline comes; never sleeps past it, and the last poll is
     sent early enough to be answered before it.
 
     A transient poll error (5xx, garbled answer, timeout, reset) is polled through, backing off; another
-    error ends the wait at once. A task seen to succeed adds its run to `durations`. Cancellation
+    error ends the wait at once. `contended`, asked before each poll: a call waits in line for this task's slot
+    (gaps may then shrink to `schedule.contended`). A task seen to succeed adds its run to `durations`. Cancellation
     propagates at once: nothing polls on afterwards.
     """
     schedule = schedule or PollSchedule()
@@ -361,7 +381,7 @@ async def wait_for_task(
     last_poll = clock()
     while not task.is_terminal:
         now = clock()
-        target = predictor.next_poll(now)
+        target = predictor.next_poll(now, contended is not None and await contended())
         last_call = deadline - min(schedule.final_lead, max(0.0, deadline - now) / 2)
         if target > last_call:  # one last poll, answered before the budget ends, unless one just happened
             if last_call - last_poll < schedule.minimum or last_call <= now:

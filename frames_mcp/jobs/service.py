@@ -48,6 +48,7 @@ from frames_mcp.useapi.errors import (
     TransportError,
     UpstreamError,
 )
+from frames_mcp.useapi.ids import account_of
 from frames_mcp.useapi.models import FramesRequest, Task
 
 log = logging.getLogger(__name__)
@@ -126,7 +127,7 @@ class Jobs:
         try:
             run = await self._create(request, account, slot, start, wait_until, hard, on_event)
             self.ledger.handed(run.task.taskId)
-            outcome = await self._wait(run.task, self._clock(), wait_until, on_event)
+            outcome = await self._wait(run.task, self._clock(), wait_until, on_event, account)
             next_poll = outcome.next_poll
             # Only the create answer carries `features` (the plan credits): the last poll keeps them.
             task = (
@@ -283,7 +284,8 @@ class Jobs:
         wait_until = start + wait_seconds
         task = await self.read(task_id, max(wait_until, start + self.tuning.request_floor))
         self.ledger.handed(task_id)
-        return await self._wait(task, (start + self._clock()) / 2, wait_until, on_event)
+        line = account_of(task_id)
+        return await self._wait(task, (start + self._clock()) / 2, wait_until, on_event, line and line.lower())
 
     # ---- list_tasks ----------------------------------------------------------------------------------
 
@@ -311,11 +313,12 @@ class Jobs:
 
     # ---- plumbing ------------------------------------------------------------------------------------
 
-    async def _wait(self, task: Task, seen: float, wait_until: float, on_event: OnEvent) -> Run:
+    async def _wait(self, task: Task, seen: float, wait_until: float, on_event: OnEvent, line: str | None) -> Run:
         """Report the task as first seen (at `seen`), then poll it until it is final or the budget ends. The run
         durations other processes of the store observed are read before, and the ones this wait observed written
         after, in the session's background, so the result does not wait for the store (neither raises: a failing
-        store leaves the schedule with what this process knows)."""
+        store leaves the schedule with what this process knows). `line`: the admission line holding the task's slot;
+        while calls wait in it, the task is polled more densely near its end."""
         await on_event(task)
         if not task.is_terminal:
             await self.durations.refresh(Key.of(task))
@@ -328,6 +331,7 @@ class Jobs:
             schedule=self.tuning.schedule,
             durations=self.durations,
             seen_at=seen,
+            contended=None if line is None else lambda: self.admission.contended(line),
             clock=self._clock,
         )
         await self.durations.save()
