@@ -25,6 +25,7 @@ import logging
 import math
 import os
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -211,17 +212,47 @@ async def _spawn_to_tools_list(params: StdioServerParameters) -> float:
         return time.perf_counter() - began
 
 
+INITIALIZE = (
+    b'{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25",'
+    b'"capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}\n'
+)
+
+
+def _exit_after_stdin_closes(command: list[str], env: dict[str, str] | None) -> float:
+    """Seconds from an initialized server's stdin closing to its exit: what a client restarting it waits for."""
+    full_env = None if env is None else os.environ | env
+    proc = subprocess.Popen(
+        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=full_env
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        proc.stdin.write(INITIALIZE)
+        proc.stdin.flush()
+        proc.stdout.readline()  # initialized: everything it loads at start is loaded
+        began = time.perf_counter()
+        proc.stdin.close()
+        proc.wait(timeout=60)
+        return time.perf_counter() - began
+    finally:
+        proc.kill()
+        proc.wait()
+
+
 async def startup(runs: int) -> list[Row]:
     sim = Simulator()
     with run_in_thread(sim) as url:
-        frames, bare = _params(_frames_command(), _env(sim, url)), _params(BARE)
+        command, env = _frames_command(), _env(sim, url)
+        frames, bare = _params(command, env), _params(BARE)
         await _spawn_to_tools_list(frames)  # warm the disk cache for both
         await _spawn_to_tools_list(bare)
-        ours, theirs = [], []
+        ours, theirs, our_exits, their_exits = [], [], [], []
         for _ in range(runs):  # interleaved, so drift in machine load hits both alike
             ours.append(await _spawn_to_tools_list(frames))
             theirs.append(await _spawn_to_tools_list(bare))
+            our_exits.append(await anyio.to_thread.run_sync(_exit_after_stdin_closes, command, env))
+            their_exits.append(await anyio.to_thread.run_sync(_exit_after_stdin_closes, BARE, None))
     mine, ref = statistics.median(ours), statistics.median(theirs)
+    gone, bare_gone = statistics.median(our_exits), statistics.median(their_exits)
     return [
         Row(
             f"startup: spawn over stdio to first tools/list answer (median of {runs})",
@@ -230,7 +261,15 @@ async def startup(runs: int) -> list[Row]:
             f"{mine / ref:.3f}x",
             "<= 1.10x",
             mine / ref <= 1.10,
-        )
+        ),
+        Row(
+            f"exit: an initialized stdio server's stdin closed, to the process gone (median of {runs})",
+            f"{gone:.3f} s",
+            f"bare MCPServer, one tool: {bare_gone:.3f} s",
+            f"{gone / bare_gone:.2f}x",
+            "<= 1.10x",
+            gone / bare_gone <= 1.10,
+        ),
     ]
 
 
