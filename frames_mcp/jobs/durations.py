@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-import statistics
 import time
 import uuid
 from collections import deque
@@ -252,6 +251,8 @@ def _window(runs: Sequence[Bracket]) -> Window | None:
     if len(runs) < MIN_SAMPLES:
         return None
     middles = sorted((low + high) / 2 for low, high, _ in runs)
+    import statistics  # here, not at the start: only a window's computation needs it
+
     slack = statistics.median(high - low for low, high, _ in runs) / 4
     cut = len(runs) // 10
     return Window(max(0.0, middles[cut] - slack), middles[-1 - cut] + slack)

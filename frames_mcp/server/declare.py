@@ -11,6 +11,7 @@ from mcp import MCPError
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.prompts import Prompt
 from mcp.server.mcpserver.tools import Tool
+from mcp.server.mcpserver.utilities.context_injection import find_context_parameter
 from mcp.types import INVALID_PARAMS, Icon, ToolAnnotations
 from pydantic import BaseModel, Field
 
@@ -132,7 +133,7 @@ class DeclaringOnce(MCPServer[LifespanT]):
         if tool_name in tools:  # the SDK's answer to a second tool of one name (a warning, the first kept)
             return super().add_tool(fn, name, title, description, annotations, icons, meta, structured_output)
         if _RECORDING:
-            _RECORDING[-1][tool_name] = declared.shape(fn, structured_output)
+            _RECORDING[-1][tool_name] = declared.shape(fn, structured_output, find_context_parameter(fn))
         given = {"annotations": annotations, "icons": icons, "meta": meta}
         if (ahead := declared.declare(fn, tool_name, title, description, given, structured_output)) is not None:
             tools[tool_name] = ahead

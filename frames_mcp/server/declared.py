@@ -27,7 +27,7 @@ from mcp.server.mcpserver.utilities.context_injection import find_context_parame
 from mcp.server.mcpserver.utilities.func_metadata import FuncMetadata, func_metadata
 from mcp.shared._callable_inspection import is_async_callable
 from mcp.shared.tool_name_validation import validate_and_warn_tool_name
-from pydantic import PrivateAttr
+from pydantic import ConfigDict, PrivateAttr
 
 FILE = Path(__file__).with_name("declarations.json")
 ENABLED = [True]  # off: every tool goes to the SDK (the generator, and tests comparing against it)
@@ -37,13 +37,18 @@ _entries: list[dict[str, Any]] = []
 _metadata: dict[str, FuncMetadata] = {}  # argument models made at a first call, per signature (defaults included)
 
 
-def shape(fn: Callable[..., Any], structured_output: bool | None) -> str:
-    """What a tool's schemas follow from: its signature with scalar defaults as their types, and whether its
-    output is structured. repr names every annotation, constraint and description (and a validator function by
-    its name: its address differs in each process, and it shapes no schema)."""
+def shape(fn: Callable[..., Any], structured_output: bool | None, context_kwarg: str | None) -> str:
+    """What a tool's schemas follow from: its signature with scalar defaults as their types (and the Context
+    parameter, which shapes none, as a mark), and whether its output is structured. repr names every annotation,
+    constraint and description (and a validator function by its name: its address differs in each process)."""
     sig = inspect.signature(fn)
     params = [
-        (p.name, p.kind, p.annotation, type(p.default).__name__ if isinstance(p.default, _SCALARS) else p.default)
+        (
+            p.name,
+            p.kind,
+            "<context>" if p.name == context_kwarg else p.annotation,
+            type(p.default).__name__ if isinstance(p.default, _SCALARS) else p.default,
+        )
         for p in sig.parameters.values()
     ]
     text = _ADDRESS.sub("", repr((params, sig.return_annotation, structured_output)))
@@ -68,7 +73,10 @@ def declare(
     """The tool `fn` registers as `name` with these options, from the file, set as Tool.from_function sets them;
     None when the file has no entry of its shape."""
     entry = _entry(name) if ENABLED[0] else None
-    if entry is None or entry["shape"] != shape(fn, structured_output) or find_resolved_parameters(fn):
+    if entry is None:
+        return None
+    context_kwarg = find_context_parameter(fn)
+    if entry["shape"] != shape(fn, structured_output, context_kwarg) or find_resolved_parameters(fn):
         return None
     validate_and_warn_tool_name(name)
     tool = DeclaredTool.model_construct(  # no fn_metadata: made at the first call
@@ -78,7 +86,7 @@ def declare(
         description=description or fn.__doc__ or "",
         parameters=_with_defaults(entry["inputSchema"], fn),
         is_async=is_async_callable(fn),
-        context_kwarg=find_context_parameter(fn),
+        context_kwarg=context_kwarg,
         **options,
     )
     tool.__dict__["output_schema"] = entry["outputSchema"]  # Tool.output_schema is a cached_property
@@ -98,6 +106,7 @@ def _with_defaults(schema: dict[str, Any], fn: Callable[..., Any]) -> dict[str, 
 class DeclaredTool(Tool):
     """A Tool declared from the file: name, schemas and options at once, the argument model at the first call."""
 
+    model_config = ConfigDict(defer_build=True)  # made with model_construct: its validator is never needed
     _structured_output: bool | None = PrivateAttr(default=None)
 
     def __getattr__(self, item: str) -> Any:
