@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from frames_mcp.useapi.errors import FramesError
 from frames_mcp.useapi.models import Task
@@ -12,8 +13,8 @@ from frames_mcp.useapi.models import Task
 ANY_ACCOUNT = "*"  # the admission key of calls that name no account: useapi picks one with a free slot
 
 
-@dataclass(frozen=True)
-class LocalQueue:
+# NamedTuples, not frozen dataclasses: the classes are made at every start, and a dataclass costs 4x as much to make.
+class LocalQueue(NamedTuple):
     """Waiting for one of this server's own slots on the account."""
 
     ahead: int
@@ -22,15 +23,13 @@ class LocalQueue:
     account: str
 
 
-@dataclass(frozen=True)
-class UpstreamBusy:
+class UpstreamBusy(NamedTuple):
     """useapi answered 429 (another client fills the account); retrying after `delay` seconds."""
 
     delay: float
 
 
-@dataclass(frozen=True)
-class Estimate:
+class Estimate(NamedTuple):
     """Progress predicted between two polls (no request made)."""
 
     ratio: float

@@ -38,15 +38,17 @@ _metadata: dict[str, FuncMetadata] = {}  # argument models made at a first call,
 
 
 def shape(fn: Callable[..., Any], structured_output: bool | None, context_kwarg: str | None) -> str:
-    """What a tool's schemas follow from: its signature with scalar defaults as their types (and the Context
-    parameter, which shapes none, as a mark), and whether its output is structured. repr names every annotation,
-    constraint and description (and a validator function by its name: its address differs in each process)."""
+    """What a tool's registration can change in its schemas: the parameters' names, kinds and types, which have
+    defaults (a scalar one as its type: settings give some, filled in from the signature), the Context parameter
+    (a mark: it shapes none), the return type and whether the output is structured. The constraints and
+    descriptions inside the annotations are code, which tests/test_declared.py checks against the file (repr
+    of every FieldInfo at each start would cost about a third of what the file saves)."""
     sig = inspect.signature(fn)
     params = [
         (
             p.name,
             p.kind,
-            "<context>" if p.name == context_kwarg else p.annotation,
+            "<context>" if p.name == context_kwarg else getattr(p.annotation, "__origin__", p.annotation),
             type(p.default).__name__ if isinstance(p.default, _SCALARS) else p.default,
         )
         for p in sig.parameters.values()
