@@ -4,7 +4,6 @@ exists. The vocabulary between the jobs service and whoever shows it (the MCP su
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import NamedTuple
 
 from frames_mcp.useapi.errors import FramesError
@@ -47,8 +46,8 @@ class MaybeCreatedError(FramesError):
     """A create failed in a way that may have run, and the account's task list could not tell."""
 
 
-@dataclass(frozen=True)
-class Run:
+# A NamedTuple too (a result, never changed: `_replace` makes another).
+class Run(NamedTuple):
     """Where a created task stands when a call stops waiting for it."""
 
     task: Task  # the last state seen
