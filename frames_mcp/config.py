@@ -1,7 +1,7 @@
 """Settings from the environment, validated once at start."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: pydantic evaluates every string annotation of a model when
+# the class is made, and Settings is made at each start (startup, BENCHMARKS.md).
 import math
 import os
 import re
@@ -158,7 +158,7 @@ class Settings(BaseModel):
         return v.rstrip("/")
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> "Settings":
         env = os.environ if env is None else env
         raw: dict[str, object] = {
             "token": env.get("USEAPI_TOKEN"),

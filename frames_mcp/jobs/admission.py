@@ -32,7 +32,6 @@ import anyio
 
 from frames_mcp.store.base import StoreError
 from frames_mcp.store.slots import SlotLine, Standing, new_id
-from frames_mcp.store.slots_memory import MemorySlots
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +93,11 @@ class Admission:
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
     ) -> None:
-        self.line: SlotLine = line if line is not None else MemorySlots()
+        if line is None:  # here: a process on SQLite or Redis never needs the in-process line
+            from frames_mcp.store.slots_memory import MemorySlots
+
+            line = MemorySlots()
+        self.line: SlotLine = line
         self.orphan_check_every = orphan_check_every
         self._clock = clock
         self._wall = wall

@@ -4,7 +4,7 @@ exists. The vocabulary between the jobs service and whoever shows it (the MCP su
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from frames_mcp.useapi.errors import FramesError
 from frames_mcp.useapi.models import Task
@@ -12,8 +12,8 @@ from frames_mcp.useapi.models import Task
 ANY_ACCOUNT = "*"  # the admission key of calls that name no account: useapi picks one with a free slot
 
 
-@dataclass(frozen=True)
-class LocalQueue:
+# NamedTuples, not frozen dataclasses: the classes are made at every start, and a dataclass costs 4x as much to make.
+class LocalQueue(NamedTuple):
     """Waiting for one of this server's own slots on the account."""
 
     ahead: int
@@ -22,15 +22,13 @@ class LocalQueue:
     account: str
 
 
-@dataclass(frozen=True)
-class UpstreamBusy:
+class UpstreamBusy(NamedTuple):
     """useapi answered 429 (another client fills the account); retrying after `delay` seconds."""
 
     delay: float
 
 
-@dataclass(frozen=True)
-class Estimate:
+class Estimate(NamedTuple):
     """Progress predicted between two polls (no request made)."""
 
     ratio: float
@@ -48,8 +46,8 @@ class MaybeCreatedError(FramesError):
     """A create failed in a way that may have run, and the account's task list could not tell."""
 
 
-@dataclass(frozen=True)
-class Run:
+# A NamedTuple too (a result, never changed: `_replace` makes another).
+class Run(NamedTuple):
     """Where a created task stands when a call stops waiting for it."""
 
     task: Task  # the last state seen

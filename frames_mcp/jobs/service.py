@@ -13,7 +13,6 @@ tool results. Outcomes of `Jobs.generate`:
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import logging
 import re
@@ -135,7 +134,7 @@ class Jobs:
                 if outcome.task.features
                 else outcome.task.model_copy(update={"features": run.task.features})
             )
-            return dataclasses.replace(outcome, task=task, note=run.note, unrecorded=run.unrecorded)
+            return outcome._replace(task=task, note=run.note, unrecorded=run.unrecorded)
         finally:
             # Released if the task is final (or was never created); otherwise it stays counted.
             await slot.abandon(next_poll or self._clock() + self.tuning.orphan_check_every)

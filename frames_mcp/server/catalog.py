@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from mcp.server.mcpserver import MCPServer
 from mcp.types import CallToolResult, TextContent
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from frames_mcp.server import declare
 from frames_mcp.useapi.models import (
@@ -47,25 +47,30 @@ STYLE_NOTES: dict[str, str] = {
 KNOWN_SIZES: dict[str, tuple[int, int]] = {"16:9": (1920, 1088), "9:16": (1088, 1920)}
 
 
-class StyleInfo(BaseModel):
+class _Out(BaseModel):
+    # Built at the first list_styles, not at every start: its output schema comes from declarations.json.
+    model_config = ConfigDict(defer_build=True)
+
+
+class StyleInfo(_Out):
     name: str
     look: str = Field(description="A reading of the preset's name; Runway publishes no descriptions.")
 
 
-class AspectInfo(BaseModel):
+class AspectInfo(_Out):
     ratio: str
     width: int | None = Field(default=None, description="Approximate output width in pixels, where known.")
     height: int | None = None
     default: bool = False
 
 
-class Range(BaseModel):
+class Range(_Out):
     minimum: int
     maximum: int
     default: int | None = None
 
 
-class Catalog(BaseModel):
+class Catalog(_Out):
     """The values generate_frames accepts."""
 
     styles: list[StyleInfo]

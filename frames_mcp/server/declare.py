@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any, TypeVar
 
 from mcp import MCPError
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.prompts import Prompt
 from mcp.server.mcpserver.tools import Tool
+from mcp.server.mcpserver.utilities.context_injection import find_context_parameter
 from mcp.types import INVALID_PARAMS, Icon, ToolAnnotations
 from pydantic import BaseModel, Field
 
 from frames_mcp.config import WAIT_MAX
+from frames_mcp.server import declared
 
 LifespanT = TypeVar("LifespanT")
 
@@ -84,24 +87,36 @@ def tool(mcp: MCPServer[Any], **kwargs: Any) -> Callable[[Callable[..., Any]], C
     def register(fn: Callable[..., Any]) -> Callable[..., Any]:
         registered = mcp.tool(description=inspect.cleandoc(fn.__doc__ or ""), **kwargs)(fn)
         # The SDK keeps the schema it generated on its Tool; the pinned mcp 2.3.0 has no public way to replace it.
-        declared = mcp._tool_manager.get_tool(kwargs.get("name") or fn.__name__)
-        if declared is not None:
-            declared.parameters = lean_schema(declared.parameters)
+        made = mcp._tool_manager.get_tool(kwargs.get("name") or fn.__name__)
+        if made is not None and not isinstance(made, declared.DeclaredTool):  # the file's are lean already
+            made.parameters = lean_schema(made.parameters)
         return registered
 
     return register
 
 
 # The SDK generates a tool's argument model and its schemas from the signature at every registration: most of
-# build_server's time. A process that builds several servers (the tests, the in-process benchmarks, an application
-# that embeds frames-mcp) declares each distinct tool once.
+# build_server's time. frames-mcp's own tools come from declarations.json (server/declared.py); any other tool
+# is declared once per process that builds several servers (the tests, an application that embeds frames-mcp).
 _DECLARED: dict[str, Tool] = {}
+_RECORDING: list[dict[str, str]] = []
+
+
+@contextmanager
+def recording() -> Iterator[dict[str, str]]:
+    """The shape (declared.shape) of each tool registered meanwhile, by name: what the generator writes."""
+    _RECORDING.append({})
+    try:
+        yield _RECORDING[-1]
+    finally:
+        _RECORDING.pop()
 
 
 class DeclaringOnce(MCPServer[LifespanT]):
-    """MCPServer whose tools (its own and its extensions') are declared once per process: a later registration
-    with the same name, options and signature (whose repr names every annotation, default and constraint) takes
-    a copy of the first declaration, with its own function."""
+    """MCPServer whose tools (its own and its extensions') come from declarations.json when they match it, and
+    are otherwise declared once per process: a later registration with the same name, options and signature
+    (whose repr names every annotation, default and constraint) takes a copy of the first declaration, with its
+    own function."""
 
     def add_tool(
         self,
@@ -117,6 +132,12 @@ class DeclaringOnce(MCPServer[LifespanT]):
         tool_name, tools = name or fn.__name__, self._tool_manager._tools
         if tool_name in tools:  # the SDK's answer to a second tool of one name (a warning, the first kept)
             return super().add_tool(fn, name, title, description, annotations, icons, meta, structured_output)
+        if _RECORDING:
+            _RECORDING[-1][tool_name] = declared.shape(fn, structured_output, find_context_parameter(fn))
+        given = {"annotations": annotations, "icons": icons, "meta": meta}
+        if (ahead := declared.declare(fn, tool_name, title, description, given, structured_output)) is not None:
+            tools[tool_name] = ahead
+            return
         options = (title, description, annotations, icons, meta, structured_output)
         key = repr((tool_name, options, inspect.signature(fn)))
         if (known := _DECLARED.get(key)) is not None:

@@ -37,7 +37,7 @@ from frames_mcp.config import Settings
 from frames_mcp.server import declare
 from frames_mcp.server.progress import ignore
 from frames_mcp.server.results.schemas import TaskResult
-from frames_mcp.server.state import require_token, state_of
+from frames_mcp.server.state import AppState, require_token, state_of
 from frames_mcp.useapi.errors import FramesError
 from frames_mcp.useapi.ids import TaskId
 from frames_mcp.useapi.models import STYLES
@@ -189,7 +189,8 @@ class Gallery(Apps):
         return result
 
 
-async def refresh_image_links(taskId: TaskId, ctx: Context[Any]) -> Annotated[CallToolResult, TaskResult]:
+# Context[AppState], as the other tools say it: each distinct parametrisation is a model pydantic makes at import.
+async def refresh_image_links(taskId: TaskId, ctx: Context[AppState]) -> Annotated[CallToolResult, TaskResult]:
     """Re-read a task (GET tasks/{taskId}) and return it with freshly signed image URLs. No wait, no credits."""
     state = state_of(ctx)
     require_token(state)

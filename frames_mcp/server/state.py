@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import httpx2
 from mcp.server.mcpserver import Context
@@ -18,8 +17,8 @@ if TYPE_CHECKING:
     from frames_mcp.media.delivery import Delivery
 
 
-@dataclass
-class AppState:
+# A NamedTuple, not a dataclass: the class is made at every start, and a dataclass costs 2x as much to make.
+class AppState(NamedTuple):
     client: UseapiClient
     settings: Settings
     downloads: httpx2.AsyncClient  # artifact and upload_image URLs: no base URL, no token, redirects by hand

@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from pydantic import BaseModel, GetJsonSchemaHandler
+from pydantic import BaseModel, ConfigDict, GetJsonSchemaHandler
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
@@ -47,6 +47,9 @@ class CompactSchema(BaseModel):
     """Publishes a schema with no $defs and no null types: the same constraints, which a client checks every
     result against (the Python SDK client, with jsonschema, where $ref resolution and anyOf branches
     dominate). Results of these models must be sent with `exclude_none` (TaskResult.wire(), lists.py)."""
+
+    # Built at the first result, not at every start: the tools' output schemas come from declarations.json.
+    model_config = ConfigDict(defer_build=True)
 
     @classmethod
     def __get_pydantic_json_schema__(cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:

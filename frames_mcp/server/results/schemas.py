@@ -7,12 +7,17 @@ The single source of those schemas; `CompactSchema` publishes them without $defs
 # the class is made, and these are made at each start (startup, BENCHMARKS.md).
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from frames_mcp.server.results.compact import CompactSchema
 
 
-class ArtifactOut(BaseModel):
+class _Out(BaseModel):
+    # Built at the first result, not at every start: the tools' output schemas come from declarations.json.
+    model_config = ConfigDict(defer_build=True)
+
+
+class ArtifactOut(_Out):
     index: int = Field(description="Position of the image in the task, from 0.")
     url: str = Field(description="Full-size image URL. Signed; expires within 24-48 h: call get_task to re-sign.")
     assetId: str | None = Field(default=None, description="Runway assetId of the image, reusable as a reference image.")
@@ -20,13 +25,13 @@ class ArtifactOut(BaseModel):
     height: int | None = None
 
 
-class FailureOut(BaseModel):
+class FailureOut(_Out):
     reason: str | None = Field(default=None, description="e.g. SAFETY.INPUT.TEXT (moderated: do not retry).")
     moderation_category: str | None = None
     message: str | None = None
 
 
-class CreditsOut(BaseModel):
+class CreditsOut(_Out):
     """The plan credits useapi reported with the create answer (its `features`)."""
 
     used: int
@@ -34,7 +39,7 @@ class CreditsOut(BaseModel):
     remaining: int
 
 
-class SavedFile(BaseModel):
+class SavedFile(_Out):
     index: int = Field(description="Position of the image in the task, from 0.")
     path: str = Field(description="Absolute path of the saved file, inside FRAMES_MCP_OUTPUT_DIR.")
     uri: str = Field(description="The same file as a file:// URI.")
@@ -42,7 +47,7 @@ class SavedFile(BaseModel):
     bytes: int
 
 
-class PreviewInfo(BaseModel):
+class PreviewInfo(_Out):
     """The contact sheet: every image of the task, downscaled into one JPEG grid."""
 
     mimeType: str = "image/jpeg"
@@ -101,7 +106,7 @@ class TaskResult(CompactSchema):
         return self.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
 
 
-class UploadedAsset(BaseModel):
+class UploadedAsset(_Out):
     """A reference image uploaded with upload_image."""
 
     assetId: str = Field(description="Pass it to generate_frames as imageAssetId1..3 and cite it as @IMG_1..3.")
@@ -116,7 +121,7 @@ class UploadedAsset(BaseModel):
     url: str | None = Field(default=None, description="Signed URL of the uploaded image (expires).")
 
 
-class ImageDescription(BaseModel):
+class ImageDescription(_Out):
     assetId: str
     prompt: str = Field(description="A starting prompt for Frames (Subject / Scene / Style), to edit before use.")
 
@@ -126,7 +131,7 @@ class ImageDescription(BaseModel):
 ListedStatus = Literal["PENDING", "RUNNING", "THROTTLED", "SUCCEEDED", "FAILED"]
 
 
-class LedgerTaskOut(BaseModel):
+class LedgerTaskOut(_Out):
     taskId: str = Field(description="Pass it to get_task to wait for the task or fetch its images.")
     account: str | None = Field(default=None, description="The Runway account the task runs on.")
     prompt: str = Field(description="The start of the task's text_prompt.")
@@ -137,7 +142,7 @@ class LedgerTaskOut(BaseModel):
     checkedAt: str = Field(description="When the status was last read from useapi.net (UTC, ISO 8601).")
 
 
-class AccountTaskOut(BaseModel):
+class AccountTaskOut(_Out):
     taskId: str
     status: str
     done: bool
