@@ -260,15 +260,18 @@ def _window(runs: Sequence[Bracket]) -> Window | None:
 def _informative(runs: Sequence[Bracket]) -> list[Bracket]:
     """The runs that say something, tightest first. A run found finished long after the read before leaves a
     loose bracket ("between 1 and 12.5 s"), whose middle would drag the window open: one more than twice as wide
-    as the window the tighter runs give, that holds that window's middle, agrees with them and says less, so it
-    is left out. Loose brackets still count while fewer than `MIN_SAMPLES` tighter runs are known (runs far
-    faster than the prior teach through them) and when they disagree with the tighter ones (runs got faster)."""
+    as the window the tighter runs give, that holds that window's middle (or ends within the window's slack of
+    it: a bracket's middle overstates a run found at the read after a start known only roughly), agrees with them
+    and says less, so it is left out. Loose brackets still count while fewer than `MIN_SAMPLES` tighter runs are
+    known (runs far faster than the prior teach through them) and when they disagree with the tighter ones (runs
+    got faster)."""
     kept: list[Bracket] = []
     for low, high, at in sorted(runs, key=lambda b: b[1] - b[0]):
         window = _window(kept)
         if window is not None:
             middle, width = (window.shortest + window.longest) / 2, window.longest - window.shortest
-            if high - low > 2 * width and low <= middle <= high:
+            reach = statistics.median(h - lo for lo, h, _ in kept) / 4  # the window's slack (see `_window`)
+            if high - low > 2 * width and low <= middle <= high + reach:
                 continue
         kept.append((low, high, at))
     return kept
