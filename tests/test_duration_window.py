@@ -25,6 +25,15 @@ def test_a_loose_bracket_that_agrees_with_tighter_runs_leaves_the_window_as_they
     assert _window(*tight, (1.0, 12.5)) == _window(*tight)
 
 
+def test_a_loose_bracket_ending_just_short_of_the_windows_middle_still_agrees() -> None:
+    # Runs of 11.7 and 12.1 s, each found about half a second late, after a start known within half a second:
+    # their middles (12.17, 12.59) set a window of 11.9-12.85 s. A run found at the window's first read, "between
+    # 1 and 12.3 s", ends short of that middle (12.38) by less than the slack the window gives each middle: it says
+    # nothing new, and must not open the window at 6.4 s (the next runs would be polled densely from there).
+    tight = [(11.65, 12.68), (12.06, 13.12)]
+    assert _window(*tight, (1.0, 12.3)) == _window(*tight)
+
+
 def test_loose_brackets_alone_still_teach_runs_faster_than_the_prior() -> None:
     # 2 s runs under the 8-60 s prior are first found finished at the window's start: only loose brackets, and
     # they are all there is, so they open the next window well before the prior's 8 s.

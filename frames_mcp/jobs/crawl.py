@@ -1,13 +1,27 @@
-"""How soon a crawling progress can end: the earliest end of a straight rise through rounded readings.
+"""Straight courses through progress readings: how far readings stray from one, and how soon a crawl can end.
 
-The poll schedule (`polling`) waits this long on a crawl it has measured: no poll is worth sending before the
-run can have ended. progressRatio comes rounded to two decimals and capped at 0.99 while the task runs, so each
-reading stands for a band, and a capped one for anything up to the end.
+The poll schedule (`polling`) predicts a finish from a straight course, as precise as the readings are close to
+one (`scatter`), and waits on a crawl it has measured until the earliest end of a straight rise through rounded
+readings (`earliest_end`): no poll is worth sending before the run can have ended. progressRatio comes rounded to
+two decimals and capped at 0.99 while the task runs, so each reading stands for a band, and a capped one for
+anything up to the end.
 """
 
 from __future__ import annotations
 
 CAPPED = 0.99  # useapi sends at most this while a task runs: a reading of it may be anything up to the end
+
+
+def scatter(points: list[tuple[float, float]], first: tuple[float, float, float], last: tuple[float, float]) -> float:
+    """How far the readings (t, ratio) between `first` (t, ratio, its time error) and `last` (t, ratio) lie from
+    the straight line through those two, less what the first one's time error explains; 0 with none between.
+    Rounding is not taken off: with it alone, a reading lies up to two roundings from that line."""
+    (t0, v0, slack), (t1, v1) = first, last
+    between = [(t, v) for t, v in points if t0 < t < t1]
+    if not between:
+        return 0.0
+    slope = (v1 - v0) / (t1 - t0)
+    return max(abs(v - (v0 + slope * (t - t0))) for t, v in between) - slope * slack
 
 
 def earliest_end(points: list[tuple[float, float]], q: float) -> float | None:

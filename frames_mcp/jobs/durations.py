@@ -249,25 +249,33 @@ def _window(runs: Sequence[Bracket]) -> Window | None:
     if len(runs) < MIN_SAMPLES:
         return None
     middles = sorted((low + high) / 2 for low, high, _ in runs)
-    import statistics  # here, not at the start: only a window's computation needs it
-
-    slack = statistics.median(high - low for low, high, _ in runs) / 4
+    slack = _slack(runs)
     cut = len(runs) // 10
     return Window(max(0.0, middles[cut] - slack), middles[-1 - cut] + slack)
+
+
+def _slack(runs: Sequence[Bracket]) -> float:
+    """How far a window reaches past its runs' middles: a quarter of a typical bracket."""
+    import statistics  # here, not at the start: only a window's computation needs it
+
+    return statistics.median(high - low for low, high, _ in runs) / 4
 
 
 def _informative(runs: Sequence[Bracket]) -> list[Bracket]:
     """The runs that say something, tightest first. A run found finished long after the read before leaves a
     loose bracket ("between 1 and 12.5 s"), whose middle would drag the window open: one more than twice as wide
-    as the window the tighter runs give, that holds that window's middle, agrees with them and says less, so it
-    is left out. Loose brackets still count while fewer than `MIN_SAMPLES` tighter runs are known (runs far
-    faster than the prior teach through them) and when they disagree with the tighter ones (runs got faster)."""
+    as the window the tighter runs give, that holds that window's middle (or ends within the window's slack of
+    it: a bracket's middle overstates a run found at the read after a start known only roughly), agrees with them
+    and says less, so it is left out. Loose brackets still count while fewer than `MIN_SAMPLES` tighter runs are
+    known (runs far faster than the prior teach through them) and when they disagree with the tighter ones (runs
+    got faster)."""
     kept: list[Bracket] = []
     for low, high, at in sorted(runs, key=lambda b: b[1] - b[0]):
         window = _window(kept)
         if window is not None:
             middle, width = (window.shortest + window.longest) / 2, window.longest - window.shortest
-            if high - low > 2 * width and low <= middle <= high:
+            reach = _slack(kept)
+            if high - low > 2 * width and low <= middle <= high + reach:
                 continue
         kept.append((low, high, at))
     return kept

@@ -5,19 +5,21 @@ Two kinds of knowledge decide a poll:
   it was first seen running) plus how long runs take, from the durations this install observed
   (`Durations`, kept in the store) or, until it has some, the documented prior (4 images in under 20 s on
   average, 20-30 s by other accounts; Explore mode slower);
-- the task's own progress, as evidence, not a clock: the rate of its latest rise predicts the finish; the
-  highest reading counts (a step back is noise); a reading that rose far less or far more than predicted
-  starts a new rate (a stall ended, a tail slowed, a plateau began).
+- the task's own progress, as evidence, not a clock: a straight course through the latest reading and an
+  earlier one of the same rate (or the run's start) predicts the finish, from whichever gives it most
+  precisely; the highest reading counts (a step back is noise); how far the readings stray from a straight
+  course, beyond their rounding, widens the prediction's error (a noisy course is no aim); a reading that rose
+  far less or far more than predicted starts a new rate (a stall ended, a tail slowed, a plateau began).
 
-The evidence may pull a poll earlier, never past the window: before the window only a prediction from
-two agreeing stretches polls (else the first poll lands at the window's start), and, under the prior, one
-look just after a finish the progress predicts before the window (a run far faster than the prior); inside
-it polls come at most `dense` apart, or a third of a narrow window, or `spread` of a wide one, and half
-`dense` after a confident aim that missed. Past the window, and on a plateau or slowdown with no rate yet,
-gaps start at `dense` and grow with how late the task is (`late`); a crawl that three readings measured (or
-two, if it can end `near`) is not polled before the earliest it can end on a straight course through their
-rounding (`crawl`), and first `dense` after that. Every gap stays within [minimum, maximum], and the last poll
-lands before the budget ends. Nothing polls outside `wait_for_task`: when it returns or is
+The evidence may pull a poll earlier, never past the window: before the window only a prediction from two
+agreeing stretches polls (else the first poll lands at the window's start), and, under the prior, a look just
+after a finish the progress predicts before the window (a run far faster than the prior; a second one if the
+first found it running); inside it polls come at most `dense` apart, or a third of a narrow window, or `spread`
+of a wide one, and half `dense` after a confident aim that missed. Past the window, and on a plateau or slowdown
+with no rate yet, gaps start at `dense` and grow with how late the task is (`late`); a crawl that three readings
+measured (or two, if it can end `near`) is not polled before the earliest it can end on a straight course
+through their rounding (`crawl`), and first `dense` after that. Every gap stays within [minimum, maximum], and
+the last poll lands before the budget ends. Nothing polls outside `wait_for_task`: when it returns or is
 cancelled, polling is over. No MCP types here.
 """
 
@@ -31,7 +33,7 @@ from typing import NamedTuple
 
 import anyio
 
-from frames_mcp.jobs.crawl import earliest_end
+from frames_mcp.jobs.crawl import earliest_end, scatter
 from frames_mcp.jobs.durations import Durations, Key, Window
 from frames_mcp.jobs.events import Run
 from frames_mcp.useapi.errors import FramesError, InvalidResponseError, TransportError, UpstreamError
@@ -46,6 +48,7 @@ TRANSIENT_ERRORS: tuple[type[FramesError], ...] = (UpstreamError, TransportError
 
 
 BARELY_BEGUN = 0.05  # a run first seen at this progress or less began at most half a second before
+PROBES = 2  # looks per rate measured at a finish the progress predicts before the prior's window
 CRAWL_POINTS = 6  # a crawl's earliest end is found from its first readings and at most this many latest ones
 
 
@@ -121,7 +124,7 @@ class Predictor:
         self._aimed = False  # the last poll was aimed at a confident predicted finish
         self._missed = False  # and the task was not finished then
         self._errors = 0  # polls failed in a row since the last answer
-        self._probed: int | None = None  # the regime whose predicted finish before the window was looked at
+        self._probes = (0, 0)  # (regime, looks) at finishes predicted before the window, in that regime
         self._contended = False  # the poll being chosen: a call waits in line for this task's slot
         self._planned: float | None = None  # a look after a fast run's finish, put off for one more reading
 
@@ -188,7 +191,9 @@ class Predictor:
         return self.durations.window(self._key) if self.durations is not None and self._key else None
 
     def finish(self) -> Prediction | None:
-        """When the run should finish, from the rate of its latest rise, if measurable."""
+        """When the run should finish: the straight course through the latest reading and the earlier point (a
+        reading of this rate, or the run's start) that predicts it most precisely, given how far the readings
+        stray from a straight course (rounding at the least)."""
         q = self.schedule.ratio_step / 2  # rounding error of one reading
         readings = [o for o in self.observations[self._regime :] if o.running]
         if not readings:
@@ -197,22 +202,28 @@ class Predictor:
         for o in readings:  # a step back is noise: progress is the highest reading so far
             highest.append(max(o.ratio or 0.0, highest[-1] if highest else 0.0))
         last, ratio = readings[-1], highest[-1]
-        anchor = next((i for i in range(len(readings) - 2, -1, -1) if highest[i] <= ratio - 4 * q), None)
         start = self.start() if self._regime == 0 else None
-        if anchor is not None:
-            since, base, time_err = readings[anchor].at, highest[anchor], 0.0
-        elif start is not None and start.at < last.at and ratio >= 4 * q:
-            since, base, time_err = start.at, 0.0, (start.high - start.low) / 2
-        else:
-            return None
-        spent, gained = last.at - since, ratio - base
-        if spent <= 0 or gained <= 0:
-            return None
-        rate = gained / spent
-        left = max(0.0, 1.0 - ratio) / rate
-        error = left * (2 * q / gained + time_err / spent) + q / rate
-        sure = anchor is not None and left * (2 * q / gained + time_err / spent) <= self.schedule.tolerance
-        return Prediction(last.at + left, error, sure, (last.at, ratio, rate))
+        origin = None if start is None else (start.at, 0.0, (start.high - start.low) / 2)  # (at, 0, time error)
+        # What one reading may stray from its course: its rounding, or what the readings show beyond their share,
+        # from the first point (the run's start, when known) to the last; a step back strays too.
+        first = origin if origin is not None and origin[0] < readings[0].at else (readings[0].at, highest[0], 0.0)
+        noise = max(q, scatter([(o.at, o.ratio or 0.0) for o in readings], first, (last.at, ratio)) - q)
+        # (at, progress, time error, a reading): the points a rate may be measured from, at least 4 roundings below
+        bases = [(o.at, highest[i], 0.0, True) for i, o in enumerate(readings[:-1]) if highest[i] <= ratio - 4 * q]
+        if origin is not None and origin[0] < last.at and ratio >= 4 * q:
+            bases.append((*origin, False))
+        best: Prediction | None = None
+        for since, base, time_err, reading in bases:
+            spent, gained = last.at - since, ratio - base
+            if spent <= 0 or gained <= 0:
+                continue
+            rate = gained / spent
+            left = max(0.0, 1.0 - ratio) / rate
+            error = left * (2 * noise / gained + time_err / spent) + noise / rate
+            if best is None or error < best.error:
+                sure = reading and error - q / rate <= self.schedule.tolerance  # precise but for the last rounding
+                best = Prediction(last.at + left, error, sure, (last.at, ratio, rate))
+        return best
 
     def ratio_at(self, t: float) -> float | None:
         """The progress expected at time t (for estimated progress between polls), if predictable."""
@@ -293,24 +304,27 @@ class Predictor:
     def _probe(self, predicted: Prediction | None, opens: float, now: float) -> float:
         """Before the window, with no aim: its start; but while the window is the documented prior (no run of the
         kind seen to finish), progress that says the run ends before it (one far faster than the prior) is
-        looked at once just after that finish, once per rate measured. While a call waits for the task's slot,
-        one more reading comes first (it narrows the finish from the error of the run's start to rounding); the
-        look planned before it and the one it plans both come, the earlier first, until the task is seen final."""
+        looked at just after that finish, at most `PROBES` times per rate measured (a look that found it running
+        also measured the rate over more of the run). While a call waits for the task's slot, one more reading
+        comes first (it narrows the finish from the error of the run's start to rounding); the look planned before
+        it and the ones it plans all come, the earlier first, until the task is seen final."""
         if self._planned is not None and self._planned <= now:
             self._planned = None
         planned = self._planned
-        if predicted is None or self._probed == self._regime or self._observed() is not None:
+        regime, looks = self._probes
+        looks = looks if regime == self._regime else 0
+        if predicted is None or looks >= PROBES or self._observed() is not None:
             self._planned = None
             return planned if planned is not None and planned < opens else opens
         s = self.schedule
         probe = predicted.end + predicted.error + s.margin
         if probe >= opens:
-            return opens
+            return planned if planned is not None and planned < opens else opens
         mid = now + s.refine * (predicted.end - now)
         if self._contended and planned is None and not predicted.sure and mid >= now + s.dense:
             self._planned = probe
             return mid
-        self._probed = self._regime
+        self._probes = (self._regime, looks + 1)
         if planned is None:
             return probe
         first, self._planned = sorted((probe, planned))  # the later look is kept in case the first one is early
