@@ -18,25 +18,11 @@ from frames_mcp.simulator import Fault, Simulator
 from frames_mcp.simulator._curves import curve
 
 from .conftest import connect
-from .test_polling import ACCOUNT, FakeTask
+from .test_polling import ACCOUNT, FakeTask, follow
 
 SIMULATOR = {"queue_seconds": 0.05, "run_seconds": 0.35, "image_px": 32}  # the `sim` fixture's: 0.4 s tasks
 
 QUEUE, RUN = 0.5, 1.5
-
-
-def follow(predictor: Predictor, task: FakeTask, latency: float, contended: bool) -> tuple[float, int]:
-    """As test_polling.follow, with a call waiting in line (or not) at every poll: (delay, GETs)."""
-    now = latency
-    predictor.record(task.at(now / 2), now / 2)  # the create answer
-    for gets in range(1, 200):
-        now = predictor.next_poll(now, contended)
-        state = task.at(now + latency / 2)
-        predictor.record(state, now + latency / 2)
-        now += latency
-        if state.is_terminal:
-            return now - task.finish, gets
-    raise AssertionError("the schedule never saw the task finish")
 
 
 def fast_runs(name: str) -> list[tuple[FakeTask, float]]:

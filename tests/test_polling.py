@@ -23,7 +23,8 @@ from pydantic import SecretStr
 
 from bench import baseline_predictor as today
 from frames_mcp.jobs.durations import Durations, Key, Window
-from frames_mcp.jobs.polling import PollSchedule, Predictor, wait_for_task
+from frames_mcp.jobs.polling import PollSchedule, Predictor
+from frames_mcp.jobs.wait import wait_for_task
 from frames_mcp.server.results.schemas import TaskResult
 from frames_mcp.simulator import Simulator
 from frames_mcp.simulator._curves import CURVES, curve
@@ -60,12 +61,15 @@ class FakeTask:
         return Task.model_validate({"taskId": TASK_ID, "status": status, "options": self.options, **fields})
 
 
-def follow(predictor: Predictor | today.Predictor, task: FakeTask, latency: float) -> tuple[float, int]:
-    """Poll the task as the wait loop does, on a fake clock: (delay from its finish to the result, GETs)."""
+def follow(
+    predictor: Predictor | today.Predictor, task: FakeTask, latency: float, contended: bool = False
+) -> tuple[float, int]:
+    """Poll the task as the wait loop does, on a fake clock: (delay from its finish to the result, GETs).
+    `contended`: a call waits in line for its slot at every poll (today's predictor knows no such thing)."""
     now = latency
     predictor.record(task.at(now / 2), now / 2)  # the create answer
     for gets in range(1, 200):
-        now = predictor.next_poll(now)
+        now = predictor.next_poll(now, True) if contended else predictor.next_poll(now)
         state = task.at(now + latency / 2)
         predictor.record(state, now + latency / 2)
         now += latency

@@ -16,8 +16,9 @@ import anyio
 import pytest
 
 from frames_mcp.jobs.events import Event, Run
-from frames_mcp.jobs.polling import PollSchedule, Predictor, wait_for_task
+from frames_mcp.jobs.polling import PollSchedule, Predictor
 from frames_mcp.jobs.service import Jobs, Tuning
+from frames_mcp.jobs.wait import wait_for_task
 from frames_mcp.simulator import Fault
 from frames_mcp.useapi.errors import TransportError
 from frames_mcp.useapi.models import FramesRequest, Task

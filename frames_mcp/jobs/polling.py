@@ -1,4 +1,5 @@
-"""Polling a task within a budget: a schedule that holds whatever shape the progress curve has, and the wait loop.
+"""When to poll a task: a schedule that holds whatever shape the progress curve has (the wait loop that follows it
+is `wait`).
 
 Two kinds of knowledge decide a poll:
 - the window in which the run is likely to end: its start (from `estimatedTimeToStartSeconds`, or when
@@ -19,33 +20,18 @@ of a wide one, and half `dense` after a confident aim that missed. Past the wind
 with no rate yet, gaps start at `dense` and grow with how late the task is (`late`); a crawl that three readings
 measured (or two, if it can end `near`) is not polled before the earliest it can end on a straight course
 through their rounding (`crawl`), and first `dense` after that. Every gap stays within [minimum, maximum], and
-the last poll lands before the budget ends. Nothing polls outside `wait_for_task`: when it returns or is
-cancelled, polling is over. No MCP types here.
+the last poll lands before the budget ends. No MCP types here.
 """
 
 from __future__ import annotations
 
 import math
-import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import NamedTuple
 
-import anyio
-
 from frames_mcp.jobs.crawl import earliest_end, scatter
 from frames_mcp.jobs.durations import Durations, Key, Window
-from frames_mcp.jobs.events import Run
-from frames_mcp.useapi.errors import FramesError, InvalidResponseError, TransportError, UpstreamError
 from frames_mcp.useapi.models import Task
-
-OnUpdate = Callable[[Task], Awaitable[None]]
-OnEstimate = Callable[[float], Awaitable[None]]
-ReadTask = Callable[[str, float], Awaitable[Task]]  # (taskId, deadline) -> the task now
-
-# Poll errors worth polling through: the next poll may well succeed. Anything else (404, 401, ...) ends the wait.
-TRANSIENT_ERRORS: tuple[type[FramesError], ...] = (UpstreamError, TransportError, InvalidResponseError)
-
 
 BARELY_BEGUN = 0.05  # a run first seen at this progress or less began at most half a second before
 PROBES = 2  # looks per rate measured at a finish the progress predicts before the prior's window
@@ -364,74 +350,6 @@ class Predictor:
             return
         shortest = max(0.0, self.observations[-2].at - start.high)  # 0 when it was never seen running
         self.durations.record(self._key, shortest, finished_by - start.low)
-
-
-async def wait_for_task(
-    read: ReadTask,
-    task: Task,
-    deadline: float,
-    *,
-    on_update: OnUpdate | None = None,
-    on_estimate: OnEstimate | None = None,
-    schedule: PollSchedule | None = None,
-    durations: Durations | None = None,
-    seen_at: float | None = None,
-    contended: Callable[[], Awaitable[bool]] | None = None,
-    clock: Callable[[], float] = time.monotonic,
-) -> Run:
-    """Poll until the task is final or the deadline comes; never sleeps past it, and the last poll is
-    sent early enough to be answered before it.
-
-    A transient poll error (5xx, garbled answer, timeout, reset) is polled through, backing off; another
-    error ends the wait at once. `contended`, asked before each poll: a call waits in line for this task's slot
-    (gaps may then shrink to `schedule.contended`). A task seen to succeed adds its run to `durations`. Cancellation
-    propagates at once: nothing polls on afterwards.
-    """
-    schedule = schedule or PollSchedule()
-    predictor = Predictor(schedule, durations)
-    predictor.record(task, clock() if seen_at is None else seen_at)
-    error: FramesError | None = None
-    last_poll = clock()
-    while not task.is_terminal:
-        now = clock()
-        target = predictor.next_poll(now, contended is not None and await contended())
-        last_call = deadline - min(schedule.final_lead, max(0.0, deadline - now) / 2)
-        if target > last_call:  # one last poll, answered before the budget ends, unless one just happened
-            if last_call - last_poll < schedule.minimum or last_call <= now:
-                return Run(task, error, next_poll=target)
-            target = last_call
-        await _sleep_until(target, clock, predictor if on_estimate else None, on_estimate, schedule)
-        sent = last_poll = clock()
-        try:
-            task = await read(task.taskId, deadline)
-        except TRANSIENT_ERRORS as e:
-            error = e
-            predictor.failed()
-            continue
-        except FramesError as e:
-            return Run(task, e, None)
-        error = None
-        predictor.record(task, (sent + clock()) / 2)
-        if on_update is not None:
-            await on_update(task)
-    return Run(task, None, None)
-
-
-async def _sleep_until(
-    target: float,
-    clock: Callable[[], float],
-    predictor: Predictor | None,
-    on_estimate: OnEstimate | None,
-    schedule: PollSchedule,
-) -> None:
-    """Sleep until `target`; on a long sleep, report the estimated progress every `estimate_every` s."""
-    while (left := target - clock()) > 0:
-        step = left if predictor is None else min(left, schedule.estimate_every)
-        await anyio.sleep(step)
-        if predictor is not None and on_estimate is not None and target - clock() > 0:
-            ratio = predictor.ratio_at(clock())
-            if ratio is not None:
-                await on_estimate(ratio)
 
 
 def _fraction(value: float | None) -> float | None:

@@ -35,7 +35,8 @@ from frames_mcp.jobs.events import (
     UpstreamBusy,
 )
 from frames_mcp.jobs.ledger import Ledger, options_of, summarize
-from frames_mcp.jobs.polling import PollSchedule, wait_for_task
+from frames_mcp.jobs.polling import PollSchedule
+from frames_mcp.jobs.wait import wait_for_task
 from frames_mcp.store import PendingCreate, TaskRecord
 from frames_mcp.store.slots import SlotLine
 from frames_mcp.useapi.client import RetryPolicy, UseapiClient
