@@ -133,20 +133,26 @@ async def test_busy_backoff_honours_retry_after_and_cuts_the_documented_wait_to_
         assert client.busy_delay(silent, until=101.5) is None  # too short to be worth a retry
 
 
+IDLE_TIMEOUT = 0.3  # the forgetful server's, standing in for uvicorn's 5 s
+
+
 @asynccontextmanager
-async def forgetful_server() -> AsyncIterator[str]:
-    """An HTTP/1.1 server that answers the first request of each connection and keeps it open, then drops the
-    connection when the next request on it arrives: what a server's idle timeout does to a request sent at
-    the moment it strikes (uvicorn, the simulator's server, closes idle connections after 5 s)."""
+async def forgetful_server(connections: list[int] | None = None) -> AsyncIterator[str]:
+    """An HTTP/1.1 server that keeps connections open, but drops one whose next request comes after it was idle
+    `IDLE_TIMEOUT`: what a server's idle timeout does to a request sent at the moment it strikes. Each connection
+    appends to `connections` once."""
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if connections is not None:
+            connections.append(len(connections))
         with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
             for served in itertools.count():
+                idle = asyncio.get_running_loop().time()
                 head = await reader.readuntil(b"\r\n\r\n")
+                if served and asyncio.get_running_loop().time() - idle >= IDLE_TIMEOUT:
+                    break
                 length = re.search(rb"(?i)content-length: *(\d+)", head)
                 await reader.readexactly(int(length.group(1)) if length else 0)
-                if served:
-                    break
                 writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
                 await writer.drain()
         writer.close()
@@ -156,11 +162,26 @@ async def forgetful_server() -> AsyncIterator[str]:
         yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
 
 
-async def test_a_post_never_rides_a_pooled_connection() -> None:
+async def test_a_post_never_rides_a_connection_left_idle() -> None:
     # A frames/create that fails after being sent cannot be retried (it may have run): 1 call in 240 of the
-    # polling benchmark failed so, its create sent on a connection the simulator was closing. A POST now opens
-    # a connection of its own; reads keep the pool.
-    async with forgetful_server() as url, httpx2.AsyncClient(base_url=url, transport=LazyTransport()) as http:
+    # polling benchmark failed so, its create sent on a connection the simulator was closing for idleness. A POST
+    # rides neither the reads' pool nor a connection idle longer than a moment (here 0.1 s, under the server's 0.3).
+    transport = LazyTransport(post_reuse=0.1)
+    async with forgetful_server() as url, httpx2.AsyncClient(base_url=url, transport=transport) as http:
         assert (await http.get(f"{API}/tasks/")).status_code == 200  # leaves a pooled connection
+        await asyncio.sleep(IDLE_TIMEOUT + 0.1)
         assert (await http.post(f"{API}/frames/create", json={"text_prompt": "x"})).status_code == 200
+        await asyncio.sleep(IDLE_TIMEOUT + 0.1)
         assert (await http.post(f"{API}/frames/create", json={"text_prompt": "y"})).status_code == 200
+
+
+async def test_back_to_back_posts_share_a_connection() -> None:
+    # Creates in a burst (several calls at once) pay one handshake, not one each.
+    connections: list[int] = []
+    async with (
+        forgetful_server(connections) as url,
+        httpx2.AsyncClient(base_url=url, transport=LazyTransport()) as http,
+    ):
+        for prompt in ("x", "y", "z"):
+            assert (await http.post(f"{API}/frames/create", json={"text_prompt": prompt})).status_code == 200
+    assert len(connections) == 1
