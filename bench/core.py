@@ -24,6 +24,7 @@ import argparse
 import logging
 import math
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -246,9 +247,11 @@ async def startup(runs: int) -> list[Row]:
         await _spawn_to_tools_list(frames)  # warm the disk cache for both
         await _spawn_to_tools_list(bare)
         ours, theirs, our_exits, their_exits = [], [], [], []
-        for _ in range(runs):  # interleaved, so drift in machine load hits both alike
-            ours.append(await _spawn_to_tools_list(frames))
-            theirs.append(await _spawn_to_tools_list(bare))
+        for turn in range(runs):  # interleaved, so drift in machine load hits both alike; which goes first
+            pair = [(ours, frames), (theirs, bare)]  # is each round's own (a spawn moves between 1.0 and 1.6 s
+            random.Random(turn).shuffle(pair)  # here, even on an idle machine: bench.store's notes)
+            for times, params in pair:
+                times.append(await _spawn_to_tools_list(params))
             our_exits.append(await anyio.to_thread.run_sync(_exit_after_stdin_closes, command, env))
             their_exits.append(await anyio.to_thread.run_sync(_exit_after_stdin_closes, BARE, None))
     mine, ref = statistics.median(ours), statistics.median(theirs)
@@ -450,7 +453,7 @@ async def _run(args: argparse.Namespace) -> list[Row]:
         elif name == "completion":
             rows += await completion(2 if quick else 10, 0.2 if quick else 2.0, 0.8 if quick else 18.0, 0.3)
         elif name == "startup":
-            rows += await startup(1 if quick else 7)
+            rows += await startup(1 if quick else 21)
         elif name == "overhead":
             rows += await overhead(5 if quick else 200)
         elif name == "memory":

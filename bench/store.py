@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import random
 import resource
 import signal
 import statistics
@@ -57,10 +58,13 @@ NOTES = (
     "does, and that list already holds the killed process's running task with its whole prompt. Cost per call: "
     "a generation writes the store twice before its result (the pending-create note before frames/create, then "
     "the record that clears it), plus one write per poll; on Redis each is a round trip to another process, "
-    "which on a shared 2-core machine includes waiting for a core. Startup: wall times of a spawn move by about "
-    "10% between runs on a busy machine, so each start's CPU time is shown beside it: SQLite's matches memory's "
-    "(opening the file and checking its schema version is a read of a few milliseconds), and Redis adds the "
-    "import of redis-py. The benchmark runs its own redis-server and SQLite files in a temporary directory."
+    "which on a shared 2-core machine includes waiting for a core. Startup: one spawn's wall time moves between "
+    "about 1.0 and 1.6 s on this virtual machine even when it is otherwise idle, so the starts are interleaved in "
+    "a shuffled order each round and the medians taken over 21 rounds; each start's CPU time is shown beside it "
+    "(the bare MCPServer's includes a garbage collection at exit of about 0.2 s, which frames-mcp skips: "
+    "gc.freeze). Opening the SQLite file and checking its schema version is a read of a few milliseconds; Redis "
+    "adds the import of redis-py (about 7% of a bare start, in instruction counts). The benchmark runs its own "
+    "redis-server and SQLite files in a temporary directory."
 )
 
 
@@ -229,8 +233,10 @@ async def startup(tmp: Path, redis_url: str, runs: int) -> list[Row]:
             await _spawn_to_tools_list(params)  # warm the disk cache; the SQLite file now exists, as it would
         times: dict[str, list[float]] = {name: [] for name in (*servers, "bare")}
         cpu: dict[str, list[float]] = {name: [] for name in times}
-        for _ in range(runs):  # interleaved, so drift in machine load hits all alike
-            for name, params in (*servers.items(), ("bare", bare)):
+        order = [*servers.items(), ("bare", bare)]
+        for turn in range(runs):  # interleaved, so drift in machine load hits all alike, in an order of each
+            random.Random(turn).shuffle(order)  # round's own: none always follows the same one
+            for name, params in order:
                 before = _children_cpu()
                 times[name].append(await _spawn_to_tools_list(params))
                 cpu[name].append(_children_cpu() - before)
@@ -281,7 +287,7 @@ async def _run(args: argparse.Namespace) -> list[Row]:
             print("running cost per call ...", file=sys.stderr, flush=True)
             rows += await cost_per_call(Path(tmp), redis.url, 10 if args.quick else 200)
             print("running startup ...", file=sys.stderr, flush=True)
-            rows += await startup(Path(tmp), redis.url, 1 if args.quick else 11)
+            rows += await startup(Path(tmp), redis.url, 1 if args.quick else 21)
     finally:
         redis.stop()
     return rows
