@@ -142,9 +142,9 @@ def serve(folder: Path, session: int) -> None:
 
 
 def _declare_tools() -> None:
-    """Build one server with the default settings, as a process that builds a second one would have: its tool
-    declarations are made once per process (frames_mcp.server.declare.DeclaringOnce), so servers forked with
-    the same settings reuse them. test_warm holds the tools/list of a warm start to a cold one's."""
+    """Build one server with the default settings, as a process that builds a second one would have: the tool
+    declarations file is read, and every model a start makes is made, once for every server forked from here.
+    test_warm holds the tools/list of a warm start to a cold one's."""
     from frames_mcp.config import Settings
     from frames_mcp.server.app import build_server
 

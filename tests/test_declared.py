@@ -55,7 +55,7 @@ async def test_defaults_given_by_settings_are_listed_as_the_sdk_lists_them(tmp_p
 
 
 async def test_a_tool_whose_signature_differs_from_its_entry_is_declared_by_the_sdk() -> None:
-    mcp: MCPServer[Any] = declare.DeclaringOnce("t")
+    mcp: MCPServer[Any] = declare.DeclaredServer("t")
 
     @declare.tool(mcp)
     async def list_styles(word: str) -> str:

@@ -154,7 +154,7 @@ async def test_server_explains_the_flow(client: Client) -> None:
 
 
 async def test_servers_of_one_process_each_declare_their_own_settings(sim: Simulator, mode: str) -> None:
-    # Tool declarations are made once per process and reused (declare.DeclaringOnce): a setting that shapes a schema,
+    # Tool declarations are made ahead of time and reused (declare.DeclaredServer): a setting that shapes a schema,
     # here the default wait, must still reach each server's tools/list.
     async with connect(sim, mode, wait_seconds=10) as ten, connect(sim, mode, wait_seconds=30) as thirty:
         waits = [
@@ -167,7 +167,7 @@ async def test_a_reused_declaration_calls_the_function_of_its_own_server() -> No
     # Two servers declare a tool of the same name, description and signature whose bodies differ (as closures
     # over each server's settings do): each server runs its own.
     def server(answer: str) -> MCPServer[Any]:
-        mcp: MCPServer[Any] = declare.DeclaringOnce("t")
+        mcp: MCPServer[Any] = declare.DeclaredServer("t")
 
         @declare.tool(mcp)
         async def echo(word: str) -> str:

@@ -69,7 +69,7 @@ def build_server(
     task_ext = McpTasks(tasks.resume, tuning=task_tuning) if settings.tasks else None
     ledger = Ledger(rest=tuning.store_rest)  # made here, not in the lifespan: completions get no lifespan context
     apps = gallery.Gallery(settings)  # the MCP Apps view of generate_frames and get_task results
-    mcp: MCPServer[AppState] = declare.DeclaringOnce(
+    mcp: MCPServer[AppState] = declare.DeclaredServer(
         "frames-mcp",
         title="Runway Frames",
         version=__version__,

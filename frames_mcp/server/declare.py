@@ -10,7 +10,6 @@ from typing import Annotated, Any, TypeVar
 from mcp import MCPError
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.prompts import Prompt
-from mcp.server.mcpserver.tools import Tool
 from mcp.server.mcpserver.utilities.context_injection import find_context_parameter
 from mcp.types import INVALID_PARAMS, Icon, ToolAnnotations
 from pydantic import BaseModel, Field
@@ -96,9 +95,7 @@ def tool(mcp: MCPServer[Any], **kwargs: Any) -> Callable[[Callable[..., Any]], C
 
 
 # The SDK generates a tool's argument model and its schemas from the signature at every registration: most of
-# build_server's time. frames-mcp's own tools come from declarations.json (server/declared.py); any other tool
-# is declared once per process that builds several servers (the tests, an application that embeds frames-mcp).
-_DECLARED: dict[str, Tool] = {}
+# build_server's time. frames-mcp's own tools come from declarations.json instead (server/declared.py).
 _RECORDING: list[dict[str, str]] = []
 
 
@@ -112,11 +109,9 @@ def recording() -> Iterator[dict[str, str]]:
         _RECORDING.pop()
 
 
-class DeclaringOnce(MCPServer[LifespanT]):
-    """MCPServer whose tools (its own and its extensions') come from declarations.json when they match it, and
-    are otherwise declared once per process: a later registration with the same name, options and signature
-    (whose repr names every annotation, default and constraint) takes a copy of the first declaration, with its
-    own function."""
+class DeclaredServer(MCPServer[LifespanT]):
+    """MCPServer whose tools come from declarations.json when they match their entry there; any other tool is
+    declared by the SDK, as MCPServer does."""
 
     def add_tool(
         self,
@@ -130,21 +125,14 @@ class DeclaringOnce(MCPServer[LifespanT]):
         structured_output: bool | None = None,
     ) -> None:
         tool_name, tools = name or fn.__name__, self._tool_manager._tools
-        if tool_name in tools:  # the SDK's answer to a second tool of one name (a warning, the first kept)
-            return super().add_tool(fn, name, title, description, annotations, icons, meta, structured_output)
-        if _RECORDING:
-            _RECORDING[-1][tool_name] = declared.shape(fn, structured_output, find_context_parameter(fn))
-        given = {"annotations": annotations, "icons": icons, "meta": meta}
-        if (ahead := declared.declare(fn, tool_name, title, description, given, structured_output)) is not None:
-            tools[tool_name] = ahead
-            return
-        options = (title, description, annotations, icons, meta, structured_output)
-        key = repr((tool_name, options, inspect.signature(fn)))
-        if (known := _DECLARED.get(key)) is not None:
-            tools[tool_name] = known.model_copy(update={"fn": fn})  # no public way in mcp 2.3.0
-            return
+        if tool_name not in tools:  # else the SDK's answer to a second tool of one name (a warning, the first kept)
+            if _RECORDING:
+                _RECORDING[-1][tool_name] = declared.shape(fn, structured_output, find_context_parameter(fn))
+            given = {"annotations": annotations, "icons": icons, "meta": meta}
+            if (ahead := declared.declare(fn, tool_name, title, description, given, structured_output)) is not None:
+                tools[tool_name] = ahead
+                return
         super().add_tool(fn, name, title, description, annotations, icons, meta, structured_output)
-        _DECLARED[key] = tools[tool_name]
 
 
 def lean_schema(schema: dict[str, Any]) -> dict[str, Any]:
