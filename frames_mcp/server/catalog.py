@@ -6,9 +6,10 @@ from typing import Annotated, Any
 
 from mcp.server.mcpserver import MCPServer
 from mcp.types import CallToolResult, TextContent
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from frames_mcp.server import declare
+from frames_mcp.server.results.compact import Deferred
 from frames_mcp.useapi.models import (
     ASPECT_RATIOS,
     DIVERSITY_DEFAULT,
@@ -47,30 +48,25 @@ STYLE_NOTES: dict[str, str] = {
 KNOWN_SIZES: dict[str, tuple[int, int]] = {"16:9": (1920, 1088), "9:16": (1088, 1920)}
 
 
-class _Out(BaseModel):
-    # Built at the first list_styles, not at every start: its output schema comes from declarations.json.
-    model_config = ConfigDict(defer_build=True)
-
-
-class StyleInfo(_Out):
+class StyleInfo(Deferred):
     name: str
     look: str = Field(description="A reading of the preset's name; Runway publishes no descriptions.")
 
 
-class AspectInfo(_Out):
+class AspectInfo(Deferred):
     ratio: str
     width: int | None = Field(default=None, description="Approximate output width in pixels, where known.")
     height: int | None = None
     default: bool = False
 
 
-class Range(_Out):
+class Range(Deferred):
     minimum: int
     maximum: int
     default: int | None = None
 
 
-class Catalog(_Out):
+class Catalog(Deferred):
     """The values generate_frames accepts."""
 
     styles: list[StyleInfo]

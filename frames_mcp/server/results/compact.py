@@ -43,13 +43,17 @@ def _compact(schema: Any, handler: GetJsonSchemaHandler, inlining: frozenset[str
 _made: dict[tuple[type[BaseModel], type[Any], str, bool], JsonSchemaValue] = {}
 
 
-class CompactSchema(BaseModel):
+class Deferred(BaseModel):
+    """An output model built at its first use, not at every start: the tools' output schemas come from
+    declarations.json."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
+class CompactSchema(Deferred):
     """Publishes a schema with no $defs and no null types: the same constraints, which a client checks every
     result against (the Python SDK client, with jsonschema, where $ref resolution and anyOf branches
     dominate). Results of these models must be sent with `exclude_none` (TaskResult.wire(), lists.py)."""
-
-    # Built at the first result, not at every start: the tools' output schemas come from declarations.json.
-    model_config = ConfigDict(defer_build=True)
 
     @classmethod
     def __get_pydantic_json_schema__(cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:

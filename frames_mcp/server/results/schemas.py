@@ -7,17 +7,12 @@ The single source of those schemas; `CompactSchema` publishes them without $defs
 # the class is made, and these are made at each start (startup, BENCHMARKS.md).
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from frames_mcp.server.results.compact import CompactSchema
-
-
-class _Out(BaseModel):
-    # Built at the first result, not at every start: the tools' output schemas come from declarations.json.
-    model_config = ConfigDict(defer_build=True)
+from frames_mcp.server.results.compact import CompactSchema, Deferred
 
 
-class ArtifactOut(_Out):
+class ArtifactOut(Deferred):
     index: int = Field(description="Position of the image in the task, from 0.")
     url: str = Field(description="Full-size image URL. Signed; expires within 24-48 h: call get_task to re-sign.")
     assetId: str | None = Field(default=None, description="Runway assetId of the image, reusable as a reference image.")
@@ -25,13 +20,13 @@ class ArtifactOut(_Out):
     height: int | None = None
 
 
-class FailureOut(_Out):
+class FailureOut(Deferred):
     reason: str | None = Field(default=None, description="e.g. SAFETY.INPUT.TEXT (moderated: do not retry).")
     moderation_category: str | None = None
     message: str | None = None
 
 
-class CreditsOut(_Out):
+class CreditsOut(Deferred):
     """The plan credits useapi reported with the create answer (its `features`)."""
 
     used: int
@@ -39,7 +34,7 @@ class CreditsOut(_Out):
     remaining: int
 
 
-class SavedFile(_Out):
+class SavedFile(Deferred):
     index: int = Field(description="Position of the image in the task, from 0.")
     path: str = Field(description="Absolute path of the saved file, inside FRAMES_MCP_OUTPUT_DIR.")
     uri: str = Field(description="The same file as a file:// URI.")
@@ -47,7 +42,7 @@ class SavedFile(_Out):
     bytes: int
 
 
-class PreviewInfo(_Out):
+class PreviewInfo(Deferred):
     """The contact sheet: every image of the task, downscaled into one JPEG grid."""
 
     mimeType: str = "image/jpeg"
@@ -106,7 +101,7 @@ class TaskResult(CompactSchema):
         return self.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
 
 
-class UploadedAsset(_Out):
+class UploadedAsset(Deferred):
     """A reference image uploaded with upload_image."""
 
     assetId: str = Field(description="Pass it to generate_frames as imageAssetId1..3 and cite it as @IMG_1..3.")
@@ -121,7 +116,7 @@ class UploadedAsset(_Out):
     url: str | None = Field(default=None, description="Signed URL of the uploaded image (expires).")
 
 
-class ImageDescription(_Out):
+class ImageDescription(Deferred):
     assetId: str
     prompt: str = Field(description="A starting prompt for Frames (Subject / Scene / Style), to edit before use.")
 
@@ -131,7 +126,7 @@ class ImageDescription(_Out):
 ListedStatus = Literal["PENDING", "RUNNING", "THROTTLED", "SUCCEEDED", "FAILED"]
 
 
-class LedgerTaskOut(_Out):
+class LedgerTaskOut(Deferred):
     taskId: str = Field(description="Pass it to get_task to wait for the task or fetch its images.")
     account: str | None = Field(default=None, description="The Runway account the task runs on.")
     prompt: str = Field(description="The start of the task's text_prompt.")
@@ -142,7 +137,7 @@ class LedgerTaskOut(_Out):
     checkedAt: str = Field(description="When the status was last read from useapi.net (UTC, ISO 8601).")
 
 
-class AccountTaskOut(_Out):
+class AccountTaskOut(Deferred):
     taskId: str
     status: str
     done: bool
