@@ -105,6 +105,7 @@ class Durations:
         self._read_at: dict[Key, float] = {}  # clock time a key's records were last read
         self._reading: dict[Key, anyio.Event] = {}  # reads under way: a second wait on the key waits for it
         self._failing = False  # the store failed and has not answered since (logged once)
+        self._windows: dict[Key, tuple[list[Bracket], Window | None]] = {}  # the runs a key's window was made of
 
     def use(self, records: TaskRecords, upstream: str, guard: StoreGuard | None = None) -> None:
         """Keep the runs in `records` (the store the session opened), as runs of `upstream` (the useapi base URL).
@@ -123,8 +124,13 @@ class Durations:
             self._dirty[key] = self._dirty.get(key, 0) + 1
 
     def window(self, key: Key) -> Window | None:
-        """Where this key's run durations fall, if known: see `_window`, of the brackets that say something."""
-        return _window(_informative(self._runs(key)))
+        """Where this key's run durations fall, if known: see `_window`, of the brackets that say something.
+        Asked before every poll; made again only when the key's runs have changed."""
+        runs = self._runs(key)
+        made = self._windows.get(key)
+        if made is None or made[0] != runs:
+            made = self._windows[key] = (runs, _window(_informative(runs)))
+        return made[1]
 
     def __len__(self) -> int:
         return sum(len(self._runs(key)) for key in {*self._own, *self._others})
