@@ -297,15 +297,16 @@ class Predictor:
         if self._planned is not None and self._planned <= now:
             self._planned = None
         planned = self._planned
+        waiting = planned if planned is not None and planned < opens else opens  # the next look if none is added
         regime, looks = self._probes
         looks = looks if regime == self._regime else 0
         if predicted is None or looks >= PROBES or self._observed() is not None:
             self._planned = None
-            return planned if planned is not None and planned < opens else opens
+            return waiting
         s = self.schedule
         probe = predicted.end + predicted.error + s.margin
         if probe >= opens:
-            return planned if planned is not None and planned < opens else opens
+            return waiting
         mid = now + s.refine * (predicted.end - now)
         if self._contended and planned is None and not predicted.sure and mid >= now + s.dense:
             self._planned = probe
