@@ -11,7 +11,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -62,7 +62,8 @@ RECORDS_MIGRATIONS: tuple[str, ...] = (
 
 
 class Database:
-    """One connection to the store file, used from worker threads one transaction at a time."""
+    """One connection to the store file, used one transaction at a time: on the event loop without a busy
+    timeout when the file is free (`run`), else in a worker thread with it (`transact`, `read`)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -76,6 +77,7 @@ class Database:
             _wal(self._conn)
             self._conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across a process crash
             self._conn.execute("CREATE TABLE IF NOT EXISTS schema_versions (component TEXT PRIMARY KEY, version INT)")
+            self._conn.execute("PRAGMA busy_timeout = 0")  # from here on, only `_patient` waits (see `run`)
         except (OSError, sqlite3.Error) as e:
             raise StoreError(f"cannot open the SQLite store {path}: {e}") from None
         self._lock = threading.Lock()
@@ -111,15 +113,17 @@ class Database:
         processes' read-modify-write never interleave)."""
         with self._lock:
             try:
-                self._conn.execute("BEGIN IMMEDIATE")
-                return _commit(self._conn, fn)
+                with self._patient() as conn:
+                    conn.execute("BEGIN IMMEDIATE")
+                    return _commit(conn, fn)
             except sqlite3.Error as e:
                 raise StoreError(f"the SQLite store {self.path} failed: {e}") from None
 
     def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         with self._lock:
             try:
-                return fn(self._conn)
+                with self._patient() as conn:
+                    return fn(conn)
             except sqlite3.Error as e:
                 raise StoreError(f"the SQLite store {self.path} failed: {e}") from None
 
@@ -144,13 +148,11 @@ class Database:
             return None
         conn = self._conn
         try:
-            conn.execute("PRAGMA busy_timeout = 0")
             try:
                 return self._now(conn, fn, write)
             finally:
                 if conn.in_transaction:  # a failed COMMIT
                     conn.execute("ROLLBACK")
-                conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
         except sqlite3.Error as e:
             raise StoreError(f"the SQLite store {self.path} failed: {e}") from None
         finally:
@@ -167,6 +169,16 @@ class Database:
                 return None  # a read is run again in the worker thread; a write has not begun
             raise
         return (_commit(conn, fn),)
+
+    @contextlib.contextmanager
+    def _patient(self) -> Iterator[sqlite3.Connection]:
+        """The connection with the busy timeout, for a transaction that may wait on another process (the
+        connection has none otherwise, so a transaction on the event loop never waits). Under `_lock`."""
+        self._conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
+        try:
+            yield self._conn
+        finally:
+            self._conn.execute("PRAGMA busy_timeout = 0")
 
     def _checkpoint(self) -> None:
         """Copy the WAL back into the file now, in a worker thread: otherwise the write that makes it long does it,
