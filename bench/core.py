@@ -21,6 +21,7 @@ Figures, not tests: nothing here asserts; a missed goal shows as such in the tab
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import math
 import os
@@ -46,7 +47,7 @@ from frames_mcp.server.results.schemas import TaskResult
 from frames_mcp.simulator import Simulator, SimulatorConfig, run_in_thread
 from frames_mcp.useapi.client import UseapiClient
 from frames_mcp.useapi.models import FramesRequest
-from tests._tools import frames_mcp_argv
+from tests._tools import INITIALIZE, frames_mcp_argv
 
 REPO = Path(__file__).resolve().parent.parent
 START, END = "<!-- core:start -->", "<!-- core:end -->"
@@ -213,12 +214,6 @@ async def _spawn_to_tools_list(params: StdioServerParameters) -> float:
         return time.perf_counter() - began
 
 
-INITIALIZE = (
-    b'{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25",'
-    b'"capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}\n'
-)
-
-
 def _exit_after_stdin_closes(command: list[str], env: dict[str, str] | None) -> float:
     """Seconds from an initialized server's stdin closing to its exit: what a client restarting it waits for."""
     full_env = None if env is None else os.environ | env
@@ -227,7 +222,7 @@ def _exit_after_stdin_closes(command: list[str], env: dict[str, str] | None) -> 
     )
     assert proc.stdin is not None and proc.stdout is not None
     try:
-        proc.stdin.write(INITIALIZE)
+        proc.stdin.write(json.dumps(INITIALIZE).encode() + b"\n")
         proc.stdin.flush()
         proc.stdout.readline()  # initialized: everything it loads at start is loaded
         began = time.perf_counter()
