@@ -45,6 +45,7 @@ from frames_mcp.useapi.models import STYLES
 log = logging.getLogger(__name__)
 
 GALLERY_URI = "ui://frames/gallery.html"
+_UNSAFE = re.compile(r"[\s\x00-\x1f]")  # whitespace (str.isspace's set) or a control character
 _HOST = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*")
 REFRESH_TOOL = "refresh_image_links"
 # The host of the signed artifact URLs useapi returns for Runway tasks (see the useapi reference).
@@ -71,7 +72,7 @@ def gallery_html() -> str:
 def origin_of(url: str | None) -> str | None:
     """`scheme://host[:port]` of an http(s) URL, validated piece by piece, or None: only such an origin may enter
     the view's CSP (an artifact URL such as `https://img.example;script-src * data:;/a.png` must not)."""
-    if not url or any(c.isspace() or ord(c) < 32 for c in url):
+    if not url or _UNSAFE.search(url):
         return None
     parts = urlsplit(url)
     try:
