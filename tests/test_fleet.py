@@ -24,6 +24,7 @@ import pytest
 from mcp import Client
 
 from frames_mcp.simulator import Simulator
+from frames_mcp.useapi.transport import shared_tls
 
 from ._redis import RedisServer, running_redis
 from ._tools import HttpServer, all_entered, entered_together, http_server, http_servers, mcp_over_http, stdio_server
@@ -189,7 +190,7 @@ async def test_the_line_is_first_in_first_out_across_processes(one_slot: Simulat
 
 async def _prompts_oldest_first(sim: Simulator, before: set[str]) -> list[str]:
     """The prompts of the account's tasks not in `before`, oldest first."""
-    async with httpx2.AsyncClient(base_url=sim.base_url) as http:  # type: ignore[attr-defined]
+    async with httpx2.AsyncClient(verify=shared_tls(), base_url=sim.base_url) as http:  # type: ignore[attr-defined]
         r = await http.get(
             "/v1/runwayml/tasks/", params={"limit": 100}, headers={"Authorization": f"Bearer {sim.config.token}"}
         )

@@ -12,6 +12,7 @@ from PIL import Image
 
 from frames_mcp.server.results.schemas import TaskResult
 from frames_mcp.simulator import Simulator
+from frames_mcp.useapi.transport import shared_tls
 
 from .conftest import BRISK, BRISK_POLLS, creates, wire
 
@@ -42,7 +43,7 @@ async def test_generate_returns_four_images_in_every_form(client: Client, sim: S
     assert [c for c in r.content if c.type == "resource_link"] == []
     assert [a["url"] for a in (r.structured_content or {})["artifacts"]] == [a.url for a in result.artifacts]
     # The URLs are real images.
-    async with httpx2.AsyncClient() as http:
+    async with httpx2.AsyncClient(verify=shared_tls()) as http:
         response = await http.get(result.artifacts[0].url)
     assert response.status_code == 200
     assert Image.open(io.BytesIO(response.content)).format == "PNG"

@@ -22,6 +22,7 @@ from mcp.server.apps import APP_MIME_TYPE, EXTENSION_ID
 from frames_mcp.media.delivery import POST_BUDGET
 from frames_mcp.server.app import build_server
 from frames_mcp.server.gallery import GALLERY_URI
+from frames_mcp.useapi.transport import shared_tls
 
 from .conftest import running_sim, stop_later, wire
 from .hostile import API, CANARY, EMAIL, Reply, Upstream, png, serving, task_id
@@ -218,7 +219,7 @@ async def test_the_simulator_answers_uploads_in_the_documented_shape() -> None:
     # The simulator must be faithful to the documented shapes, not to what is convenient for the code.
     with running_sim() as sim:
         headers = {"Authorization": f"Bearer {sim.config.token}", "Content-Type": "image/png"}
-        async with httpx2.AsyncClient(base_url=sim.base_url, headers=headers) as http:  # type: ignore[attr-defined]
+        async with httpx2.AsyncClient(verify=shared_tls(), base_url=sim.base_url, headers=headers) as http:  # type: ignore[attr-defined]
             up = (await http.post(f"{API}/assets/", params={"name": "ref"}, content=png())).json()
             got = (await http.get(f"{API}/assets/{up['assetId']}")).json()
     assert not {"email", "metadata", "fileSize"} & set(up)

@@ -19,6 +19,7 @@ from frames_mcp.config import Settings
 from frames_mcp.media.guard import is_loopback
 from frames_mcp.server.http import GRACEFUL_SHUTDOWN_SECONDS, transport_security
 from frames_mcp.useapi.errors import ConfigurationError
+from frames_mcp.useapi.transport import shared_tls
 
 from ._tools import INITIALIZE, HttpServer, clean_env, frames_mcp_argv, http_server, stop
 
@@ -44,7 +45,7 @@ def stateless_server() -> Iterator[HttpServer]:
 
 
 def post_initialize(server: HttpServer, **headers: str) -> httpx2.Response:
-    return httpx2.post(server.url, json=INITIALIZE, headers=MCP_HEADERS | headers, timeout=10)
+    return httpx2.post(server.url, json=INITIALIZE, headers=MCP_HEADERS | headers, timeout=10, verify=shared_tls())
 
 
 def bearer(token: str = TOKEN) -> dict[str, str]:
@@ -53,7 +54,7 @@ def bearer(token: str = TOKEN) -> dict[str, str]:
 
 @pytest.fixture
 async def authed_http() -> AsyncIterator[httpx2.AsyncClient]:
-    async with httpx2.AsyncClient(headers=bearer(), timeout=30) as http:
+    async with httpx2.AsyncClient(verify=shared_tls(), headers=bearer(), timeout=30) as http:
         yield http
 
 
@@ -62,7 +63,7 @@ async def authed_http() -> AsyncIterator[httpx2.AsyncClient]:
 
 def test_healthz_answers_without_a_token(server: HttpServer) -> None:
     # Load balancers probe /healthz without credentials (and often with an IP as Host).
-    response = httpx2.get(f"{server.base}/healthz", headers={"Host": "10.1.2.3:8000"}, timeout=10)
+    response = httpx2.get(f"{server.base}/healthz", headers={"Host": "10.1.2.3:8000"}, timeout=10, verify=shared_tls())
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
 

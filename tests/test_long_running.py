@@ -15,6 +15,7 @@ from mcp import Client, MCPError
 
 from frames_mcp.server.results.schemas import TaskListResult, TaskResult
 from frames_mcp.simulator import Fault, Simulator
+from frames_mcp.useapi.transport import shared_tls
 
 from ._tools import stdio_server
 from .conftest import (
@@ -271,7 +272,7 @@ async def test_list_tasks_is_newest_first_and_filters_by_status(quick_client: Cl
 
 async def test_list_tasks_can_show_the_accounts_own_listing(quick_client: Client, quick: Simulator) -> None:
     # account=true reads GET /v1/runwayml/tasks: tasks other clients created show there, not in the ledger.
-    async with httpx2.AsyncClient(base_url=quick.base_url) as http:  # type: ignore[attr-defined]
+    async with httpx2.AsyncClient(verify=shared_tls(), base_url=quick.base_url) as http:  # type: ignore[attr-defined]
         await http.post(
             "/v1/runwayml/frames/create",
             json={"text_prompt": "made elsewhere", "num_images": 1},

@@ -27,6 +27,7 @@ from frames_mcp.server.tasks_client import TasksClient, cancel_task, get_task, w
 from frames_mcp.server.tasks_wire import CreateTaskResult, DetailedTask
 from frames_mcp.simulator import Simulator
 from frames_mcp.store import open_store
+from frames_mcp.useapi.transport import shared_tls
 
 from ._redis import RedisServer, own_redis, redis_server, redis_url  # noqa: F401 (fixtures)
 from ._tools import clean_env, free_port, stdio_server
@@ -83,7 +84,7 @@ async def connect(url: str, token: str = TOKEN_A, seen: list[httpx2.Request] | N
 
     headers = {"Authorization": f"Bearer {token}"}
     async with (
-        httpx2.AsyncClient(headers=headers, timeout=30, event_hooks={"request": [record]}) as http,
+        httpx2.AsyncClient(verify=shared_tls(), headers=headers, timeout=30, event_hooks={"request": [record]}) as http,
         Client(streamable_http_client(url, http_client=http), extensions=[TasksClient()]) as c,
     ):
         yield c
@@ -211,7 +212,7 @@ def _raw_tasks_get(url: str, task_id: str, *, mcp_name: str) -> dict[str, Any]:
         "Mcp-Method": "tasks/get",
         "Mcp-Name": mcp_name,
     }
-    r = httpx2.post(url, json=body, headers=headers, timeout=10)
+    r = httpx2.post(url, json=body, headers=headers, timeout=10, verify=shared_tls())
     if r.headers.get("content-type", "").startswith("text/event-stream"):
         data = [line[5:] for line in r.text.splitlines() if line.startswith("data:")]
         return dict(json.loads(data[-1]))

@@ -12,6 +12,7 @@ import httpx2
 import pytest
 
 from frames_mcp.server.http import OAUTH_DISCOVERY_PATHS
+from frames_mcp.useapi.transport import shared_tls
 
 from ._tools import HttpServer, http_server
 
@@ -26,7 +27,7 @@ def server() -> Iterator[HttpServer]:
 
 @pytest.mark.parametrize("path", OAUTH_DISCOVERY_PATHS)
 def test_oauth_discovery_is_not_found_without_a_token(server: HttpServer, path: str) -> None:
-    response = httpx2.get(server.base + path, timeout=10)
+    response = httpx2.get(server.base + path, timeout=10, verify=shared_tls())
     assert response.status_code == 404
     assert "WWW-Authenticate" not in response.headers
     assert "Bearer" in response.json()["error_description"]
@@ -43,5 +44,5 @@ def test_the_discovery_paths_cover_rfc_9728_and_8414_with_the_mcp_suffix() -> No
 
 def test_mcp_still_needs_the_token(server: HttpServer) -> None:
     # The exemption is for the discovery documents only.
-    response = httpx2.post(server.url, json={}, timeout=10)
+    response = httpx2.post(server.url, json={}, timeout=10, verify=shared_tls())
     assert response.status_code == 401

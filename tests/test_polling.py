@@ -31,6 +31,7 @@ from frames_mcp.simulator._curves import CURVES, curve
 from frames_mcp.simulator._tasks import ratio_text
 from frames_mcp.useapi.client import UseapiClient
 from frames_mcp.useapi.models import FramesRequest, Task
+from frames_mcp.useapi.transport import shared_tls
 
 from .conftest import FAST_TUNING, connect, running_sim
 
@@ -275,7 +276,7 @@ async def test_the_wait_loop_learns_run_durations_from_the_simulator() -> None:
 async def _learn_two_runs(sim: Simulator) -> None:
     schedule = PollSchedule(first=0.3, minimum=0.1, shortest=0.2, longest=3.0, dense=0.1)
     durations = Durations()
-    async with httpx2.AsyncClient(base_url=sim.base_url) as http:  # type: ignore[attr-defined]
+    async with httpx2.AsyncClient(verify=shared_tls(), base_url=sim.base_url) as http:  # type: ignore[attr-defined]
         useapi = UseapiClient(http, SecretStr(sim.config.token))
         for i in range(2):
             task = await useapi.create_frames(FramesRequest(text_prompt=f"a kite {i}", num_images=1))

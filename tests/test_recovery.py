@@ -16,6 +16,7 @@ from mcp import Client
 
 from frames_mcp.server.results.schemas import TaskResult
 from frames_mcp.simulator import Fault, Simulator
+from frames_mcp.useapi.transport import shared_tls
 
 from .conftest import FAST_TUNING, connect, creates, running_sim, sim_task_ids, text_of
 
@@ -41,7 +42,7 @@ async def client(sim: Simulator) -> AsyncIterator[Client]:
 
 async def made_elsewhere(sim: Simulator, prompt: str, email: str = HOME) -> str:
     """A task another client (the Runway web app, another server) created on the account."""
-    async with httpx2.AsyncClient(base_url=sim.base_url) as http:  # type: ignore[attr-defined]
+    async with httpx2.AsyncClient(verify=shared_tls(), base_url=sim.base_url) as http:  # type: ignore[attr-defined]
         r = await http.post(
             "/v1/runwayml/frames/create",
             json={"text_prompt": prompt, "num_images": 1, "email": email},

@@ -15,6 +15,7 @@ import httpx2
 import pytest
 
 from frames_mcp.simulator import Simulator, SimulatorConfig, serve
+from frames_mcp.useapi.transport import shared_tls
 
 from .conftest import ManualClock
 
@@ -34,7 +35,7 @@ async def _readings(prompt: str, **config: Any) -> list[tuple[str, str | None]]:
     clock = ManualClock()
     sim = Simulator(SimulatorConfig(queue_seconds=1.0, run_seconds=10.0, clock=clock, **config))
     seen: list[tuple[str, str | None]] = []
-    async with serve(sim) as url, httpx2.AsyncClient(base_url=url, headers=_auth(sim)) as client:
+    async with serve(sim) as url, httpx2.AsyncClient(verify=shared_tls(), base_url=url, headers=_auth(sim)) as client:
         r = await client.post(f"{API}/frames/create", json={"text_prompt": prompt, "seed": 7})
         task_id = r.json()["taskId"]
         for _ in range(24):

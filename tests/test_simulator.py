@@ -21,6 +21,7 @@ from PIL import Image
 
 from frames_mcp.simulator import Fault, Simulator, SimulatorConfig, run_in_thread, serve
 from frames_mcp.useapi.ids import TASK_ID_RE
+from frames_mcp.useapi.transport import shared_tls
 
 from .conftest import ManualClock
 
@@ -72,7 +73,7 @@ def _isolate(request: pytest.FixtureRequest) -> Iterator[None]:
 @pytest.fixture
 async def client(base_url: str, sim: Simulator) -> AsyncIterator[httpx2.AsyncClient]:
     headers = {"Authorization": f"Bearer {sim.config.token}"}
-    async with httpx2.AsyncClient(base_url=base_url, headers=headers, timeout=5) as c:
+    async with httpx2.AsyncClient(verify=shared_tls(), base_url=base_url, headers=headers, timeout=5) as c:
         yield c
 
 
@@ -117,7 +118,7 @@ async def wait_until(predicate: Any) -> None:
 @pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer user:1-wrong"}, {"Authorization": "Basic x"}])
 async def test_requests_without_the_token_get_401(base_url: str, headers: dict[str, str]) -> None:
     # Every /v1 endpoint needs the Bearer token; useapi's documented 401 body.
-    async with httpx2.AsyncClient(base_url=base_url, headers=headers) as anonymous:
+    async with httpx2.AsyncClient(verify=shared_tls(), base_url=base_url, headers=headers) as anonymous:
         response = await anonymous.post(f"{API}/frames/create", json={"text_prompt": "x"})
     assert response.status_code == 401
     assert response.json() == {"error": "Unauthorized", "code": 401}
@@ -126,7 +127,7 @@ async def test_requests_without_the_token_get_401(base_url: str, headers: dict[s
 async def test_expired_subscription_gets_402(base_url: str) -> None:
     # A token in expired_tokens is known but its subscription lapsed: 402, not 401.
     headers = {"Authorization": f"Bearer {EXPIRED_TOKEN}"}
-    async with httpx2.AsyncClient(base_url=base_url, headers=headers) as expired:
+    async with httpx2.AsyncClient(verify=shared_tls(), base_url=base_url, headers=headers) as expired:
         response = await expired.get(f"{API}/accounts")
     assert response.status_code == 402
     assert response.json()["code"] == 402
@@ -292,7 +293,7 @@ async def test_artifacts_of_unknown_tasks_are_404(client: httpx2.AsyncClient) ->
 async def test_expired_jwt_is_403() -> None:
     # url_ttl_seconds < 0 signs URLs that have already expired.
     sim = Simulator(SimulatorConfig(queue_seconds=0, run_seconds=0, url_ttl_seconds=-1))
-    async with serve(sim) as url, httpx2.AsyncClient(base_url=url, headers=_auth(sim)) as client:
+    async with serve(sim) as url, httpx2.AsyncClient(verify=shared_tls(), base_url=url, headers=_auth(sim)) as client:
         task_id = (await created_task(client, num_images=1))["taskId"]
         artifact_url = (await read(client, task_id))["artifacts"][0]["url"]
         assert (await client.get(artifact_url)).status_code == 403
@@ -306,7 +307,7 @@ async def test_real_clock_drives_a_task_to_success() -> None:
     # The default clock: a short queue and run, polled until done, through serve() in this loop.
     sim = Simulator(SimulatorConfig(queue_seconds=0.05, run_seconds=0.2))
     seen: list[str] = []
-    async with serve(sim) as url, httpx2.AsyncClient(base_url=url, headers=_auth(sim)) as client:
+    async with serve(sim) as url, httpx2.AsyncClient(verify=shared_tls(), base_url=url, headers=_auth(sim)) as client:
         task_id = (await created_task(client))["taskId"]
         with anyio.fail_after(5):
             while not seen or seen[-1] != "SUCCEEDED":
@@ -320,7 +321,7 @@ async def test_time_scale_speeds_up_simulated_time() -> None:
     # Benchmarks compress a 5 s simulated task into 0.5 s of real time with time_scale=10.
     clock = ManualClock()
     sim = Simulator(SimulatorConfig(queue_seconds=1, run_seconds=4, time_scale=10, clock=clock))
-    async with serve(sim) as url, httpx2.AsyncClient(base_url=url, headers=_auth(sim)) as client:
+    async with serve(sim) as url, httpx2.AsyncClient(verify=shared_tls(), base_url=url, headers=_auth(sim)) as client:
         task = await created_task(client)
         assert task["estimatedTimeToStartSeconds"] == 0.1  # reported in real seconds
         clock.advance(0.51)
@@ -683,7 +684,7 @@ async def test_faults_over_http(client: httpx2.AsyncClient, base_url: str) -> No
     assert (await client.get(f"{API}/accounts")).status_code == 200
     assert (await client.post("/_sim/faults", json={"kind": "meteor"})).status_code == 400
     assert (await client.post("/_sim/faults", json={"kind": "reset", "times": "x"})).status_code == 400
-    async with httpx2.AsyncClient(base_url=base_url) as anonymous:
+    async with httpx2.AsyncClient(verify=shared_tls(), base_url=base_url) as anonymous:
         assert (await anonymous.get("/_sim/stats")).status_code == 401
 
 
@@ -714,7 +715,7 @@ def test_module_runs_standalone() -> None:
         line = proc.stderr.readline()
         url = line.split(" on ")[1].split()[0]
         assert "user:1-simulated-token" in line
-        assert httpx2.get(f"{url}/healthz").json()["ok"] is True
+        assert httpx2.get(f"{url}/healthz", verify=shared_tls()).json()["ok"] is True
     finally:
         proc.terminate()
         stdout, _ = proc.communicate(timeout=10)

@@ -23,6 +23,7 @@ from frames_mcp.jobs.service import Tuning
 from frames_mcp.server.results.schemas import TaskListResult, TaskResult
 from frames_mcp.simulator import Fault, Simulator
 from frames_mcp.store import PendingCreate, open_store
+from frames_mcp.useapi.transport import shared_tls
 
 from ._redis import RedisServer
 from ._tools import clean_env, entered_together, http_server, http_servers, mcp_over_http, stdio_server
@@ -184,7 +185,7 @@ async def test_a_check_whose_listing_does_not_reach_back_keeps_the_question(sim:
     # not reach back, so not finding the task proves nothing. The question stays for a later check.
     url = f"sqlite://{tmp_path / 'state.db'}"
     await _leave_pending(url, sim, "a create that may be further back")
-    async with httpx2.AsyncClient(base_url=sim.base_url) as http:  # type: ignore[attr-defined]
+    async with httpx2.AsyncClient(verify=shared_tls(), base_url=sim.base_url) as http:  # type: ignore[attr-defined]
         made = 0
         while made < 20:  # as fast as the account's maxJobs lets them through
             r = await http.post(  # maxJobs 10 (above the account's 5): the 20 go through in two batches
@@ -230,7 +231,7 @@ async def test_a_server_killed_mid_create_leaves_a_check_the_restart_finishes(si
     # the dead process left is written here, and the restarted server runs in this process, as in the two
     # tests above.)
     url = f"sqlite://{tmp_path / 'state.db'}"
-    async with httpx2.AsyncClient(base_url=sim.base_url) as http:  # type: ignore[attr-defined]
+    async with httpx2.AsyncClient(verify=shared_tls(), base_url=sim.base_url) as http:  # type: ignore[attr-defined]
         # The create the dead process sent, as useapi ran it.
         r = await http.post(
             "/v1/runwayml/frames/create",

@@ -14,6 +14,7 @@ from mcp import Client, StdioServerParameters
 from frames_mcp import __version__
 from frames_mcp.server.results.schemas import TaskResult
 from frames_mcp.simulator import Simulator
+from frames_mcp.useapi.transport import shared_tls
 
 from ._tools import clean_env
 from ._tools import http_server as start_http_server
@@ -93,7 +94,7 @@ async def test_http_generate(http_server: str, mode: str) -> None:
 
 async def test_http_refuses_a_foreign_host_header(http_server: str) -> None:
     # DNS-rebinding protection stays on for the loopback default.
-    async with httpx2.AsyncClient() as http:
+    async with httpx2.AsyncClient(verify=shared_tls()) as http:
         response = await http.post(
             http_server,
             headers={

@@ -16,7 +16,7 @@ from pydantic import SecretStr
 from frames_mcp.useapi.client import UseapiClient, task_path
 from frames_mcp.useapi.errors import BadRequestError, BusyError, TransportError, UnauthorizedError, error_for_status
 from frames_mcp.useapi.models import FramesRequest, Task
-from frames_mcp.useapi.transport import LazyTransport
+from frames_mcp.useapi.transport import LazyTransport, shared_tls
 
 pytestmark = pytest.mark.anyio
 
@@ -120,7 +120,7 @@ async def _no_sleep(_: float) -> None:
 async def test_busy_backoff_honours_retry_after_and_cuts_the_documented_wait_to_the_budget() -> None:
     # A 429 is the one create failure worth retrying: Retry-After as given (never cut), else the docs' 10-30 s
     # drawn at random and cut so the retry still fits; no retry at all when it cannot fit.
-    async with httpx2.AsyncClient(base_url="http://u") as http:
+    async with httpx2.AsyncClient(verify=shared_tls(), base_url="http://u") as http:
         now = [100.0]
         client = UseapiClient(http, SecretStr(TOKEN), clock=lambda: now[0])
         told = BusyError("busy", retry_after=4.0)
