@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from frames_mcp.server.tasks_wire import CreateTaskResult
 from frames_mcp.simulator import Simulator
 
 from ._tools import clean_env, frames_mcp_argv, http_server, require
-from .conftest import creates
+from .conftest import FAST, creates, running_sim
 
 pytestmark = pytest.mark.anyio
 
@@ -52,14 +53,22 @@ def check(seen: dict[str, Any], sim: Simulator) -> None:
     assert creates(sim) == 2
 
 
-def test_fastmcp_client_drives_frames_mcp_over_stdio(sim: Simulator) -> None:
-    check(run_peer("client", "stdio", *frames_mcp_argv(), env=sim_env(sim)), sim)
+@pytest.fixture(scope="module")
+def fastmcp_client() -> Iterator[dict[str, tuple[dict[str, Any], Simulator]]]:
+    """What fastmcp's client saw over each transport, each against a frames-mcp on a simulator of its own: one
+    peer process drives both (over HTTP, then stdio), since importing fastmcp's client costs about 2 s of CPU."""
+    with running_sim(**FAST) as for_http, running_sim(**FAST) as for_stdio:
+        with http_server(env=sim_env(for_http, FRAMES_MCP_AUTH_TOKEN=TOKEN)) as server:
+            seen = run_peer("client", "http", server.url, TOKEN, "stdio", *frames_mcp_argv(), env=sim_env(for_stdio))
+        yield {"http": (seen["http"], for_http), "stdio": (seen["stdio"], for_stdio)}
 
 
-def test_fastmcp_client_drives_frames_mcp_over_http(sim: Simulator) -> None:
-    with http_server(env=sim_env(sim, FRAMES_MCP_AUTH_TOKEN=TOKEN)) as server:
-        seen = run_peer("client", "http", server.url, TOKEN, env=clean_env())
-    check(seen, sim)
+def test_fastmcp_client_drives_frames_mcp_over_stdio(fastmcp_client: dict[str, Any]) -> None:
+    check(*fastmcp_client["stdio"])
+
+
+def test_fastmcp_client_drives_frames_mcp_over_http(fastmcp_client: dict[str, Any]) -> None:
+    check(*fastmcp_client["http"])
 
 
 async def test_frames_mcp_client_half_drives_a_fastmcp_tasks_server() -> None:
