@@ -4,7 +4,8 @@ that look can tell.
 
 The task found is the newest one listed with the same prompt, created just now (since the create was sent,
 give or take the clocks' skew) and not already held by another call (the ledger knows every task a call has
-taken). On useapi, the store's records and the ledger; no mcp, no media, no server.
+taken). On useapi, the store's records and the ledger; no mcp, no media, no server, and not service.py, which
+calls it.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """The simulator's frames/create: which account runs a create, the outcomes decided at create (the magic words,
 a 429 when the account's tasks in flight reach maxJobs), and the task registered and charged; and the faults
-that change a task itself, on create or on a read. A part of `Simulator` (see _app.py), on its state.
+that change a task itself, on create or on a read. A part of `Simulator` (see _app.py), on its state; it does
+not import _app.py.
 """
 
 from __future__ import annotations

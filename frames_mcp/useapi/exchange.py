@@ -3,7 +3,8 @@ a timeout cut to the caller's deadline, the answer capped in size, read as JSON 
 retry rules every endpoint shares (a read retried on 5xx, transport errors and garbled answers; the backoff
 after a 429). The endpoints themselves, their paths and answer shapes, are client.py's.
 
-On httpx2 and the rest of useapi only; nothing of mcp, nor of the other packages of frames_mcp.
+On httpx2 and the rest of useapi only: nothing of mcp, of the other packages of frames_mcp, or of client.py,
+which builds on it.
 """
 
 from __future__ import annotations
