@@ -24,6 +24,12 @@ ALLOWED = {
 }
 # Who may import the mcp SDK: the MCP surface and the command line that starts it.
 MCP_IMPORTERS = ("server", "cli")
+# Modules split out of a larger one, and the module they were split from, which builds on them (never the reverse).
+SPLITS = {
+    "useapi/exchange.py": "frames_mcp.useapi.client",
+    "jobs/recovery.py": "frames_mcp.jobs.service",
+    "simulator/_create.py": "frames_mcp.simulator._app",
+}
 
 
 def _imports(path: Path) -> set[str]:
@@ -64,12 +70,19 @@ def test_each_layer_imports_only_the_layers_below_it(path: Path) -> None:
     assert not strays, f"{path.relative_to(PACKAGE)} ({part}) imports frames_mcp.{sorted(strays)}"
 
 
+@pytest.mark.parametrize(("part", "above"), SPLITS.items(), ids=list(SPLITS))
+def test_a_split_part_does_not_import_the_module_built_on_it(part: str, above: str) -> None:
+    used = {m for m in _imports(PACKAGE / part) if m == above or m.startswith(f"{above}.")}
+    assert not used, f"{part} imports {sorted(used)}, which is built on it"
+
+
 def test_the_core_runs_without_loading_the_sdk() -> None:
     # The import rules above read the source; this one runs it: the upstream client, the jobs service and the
     # media code load in a process where the mcp package never gets imported.
     code = (
-        "import sys, frames_mcp.useapi.client, frames_mcp.jobs.service, frames_mcp.media.delivery, "
-        "frames_mcp.media.sources, frames_mcp.store, frames_mcp.session; "
+        "import sys, frames_mcp.useapi.client, frames_mcp.useapi.exchange, frames_mcp.jobs.service, "
+        "frames_mcp.jobs.recovery, frames_mcp.media.delivery, frames_mcp.media.sources, frames_mcp.store, "
+        "frames_mcp.session; "
         "print(sorted(m for m in sys.modules if m == 'mcp' or m.startswith('mcp.')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

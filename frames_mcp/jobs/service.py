@@ -1,7 +1,8 @@
-"""One generation, end to end: admission, create, recovery of an ambiguous create, the wait, the ledger.
+"""One generation, end to end: admission, create, the wait, the ledger; an ambiguous create is handed to
+`Recovery` (recovery.py), which looks for its task and keeps its pending record.
 
-No MCP types here: the server turns `Event`s into progress notifications and `Run`s or errors into
-tool results. Outcomes of `Jobs.generate`:
+No MCP types here (nor media, nor server): the server turns `Event`s into progress notifications and `Run`s or
+errors into tool results. Outcomes of `Jobs.generate`:
 - a `Run`: the task was created (its taskId is in the ledger, unless the store failed: `Run.unrecorded`);
   it finished, or still runs when the budget ended, or its last poll failed (`Run.error`);
 - `NotCreatedError`: no task exists and nothing was charged (the local queue or a 429 outlasted the
@@ -13,7 +14,6 @@ tool results. Outcomes of `Jobs.generate`:
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import re
 import time
@@ -28,16 +28,16 @@ from frames_mcp.jobs.events import (
     ANY_ACCOUNT,
     Estimate,
     LocalQueue,
-    MaybeCreatedError,
     NotCreatedError,
     OnEvent,
     Run,
     UpstreamBusy,
 )
-from frames_mcp.jobs.ledger import Ledger, options_of, summarize
+from frames_mcp.jobs.ledger import Ledger, options_of
 from frames_mcp.jobs.polling import PollSchedule
+from frames_mcp.jobs.recovery import Recovery
 from frames_mcp.jobs.wait import wait_for_task
-from frames_mcp.store import PendingCreate, TaskRecord
+from frames_mcp.store import TaskRecord
 from frames_mcp.store.slots import SlotLine
 from frames_mcp.useapi.client import RetryPolicy, UseapiClient
 from frames_mcp.useapi.errors import (
@@ -53,8 +53,6 @@ from frames_mcp.useapi.models import FramesRequest, Task
 
 log = logging.getLogger(__name__)
 
-LISTED = 20  # how many of the account's newest tasks a check of an ambiguous create reads
-CLOCK_SKEW = 60.0  # seconds of disagreement allowed between this machine's clock and useapi's createdAt
 # The account in an assetId: `user:1234-runwayml:<email>-asset:<uuid>` or `user:1234-runwayml:<email>:<uuid>`.
 _ASSET_ACCOUNT = re.compile(r"^user:\d+-runwayml:([^:@]+@[^:]+?)(?:-asset:|:)")
 
@@ -104,7 +102,16 @@ class Jobs:
         self._wall = wall
         self._limits: dict[str, tuple[int, float]] = {}  # account -> (maxJobs, read at)
         self._limit_lock: anyio.Lock | None = None
-        self._resume_lock: anyio.Lock | None = None
+        self.recovery = Recovery(
+            client,
+            self.ledger,
+            window=self.tuning.recovery_seconds,
+            read_timeout=self.tuning.retry.read_timeout,
+            recheck_after=self.tuning.recheck_after,
+            max_age=self.tuning.pending_max_age,
+            clock=clock,
+            wall=wall,
+        )
 
     # ---- generate_frames ---------------------------------------------------------------------------
 
@@ -151,10 +158,6 @@ class Jobs:
         on_event: OnEvent,
     ) -> Run:
         since = self._wall() - (self._clock() - start)
-        # Noted before sending, so a process that dies mid-create leaves the check to whoever comes next;
-        # held while this call can still settle it itself.
-        hold = hard - self._clock() + self.tuning.recovery_seconds + self.tuning.retry.read_timeout
-        pending = await self.ledger.pending(request, None if account == ANY_ACCOUNT else account, since, hold)
 
         async def on_busy(_: BusyError, delay: float) -> None:
             await on_event(UpstreamBusy(delay))
@@ -162,7 +165,7 @@ class Jobs:
         note = None
         # The create's answer must come in time for a look at the account's list if it is garbled or lost.
         reserve = min(self.tuning.recovery_seconds, (hard - start) / 4)
-        try:
+        async with self.recovery.noted(request, account, since, hard) as pending:
             try:
                 task = await self.client.create_frames(
                     request, deadline=hard - reserve, retry_until=wait_until, on_busy=on_busy
@@ -176,16 +179,9 @@ class Jobs:
             except TransportError as e:
                 if not e.sent:
                     raise NotCreatedError(f"{e.describe()} No task was created and nothing was charged.") from None
-                task, note = await self._recover(request, account, since, e, hard)
+                task, note = await self.recovery.recover(request, account, since, e, hard)
             except (UpstreamError, InvalidResponseError) as e:
-                task, note = await self._recover(request, account, since, e, hard)
-        except MaybeCreatedError:
-            await self.ledger.unsettled(pending, self.tuning.recheck_after)  # list_tasks or a restart resumes it
-            raise
-        except FramesError:
-            await self.ledger.settle(pending)  # not created: a 4xx, a 429 all along, or proven by the listing
-            raise
-        # (Cancelled meanwhile: the create may have run, so the note stays, to be checked once its hold passes.)
+                task, note = await self.recovery.recover(request, account, since, e, hard)
         # Recorded and the note cleared in one write. If the store fails it, the note (if it was written) stays,
         # and a later check records the task after all.
         options = options_of(request)
@@ -197,84 +193,10 @@ class Jobs:
         log.info("created task %s", task.taskId)
         return Run(task, note=note, unrecorded=unrecorded)
 
-    async def _recover(
-        self, request: FramesRequest, account: str, since: float, cause: FramesError, hard: float
-    ) -> tuple[Task, str]:
-        """After a create that may have run: look for the task in the account's own task list (within the
-        call's budget, but always with a moment for the look)."""
-        email = None if account == ANY_ACCOUNT else account
-        now = self._clock()
-        deadline = min(now + self.tuning.recovery_seconds, max(hard, now + 0.5))
-        try:
-            task = await self._find_created(request.text_prompt, email, since, deadline)
-        except FramesError:
-            raise MaybeCreatedError(
-                f"{cause.describe()} The task may have been created anyway, and the account's task list could not "
-                "be read to tell. Do not call generate_frames again yet: call list_tasks in a minute (this server "
-                "checks again and lists the task if it exists), or list_tasks with account=true and look for a "
-                f'task with the prompt "{summarize(request.text_prompt)}".'
-            ) from None
-        if task is None:
-            raise NotCreatedError(
-                f"{cause.describe()} The account's task list shows no new task with this prompt, so it was most "
-                "likely not created and nothing was charged: calling generate_frames again is safe."
-            )
-        log.info("create failed (%s) but task %s exists; following it", type(cause).__name__, task.taskId)
-        return task, (
-            f"The create call failed ({cause.message}), but the task was created: it was found in the "
-            "account's task list (same prompt, just created)."
-        )
-
-    async def _find_created(
-        self, prompt: str, email: str | None, since: float, deadline: float | None = None
-    ) -> Task | None:
-        """The task a create that may have run made: the newest in the account's own list with the same prompt,
-        created since it was sent, that no other call holds; None when the list shows there is none.
-        FramesError when the list cannot be read, or does not reach back to `since` (a busy account, a late
-        check): then absence proves nothing."""
-        if deadline is None:
-            deadline = self._clock() + self.tuning.recovery_seconds
-        listed = await self.client.list_tasks(limit=LISTED, email=email, deadline=deadline)
-        for task in listed:  # newest first
-            if (task.options or {}).get("text_prompt") != prompt or await self.ledger.knows(task.taskId):
-                continue
-            created = _parse_time(task.createdAt)
-            if created is None or created >= since - CLOCK_SKEW:
-                return task
-        oldest = _parse_time(listed[-1].createdAt) if listed else None
-        if len(listed) >= LISTED and (oldest is None or oldest > since - CLOCK_SKEW):
-            raise FramesError(f"The account's newest {LISTED} tasks were all created after this create was sent.")
-        return None
-
     async def resume_pending(self) -> int:
-        """Finish the checks of creates whose outcome is not known: left by a call whose check could not tell,
-        or by a process that died mid-create (any process of the store, once their hold has passed). A task
-        found is recorded like any other. Returns how many were found."""
-        if self._resume_lock is None:
-            self._resume_lock = anyio.Lock()
-        found = 0
-        async with self._resume_lock:  # a list_tasks during the start's sweep waits for it, then sees its finds
-            for p in await self.ledger.claim(self.tuning.recovery_seconds + self.tuning.retry.read_timeout):
-                found += await self._resume(p)
-        return found
-
-    async def _resume(self, p: PendingCreate) -> int:
-        try:
-            task = await self._find_created(p.prompt, p.account, p.since)
-        except FramesError as e:
-            if self._wall() - p.since > self.tuning.pending_max_age:
-                log.warning("gave up checking create %s (%s): it may have created a task", p.id, summarize(p.prompt))
-                await self.ledger.settle(p)
-            else:
-                log.info("create %s still cannot be checked (%s)", p.id, type(e).__name__)
-                await self.ledger.unsettled(p, self.tuning.recheck_after)
-            return 0
-        if task is not None:
-            log.info("a create left unchecked did run: task %s", task.taskId)
-            await self.ledger.add(task, p.prompt, p.options, recovered=True, created=p.since, settles=p)
-            return 1
-        await self.ledger.settle(p)
-        return 0
+        """Finish the checks of creates whose outcome is not known (see `Recovery.resume_pending`). Returns how
+        many found a task."""
+        return await self.recovery.resume_pending()
 
     # ---- get_task ------------------------------------------------------------------------------------
 
@@ -420,12 +342,3 @@ def _queue_message(last: LocalQueue | None, account: str, limit: int, wait_secon
         f"wait{ahead}. No task was created and nothing was charged. Call generate_frames again once some "
         "tasks have finished (list_tasks shows them), or with a larger wait_seconds to wait longer in line."
     )
-
-
-def _parse_time(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    except (ValueError, OverflowError):  # 0001-01-01T00:00:00+01:00 is a valid date with no timestamp
-        return None
