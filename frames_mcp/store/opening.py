@@ -14,7 +14,6 @@ An HTTP server opens its store before it serves (`open_store`): a replica must n
 from __future__ import annotations
 
 import logging
-import sys
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -28,10 +27,6 @@ from frames_mcp.store.records import JsonObject, PendingCreate, TaskRecord, Task
 from frames_mcp.store.slots import SlotLine, Standing, attach
 
 log = logging.getLogger(__name__)
-
-# While the opening thread runs (imports are pure Python: it holds the GIL), the event loop and the stdio reader
-# and writer threads wait this long for it, not the 5 ms default, at each of their turns.
-SWITCH_INTERVAL = 0.0005
 
 
 class OpeningStore(Store):
@@ -80,8 +75,7 @@ class OpeningStore(Store):
             await self._real.close()
 
     async def _open(self) -> None:
-        switch, began = sys.getswitchinterval(), time.perf_counter()
-        sys.setswitchinterval(min(switch, SWITCH_INTERVAL))
+        began = time.perf_counter()
         try:
             with anyio.CancelScope(shield=True):  # a thread cannot be stopped: its store must not be lost
                 real = await anyio.to_thread.run_sync(self._opener, self._url)
@@ -94,7 +88,6 @@ class OpeningStore(Store):
         else:
             self._use(real)
         finally:
-            sys.setswitchinterval(switch)
             self._event().set()
 
     def _use(self, real: Store) -> None:
