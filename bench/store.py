@@ -63,8 +63,10 @@ NOTES = (
     "about 1.0 and 1.6 s on this virtual machine even when it is otherwise idle, so the starts are interleaved in "
     "a shuffled order each round and the medians taken over 21 rounds; each start's CPU time is shown beside it "
     "(the bare MCPServer's includes a garbage collection at exit of about 0.2 s, which frames-mcp skips: "
-    "gc.freeze). Opening the SQLite file and checking its schema version is a read of a few milliseconds; Redis "
-    "adds the import of redis-py (about 7% of a bare start, in instruction counts). The benchmark runs its own "
+    "gc.freeze). A stdio server opens its store in a worker thread beside the handshake, so the open is on the "
+    "way to no tools/list answer, but it is in the CPU time: opening the SQLite file and checking its schema "
+    "version is a read of a few milliseconds; Redis adds the import of redis-py (about 7% of a bare start, in "
+    "instruction counts). The benchmark runs its own "
     "redis-server and SQLite files in a temporary directory."
 )
 
