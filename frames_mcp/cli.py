@@ -6,14 +6,18 @@ from __future__ import annotations
 import argparse
 import gc
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from frames_mcp import __version__
 from frames_mcp.config import Settings
 from frames_mcp.useapi.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from frames_mcp.store import Store, StoreError
 
 log = logging.getLogger("frames_mcp")
 
@@ -102,6 +106,41 @@ def _refuse(e: ConfigurationError) -> NoReturn:
     raise SystemExit(2)
 
 
+def _unopened(e: StoreError) -> ConfigurationError:
+    return ConfigurationError(f"FRAMES_MCP_STORE: {e.message}")
+
+
+def _opened_store(settings: Settings) -> Store:
+    """An HTTP server's store, opened before it serves: a replica answers nothing (not even /healthz) before
+    its store is open, and one that cannot be opened ends the start."""
+    from frames_mcp.store import StoreError, open_store
+
+    try:
+        store = open_store(settings.store_url)
+    except StoreError as e:
+        _refuse(_unopened(e))
+    log.info("task records: %s", store.describe())
+    return store
+
+
+def _stdio_store(settings: Settings) -> Store:
+    """A stdio server's store, opened beside the handshake (neither initialize nor tools/list needs it; the first
+    call that does waits for it). One that cannot be opened ends the process as at start: exit 2, the setting
+    named, at once (a thread blocked reading stdin cannot be cancelled, and no waiting call may go on to create)."""
+    from frames_mcp.store.opening import OpeningStore
+
+    def opened(store: Store) -> None:
+        log.info("task records: %s", store.describe())
+        gc.freeze()  # what the opening loaded (redis-py, sqlite3) stays too: see main
+
+    def failed(e: StoreError) -> None:
+        print(f"frames-mcp: {_unopened(e).describe()}", file=sys.stderr)
+        sys.stderr.flush()
+        os._exit(2)
+
+    return OpeningStore(settings.store_url, on_open=opened, on_failure=failed)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     # A terminal command shows a progress bar and its answer: only warnings and errors get logged beside them.
@@ -115,13 +154,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if settings.token is None and not settings.demo:
         log.warning("USEAPI_TOKEN is not set: tools will explain how to set it (or run with --demo)")
 
-    from frames_mcp.store import StoreError, open_store
-
-    try:  # opened before serving (and before the SDK is imported): a store that cannot be opened ends the start
-        store = open_store(settings.store_url)
-    except StoreError as e:
-        _refuse(ConfigurationError(f"FRAMES_MCP_STORE: {e.message}"))
-    log.info("task records: %s", store.describe())
+    store = _stdio_store(settings) if args.transport == "stdio" else _opened_store(settings)
 
     from frames_mcp.server.app import build_server  # after logging is set, so the SDK keeps our handler
 

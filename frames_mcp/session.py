@@ -20,6 +20,7 @@ from frames_mcp.config import Settings
 from frames_mcp.jobs.ledger import Ledger
 from frames_mcp.jobs.service import Jobs, Tuning
 from frames_mcp.store import Store, open_store, slots
+from frames_mcp.store.opening import OpeningStore
 from frames_mcp.useapi.client import UseapiClient
 from frames_mcp.useapi.transport import LazyTransport
 
@@ -41,8 +42,9 @@ class Session(NamedTuple):
 async def open_session(
     settings: Settings, tuning: Tuning | None = None, ledger: Ledger | None = None, *, store: Store | None = None
 ) -> AsyncIterator[Session]:
-    """`store`: one opened already (the command line opens it first, to refuse a bad one at start); without it
-    settings.store_url is opened here, and closed again at the end."""
+    """`store`: one opened already (an HTTP server's command line opens it first, to refuse a bad one before
+    serving), or an OpeningStore (a stdio server's), opened here beside the serving and closed at the end;
+    without it settings.store_url is opened here, and closed again at the end."""
     tuning = tuning or Tuning()
     ledger = ledger or Ledger(rest=tuning.store_rest)
     async with AsyncExitStack() as stack:
@@ -68,6 +70,8 @@ async def open_session(
         if store is None:
             store = open_store(settings.store_url)
             stack.push_async_callback(store.close)
+        elif isinstance(store, OpeningStore):  # opened beside the serving; waited for (and closed) last at the end
+            await stack.enter_async_context(store.opening())
         ledger.use(store.records, upstream=base_url)  # every task this install creates is kept there
         line = slots.attach(store, settings.lease_seconds)  # the account's line, shared through the store
         jobs = Jobs(client, tuning, ledger=ledger, slots=line)

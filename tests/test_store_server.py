@@ -327,7 +327,8 @@ def test_demo_mode_keeps_nothing_on_disk(tmp_path: Path) -> None:
     ],
 )
 def test_a_store_that_cannot_be_opened_stops_the_start_with_exit_2(store: str, says: str) -> None:
-    # A configuration error, named, before any client connects (not a server that fails every call).
+    # A configuration error, named, before any call is served (not a server that fails every call). In stdio the
+    # store opens beside the handshake (test_store_opening): its failure may come after the end of input here.
     proc = subprocess.run(
         [console_script()],
         env=clean_env(FRAMES_MCP_STORE=store, USEAPI_TOKEN="x"),

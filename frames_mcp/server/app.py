@@ -60,8 +60,9 @@ def build_server(
     """An MCPServer wired to useapi at settings.base_url (or, with settings.demo, to a built-in simulator).
 
     `tuning` (poll schedule, timeouts, retry policy) is for tests and benchmarks; the defaults suit useapi.
-    `store`: one opened already (the command line opens it first, to refuse a bad one at start); without it
-    the lifespan opens settings.store_url, and closes it again at the end. MCP task handles live in it too.
+    `store`: one opened already (an HTTP server's command line opens it before serving), or an OpeningStore (a
+    stdio server's, which the lifespan opens beside the handshake); without it the lifespan opens
+    settings.store_url, and closes it again at the end. MCP task handles live in it too.
     `task_tuning` (handle lifetime, heartbeat) is for tests.
     """
     tuning = tuning or Tuning()

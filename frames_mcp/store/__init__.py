@@ -6,7 +6,8 @@ shared admission line. Chosen by one URL (the FRAMES_MCP_STORE setting):
 - `redis://HOST:PORT/DB` or `rediss://...`: a fleet of replicas shares it;
 - `memory`: nothing on disk, nothing shared (tests, or people who want no state).
 
-Imports nothing from mcp, the server or media; the Redis client is imported only for a Redis URL.
+Imports nothing from mcp, the server or media; the Redis client is imported only for a Redis URL. A stdio server
+opens its store beside the handshake (`opening.OpeningStore`), an HTTP one before it serves (`open_store`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from urllib.parse import unquote, urlsplit
 
 import platformdirs
 
-from frames_mcp.store.base import Store, StoreError
+from frames_mcp.store.base import Backend, Store, StoreError
 from frames_mcp.store.memory import MemoryRecords
 from frames_mcp.store.records import (
     ArtifactRecord,
@@ -38,6 +39,7 @@ __all__ = [
     "TaskRecord",
     "TaskRecords",
     "TaskUpdate",
+    "backend_of",
     "check_url",
     "default_url",
     "open_store",
@@ -57,6 +59,13 @@ def check_url(url: str) -> str:
     Opens nothing (config validation uses it)."""
     _path_of(url)
     return url
+
+
+def backend_of(url: str) -> Backend:
+    """Which backend `url` (an accepted form: see check_url) names, without opening anything."""
+    if url == "memory":
+        return "memory"
+    return "sqlite" if _path_of(url) is not None else "redis"
 
 
 def open_store(url: str | None = None) -> Store:

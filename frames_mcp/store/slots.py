@@ -128,8 +128,12 @@ async def keep_renewed(line: SlotLine, before: Callable[[], Awaitable[None]] | N
 
 def attach(store: Store, lease: float = DEFAULT_LEASE) -> SlotLine:
     """The store's admission line (on the store's own connection), set as `store.slots` and returned."""
+    from frames_mcp.store.opening import LateLine, OpeningStore  # which imports this module
+
     line: SlotLine
-    if store.backend == "sqlite":
+    if isinstance(store, OpeningStore):  # not open yet: the line is attached to the real store once it is
+        line = LateLine(store, lease)
+    elif store.backend == "sqlite":
         from frames_mcp.store.slots_sqlite import SqliteSlots
 
         line = SqliteSlots(store.connection, lease=lease)
