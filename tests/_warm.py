@@ -2,13 +2,14 @@
 
 A fresh `frames-mcp` spends about 1.5 s of CPU importing the MCP SDK and its own modules before it reads a byte,
 and the suite starts dozens on 2 cores. Tests whose subject is not the start itself run `warm_command()` (through
-tests._tools.frames_mcp_argv) in place of the console script. What runs is the same `frames_mcp.cli.main`, with
-the same arguments, environment, working directory and stdio pipes, in a process of its own that the test can
-signal and kill as any other (tests/_warm_launch.py stands in for it); only its imports were done before it
-started. Tests of the start itself keep the console script: stdout carrying only the protocol, --version and
---help, a configuration refused before the SDK is imported, the installed wheel, a memory limit, real clients'
-own launches (test_transports, test_release, test_hostile, test_claude_code, test_ecosystem), and the timed
-starts of the benchmarks. test_warm holds a warm start to a cold one: wire bytes, exit codes and words, signals.
+tests._tools.frames_mcp_argv) in place of the console script. What runs is the same `frames_mcp.cli.main`, with the
+same arguments, environment, working directory and stdio pipes, in a process of its own that the test can signal
+and kill as any other (tests/_warm_launch.py stands in for it); only its imports, and what a first generation loads
+(the connection pool, the TLS trust store, Pillow), were done before it started. Tests of the start itself keep the
+console script: stdout carrying only the protocol, --version and --help, a configuration refused before the SDK is
+imported, the installed wheel, a memory limit, real clients' own launches (test_transports, test_release,
+test_hostile, test_claude_code, test_ecosystem), and the timed starts of the benchmarks. test_warm holds a warm
+start to a cold one: wire bytes, exit codes and words, signals.
 
 One warm process per test session, started by the first test process (xdist worker) that needs it, shared by
 all of them; it ends with the session's main process."""
@@ -46,6 +47,8 @@ PRELOAD = (
     "frames_mcp.store",
     "frames_mcp.terminal",
 )
+# What a server's first generation imports (see _first_use).
+FIRST_USE = ("httpcore2", "frames_mcp.server.results.render", "frames_mcp.media.delivery", "PIL.Image")
 # One warm process for the whole test session, shared by its workers (and the benchmarks they run): it lives in a
 # folder named after the session's main process, and ends when that process does.
 SESSION = "FRAMES_MCP_TESTS_SESSION"  # set by tests/conftest.py in the main process; servers never see it
@@ -118,6 +121,7 @@ def serve(folder: Path, session: int) -> None:
     for name in PRELOAD:
         importlib.import_module(name)
     _declare_tools()
+    _first_use()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(str(folder / "warm.sock"))
     listener.listen(64)
@@ -139,6 +143,18 @@ def serve(folder: Path, session: int) -> None:
                     _reap(key, sel, folder)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _first_use() -> None:
+    """What a server's first generation loads in any process, loaded once here for every server forked from here:
+    the HTTP connection pool (httpcore2, which looks for trio, a test dependency), the TLS trust store (one context
+    a process: frames_mcp.useapi.transport.shared_tls), Pillow and the media code the result is rendered with.
+    Each warm server's first generation spent about 0.25 s of CPU on them."""
+    from frames_mcp.useapi.transport import shared_tls
+
+    for name in FIRST_USE:
+        importlib.import_module(name)
+    shared_tls()
 
 
 def _declare_tools() -> None:
