@@ -55,13 +55,15 @@ ADDED_MS_GOAL = 2.0  # a Frames call lasts 20-30 s: 2 ms of bookkeeping is under
 
 
 NOTES = (
-    "What the figures say. Restart: the new process needs no more time to its first list_tasks than a fresh start "
-    "does, and that list already holds the killed process's running task with its whole prompt. Cost per call: "
+    "What the figures say. Restart: the new process's first list_tasks already holds the killed process's running "
+    "task with its whole prompt; its time beside a fresh start's moves with the spawn noise told under Startup. "
+    "Cost per call: "
     "a generation writes the store twice before its result (the pending-create note before frames/create, then "
     "the record that clears it), plus one write per poll; on Redis each is a round trip to another process, "
     "which on a shared 2-core machine includes waiting for a core. Startup: one spawn's wall time moves between "
     "about 1.0 and 1.6 s on this virtual machine even when it is otherwise idle, so the starts are interleaved in "
-    "a shuffled order each round and the medians taken over 21 rounds; each start's CPU time is shown beside it "
+    "a shuffled order each round and the medians taken over 41 rounds (over 21, two runs minutes apart put SQLite "
+    "and Redis at 1.06-1.18x); each start's CPU time is shown beside it "
     "(the bare MCPServer's includes a garbage collection at exit of about 0.2 s, which frames-mcp skips: "
     "gc.freeze). A stdio server opens its store in a worker thread beside the handshake, so the open is on the "
     "way to no tools/list answer, but it is in the CPU time: opening the SQLite file and checking its schema "
@@ -299,7 +301,7 @@ async def _run(args: argparse.Namespace) -> list[Row]:
                 elif name == "cost":
                     rows += await cost_per_call(Path(tmp), redis.url, 10 if args.quick else 200)
                 else:
-                    rows += await startup(Path(tmp), redis.url, 1 if args.quick else 21)
+                    rows += await startup(Path(tmp), redis.url, 1 if args.quick else 41)
     finally:
         redis.stop()
     return rows
