@@ -101,8 +101,12 @@ def _run_command(args: argparse.Namespace, settings: Settings) -> int:
     return anyio.run(terminal.generate, settings, request, out.resolve())
 
 
-def _refuse(e: ConfigurationError) -> NoReturn:
-    print(f"frames-mcp: {e.describe()}", file=sys.stderr)
+def _refuse(e: ConfigurationError, *, at_once: bool = False) -> NoReturn:
+    """The configuration error on stderr, then exit 2: through SystemExit, or `at_once` (os._exit) from a running
+    stdio server, whose thread reading stdin cannot be stopped."""
+    print(f"frames-mcp: {e.describe()}", file=sys.stderr, flush=True)
+    if at_once:
+        os._exit(2)
     raise SystemExit(2)
 
 
@@ -134,9 +138,7 @@ def _stdio_store(settings: Settings) -> Store:
         gc.freeze()  # what the opening loaded (redis-py, sqlite3) stays too: see main
 
     def failed(e: StoreError) -> None:
-        print(f"frames-mcp: {_unopened(e).describe()}", file=sys.stderr)
-        sys.stderr.flush()
-        os._exit(2)
+        _refuse(_unopened(e), at_once=True)
 
     return OpeningStore(settings.store_url, on_open=opened, on_failure=failed)
 
